@@ -1,0 +1,437 @@
+package compile
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/vm"
+
+	"github.com/opsflow/opsflow/engine/node"
+)
+
+// value produces a config value at run time.
+type value interface {
+	eval(env map[string]any) (any, error)
+}
+
+type literal struct{ v any }
+
+func (l literal) eval(map[string]any) (any, error) { return l.v, nil }
+
+type program struct {
+	src string
+	p   *vm.Program
+}
+
+func (p program) eval(env map[string]any) (any, error) {
+	out, err := expr.Run(p.p, env)
+	if err != nil {
+		return nil, fmt.Errorf("expression %q: %w", p.src, err)
+	}
+	return out, nil
+}
+
+// template is literal text with {{ expr }} parts.
+type template struct{ parts []value }
+
+func (t template) eval(env map[string]any) (any, error) {
+	if len(t.parts) == 1 {
+		if l, ok := t.parts[0].(literal); ok {
+			return l.v, nil
+		}
+	}
+	var b strings.Builder
+	for _, p := range t.parts {
+		v, err := p.eval(env)
+		if err != nil {
+			return nil, err
+		}
+		b.WriteString(Stringify(v))
+	}
+	return b.String(), nil
+}
+
+type keyValues map[string]template
+
+func (kv keyValues) eval(env map[string]any) (any, error) {
+	out := make(map[string]any, len(kv))
+	for k, t := range kv {
+		v, err := t.eval(env)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", k, err)
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
+// Stringify renders a value the way a template shows it: numbers without trailing zeros, nil as
+// nothing, objects and lists as JSON.
+func Stringify(v any) string {
+	switch t := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return t
+	case float64:
+		if t == math.Trunc(t) && math.Abs(t) < 1e15 {
+			return strconv.FormatInt(int64(t), 10)
+		}
+		return strconv.FormatFloat(t, 'f', -1, 64)
+	case int:
+		return strconv.Itoa(t)
+	case bool:
+		return strconv.FormatBool(t)
+	case time.Time:
+		return t.Format(time.RFC3339)
+	case map[string]any, []any:
+		b, _ := json.Marshal(t)
+		return string(b)
+	default:
+		return fmt.Sprint(t)
+	}
+}
+
+// Config evaluates the node's config against env: defaults applied, templates and expressions run.
+func (n *Node) Config(env map[string]any) (map[string]any, error) {
+	out := make(map[string]any, len(n.config))
+	for k, v := range n.config {
+		r, err := v.eval(env)
+		if err != nil {
+			return nil, fmt.Errorf("config.%s: %w", k, err)
+		}
+		out[k] = r
+	}
+	return out, nil
+}
+
+// EvalField evaluates one config field against env (for nodes that evaluate per item).
+func (n *Node) EvalField(field string, env map[string]any) (any, error) {
+	v, ok := n.config[field]
+	if !ok {
+		return nil, fmt.Errorf("node %s has no config field %q", n.Def.ID, field)
+	}
+	return v.eval(env)
+}
+
+// LiteralConfig is the config as written, with defaults applied.
+func (n *Node) LiteralConfig() map[string]any { return withDefaults(n.Spec, n.Def.Config) }
+
+func (c *compiler) node(n *Node) {
+	id := n.Def.ID
+	spec := n.Spec
+	cfg := withDefaults(spec, n.Def.Config)
+	n.config = map[string]value{}
+	names := make([]string, 0, len(cfg))
+	for k := range cfg {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		if spec.Field(k) == nil {
+			c.add(id, "config."+k, "unknown_field", "%s has no config field %q", spec.Type, k)
+		}
+	}
+	ok := true
+	for i := range spec.Fields {
+		f := &spec.Fields[i]
+		v, present := cfg[f.Name]
+		if !present || v == nil || v == "" {
+			if f.Required {
+				c.add(id, "config."+f.Name, "required", "%s is required", f.Title.En)
+				ok = false
+			}
+			continue
+		}
+		val, err := c.field(n, f, v)
+		if err != "" {
+			c.add(id, "config."+f.Name, "invalid_field", "%s", err)
+			ok = false
+			continue
+		}
+		n.config[f.Name] = val
+	}
+	if ok && spec.Check != nil {
+		for _, fe := range spec.Check(cfg) {
+			c.add(id, "config."+fe.Field, "invalid_field", "%s", fe.Message)
+		}
+	}
+	if spec.Category != node.Trigger {
+		n.Output = spec.OutputSchema(cfg)
+	}
+}
+
+// field checks one config value and returns its evaluator, or a message saying what is wrong.
+func (c *compiler) field(n *Node, f *node.Field, v any) (value, string) {
+	maxLen := f.MaxLen
+	switch f.Kind {
+	case node.KindString, node.KindCredential, node.KindTeam:
+		s, isStr := v.(string)
+		if !isStr {
+			return nil, fmt.Sprintf("%s must be a string, not %s", f.Title.En, jsonType(v))
+		}
+		if maxLen == 0 {
+			maxLen = MaxTemplateLen
+		}
+		if len(s) > maxLen {
+			return nil, fmt.Sprintf("%s is %d characters long; at most %d are allowed", f.Title.En, len(s), maxLen)
+		}
+		if f.Kind == node.KindCredential && c.refs != nil {
+			typ, found := c.refs.CredentialType(s)
+			if !found {
+				return nil, fmt.Sprintf("credential %q does not exist", s)
+			}
+			if len(f.CredentialTypes) > 0 && !contains(f.CredentialTypes, typ) {
+				return nil, fmt.Sprintf("credential %q is of type %s; %s needs one of %s", s, typ, f.Title.En, strings.Join(f.CredentialTypes, ", "))
+			}
+		}
+		if f.Kind == node.KindTeam && c.refs != nil && !c.refs.TeamExists(s) {
+			return nil, fmt.Sprintf("team %q does not exist", s)
+		}
+		return literal{s}, ""
+	case node.KindTemplate:
+		s, isStr := v.(string)
+		if !isStr {
+			return nil, fmt.Sprintf("%s must be a string, not %s", f.Title.En, jsonType(v))
+		}
+		t, err := c.template(n, s)
+		if err != "" {
+			return nil, err
+		}
+		return t, ""
+	case node.KindExpr:
+		s, isStr := v.(string)
+		if !isStr {
+			return nil, fmt.Sprintf("%s must be an expression string, not %s", f.Title.En, jsonType(v))
+		}
+		p, err := c.expression(n, s, f.ExprType)
+		if err != "" {
+			return nil, err
+		}
+		return p, ""
+	case node.KindNumber, node.KindInteger:
+		x, isNum := v.(float64)
+		if !isNum {
+			return nil, fmt.Sprintf("%s must be a number, not %s", f.Title.En, jsonType(v))
+		}
+		if f.Kind == node.KindInteger && x != math.Trunc(x) {
+			return nil, fmt.Sprintf("%s must be a whole number", f.Title.En)
+		}
+		if msg := bounds(f, x); msg != "" {
+			return nil, msg
+		}
+		return literal{x}, ""
+	case node.KindBool:
+		if _, isBool := v.(bool); !isBool {
+			return nil, fmt.Sprintf("%s must be true or false, not %s", f.Title.En, jsonType(v))
+		}
+		return literal{v}, ""
+	case node.KindSelect:
+		s, _ := v.(string)
+		for _, o := range f.Options {
+			if o.Value == s {
+				return literal{s}, ""
+			}
+		}
+		vals := make([]string, len(f.Options))
+		for i, o := range f.Options {
+			vals[i] = o.Value
+		}
+		return nil, fmt.Sprintf("%s must be one of %s, not %v", f.Title.En, strings.Join(vals, ", "), v)
+	case node.KindKeyValue:
+		m, isMap := v.(map[string]any)
+		if !isMap {
+			return nil, fmt.Sprintf("%s must be an object of strings, not %s", f.Title.En, jsonType(v))
+		}
+		kv := keyValues{}
+		for k, e := range m {
+			s, isStr := e.(string)
+			if !isStr {
+				return nil, fmt.Sprintf("%s[%s] must be a string, not %s", f.Title.En, k, jsonType(e))
+			}
+			t, err := c.template(n, s)
+			if err != "" {
+				return nil, fmt.Sprintf("%s[%s]: %s", f.Title.En, k, err)
+			}
+			kv[k] = t
+		}
+		return kv, ""
+	case node.KindDuration:
+		s, isStr := v.(string)
+		if !isStr {
+			return nil, fmt.Sprintf("%s must be a duration such as \"30s\", \"2h\" or \"1d\", not %s", f.Title.En, jsonType(v))
+		}
+		d, err := ParseDuration(s)
+		if err != nil {
+			return nil, fmt.Sprintf("%s: %v", f.Title.En, err)
+		}
+		if msg := bounds(f, d.Seconds()); msg != "" {
+			return nil, msg
+		}
+		return literal{s}, ""
+	case node.KindStringList:
+		l, isList := v.([]any)
+		if !isList {
+			return nil, fmt.Sprintf("%s must be a list of strings, not %s", f.Title.En, jsonType(v))
+		}
+		for i, e := range l {
+			if _, isStr := e.(string); !isStr {
+				return nil, fmt.Sprintf("%s[%d] must be a string, not %s", f.Title.En, i, jsonType(e))
+			}
+		}
+		return literal{l}, ""
+	case node.KindJSON:
+		return literal{v}, ""
+	}
+	return nil, fmt.Sprintf("field kind %q is not supported", f.Kind)
+}
+
+func bounds(f *node.Field, x float64) string {
+	if f.Min != nil && x < *f.Min {
+		return fmt.Sprintf("%s must be at least %v", f.Title.En, *f.Min)
+	}
+	if f.Max != nil && x > *f.Max {
+		return fmt.Sprintf("%s must be at most %v", f.Title.En, *f.Max)
+	}
+	return ""
+}
+
+// expression compiles one expr-lang expression against the node's environment and checks its
+// result type. want is "bool", "number", "string", "list" or "" for any.
+func (c *compiler) expression(n *Node, src, want string) (value, string) {
+	if strings.TrimSpace(src) == "" {
+		return nil, "the expression is empty"
+	}
+	if len(src) > MaxExprLen {
+		return nil, fmt.Sprintf("the expression is %d characters long; at most %d are allowed", len(src), MaxExprLen)
+	}
+	opts := []expr.Option{expr.Env(n.Env), expr.MaxNodes(MaxExprNodes)}
+	if want == "bool" {
+		opts = append(opts, expr.AsBool())
+	}
+	p, err := expr.Compile(src, opts...)
+	if err != nil {
+		return nil, exprError(src, err)
+	}
+	if t := p.Node().Type(); t != nil && t.Kind() != reflect.Interface {
+		k := t.Kind()
+		bad := false
+		switch want {
+		case "number":
+			bad = !(k >= reflect.Int && k <= reflect.Float64)
+		case "string":
+			bad = k != reflect.String
+		case "list":
+			bad = k != reflect.Slice && k != reflect.Array
+		}
+		if bad {
+			return nil, fmt.Sprintf("expression %q must give a %s, but gives %s", src, want, t)
+		}
+	}
+	return program{src: src, p: p}, ""
+}
+
+// template splits s into literal text and {{ expr }} parts, compiling each part.
+func (c *compiler) template(n *Node, s string) (template, string) {
+	if len(s) > MaxTemplateLen {
+		return template{}, fmt.Sprintf("the text is %d characters long; at most %d are allowed", len(s), MaxTemplateLen)
+	}
+	var t template
+	rest := s
+	for {
+		i := strings.Index(rest, "{{")
+		if i < 0 {
+			if rest != "" {
+				t.parts = append(t.parts, literal{rest})
+			}
+			break
+		}
+		if i > 0 {
+			t.parts = append(t.parts, literal{rest[:i]})
+		}
+		j := strings.Index(rest[i+2:], "}}")
+		if j < 0 {
+			return template{}, fmt.Sprintf("unclosed {{ in %q", s)
+		}
+		src := strings.TrimSpace(rest[i+2 : i+2+j])
+		p, err := c.expression(n, src, "")
+		if err != "" {
+			return template{}, err
+		}
+		t.parts = append(t.parts, p)
+		rest = rest[i+2+j+2:]
+	}
+	if len(t.parts) == 0 {
+		t.parts = []value{literal{""}}
+	}
+	return t, ""
+}
+
+// exprError turns expr's multi-line message into one line that names the expression.
+func exprError(src string, err error) string {
+	msg := err.Error()
+	if i := strings.Index(msg, "\n"); i >= 0 {
+		msg = msg[:i]
+	}
+	return fmt.Sprintf("expression %q: %s", src, msg)
+}
+
+func jsonType(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return "a string"
+	case float64:
+		return "a number"
+	case bool:
+		return "a boolean"
+	case []any:
+		return "a list"
+	case map[string]any:
+		return "an object"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+func contains(list []string, s string) bool {
+	for _, e := range list {
+		if e == s {
+			return true
+		}
+	}
+	return false
+}
+
+// ParseDuration accepts Go durations plus a "d" (day) unit: "30s", "2h", "1d12h".
+func ParseDuration(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	var days time.Duration
+	if i := strings.Index(s, "d"); i > 0 {
+		n, err := strconv.Atoi(s[:i])
+		if err != nil {
+			return 0, fmt.Errorf("invalid duration %q", s)
+		}
+		days = time.Duration(n) * 24 * time.Hour
+		s = s[i+1:]
+		if s == "" {
+			return days, nil
+		}
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("invalid duration %q: use a number with a unit, such as 30s, 15m, 2h or 1d", s)
+	}
+	if d+days < 0 {
+		return 0, fmt.Errorf("duration %q is negative", s)
+	}
+	return days + d, nil
+}
+

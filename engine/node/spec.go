@@ -1,0 +1,295 @@
+// Package node defines what a node type is: one Spec, registered once, from which
+// validation, the API's node-type list, the builder palette and the docs are all derived.
+package node
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sort"
+	"sync"
+	"time"
+)
+
+// Category groups node types in the palette.
+type Category string
+
+const (
+	Trigger Category = "trigger"
+	Logic   Category = "logic"
+	Action  Category = "action"
+)
+
+// Text is a user-facing string in every language the UI speaks.
+type Text struct {
+	En string `json:"en"`
+	Zh string `json:"zh-CN"`
+}
+
+// Kind tells the compiler how to check a config field and the builder which widget to show.
+type Kind string
+
+const (
+	KindString     Kind = "string"     // plain text, no templating
+	KindTemplate   Kind = "template"   // text with {{ expr }} parts, checked at save
+	KindExpr       Kind = "expr"       // one expr-lang expression, checked at save
+	KindNumber     Kind = "number"     // float
+	KindInteger    Kind = "integer"    // whole number
+	KindBool       Kind = "bool"       // toggle
+	KindSelect     Kind = "select"     // one of Options
+	KindKeyValue   Kind = "keyvalue"   // map of string to template (e.g. HTTP headers)
+	KindJSON       Kind = "json"       // any JSON value, stored as given
+	KindCredential Kind = "credential" // id of a stored credential of CredentialType
+	KindTeam       Kind = "team"       // id of a stored team
+	KindDuration   Kind = "duration"   // Go duration string such as "30s" or "2h"
+	KindStringList Kind = "stringlist" // list of plain strings
+)
+
+// Option is one choice of a Select field.
+type Option struct {
+	Value string `json:"value"`
+	Title Text   `json:"title"`
+}
+
+// Field describes one config key of a node type.
+type Field struct {
+	Name        string   `json:"name"`
+	Kind        Kind     `json:"kind"`
+	Title       Text     `json:"title"`
+	Help        Text     `json:"help,omitempty"`
+	Required    bool     `json:"required,omitempty"`
+	Default     any      `json:"default,omitempty"`
+	Options     []Option `json:"options,omitempty"`
+	Placeholder string   `json:"placeholder,omitempty"`
+	// ExprType is what an Expr field must evaluate to: "bool", "number", "string", "list" or "" for any.
+	ExprType string `json:"expr_type,omitempty"`
+	// CredentialTypes lists the credential types a Credential field accepts.
+	CredentialTypes []string `json:"credential_types,omitempty"`
+	// Min and Max bound Number, Integer and Duration (in seconds) fields when set.
+	Min *float64 `json:"min,omitempty"`
+	Max *float64 `json:"max,omitempty"`
+	// MaxLen bounds String and Template fields; 0 means the engine default.
+	MaxLen int `json:"max_len,omitempty"`
+}
+
+// Spec is everything the engine knows about a node type.
+type Spec struct {
+	Type        string   `json:"type"` // e.g. "action.sms"
+	Category    Category `json:"category"`
+	Title       Text     `json:"title"`
+	Description Text     `json:"description"`
+	Icon        string   `json:"icon,omitempty"`
+	Fields      []Field  `json:"fields"`
+	// Ports are the named outputs an edge may leave from; nil means the single port "out".
+	Ports []string `json:"ports"`
+	// Output is the shape of what the node produces, visible downstream as nodes.<id>.
+	Output *Schema `json:"output,omitempty"`
+	// OutputFor, when set, computes the output shape from the node's config
+	// (a trigger's event shape comes from its sample, for instance).
+	OutputFor func(cfg map[string]any) *Schema `json:"-"`
+	// SideEffect marks actions that a dry run records instead of performing.
+	SideEffect bool   `json:"side_effect,omitempty"`
+	Docs       string `json:"docs,omitempty"`
+	// Check runs extra save-time checks on the literal config (after defaults); it reports field problems.
+	Check func(cfg map[string]any) []FieldError `json:"-"`
+	// Run executes the node. Triggers have no Run: their output is the event.
+	Run func(ctx context.Context, in *Input) (*Result, error) `json:"-"`
+}
+
+// FieldError is a problem with one config field found by Spec.Check.
+type FieldError struct {
+	Field   string
+	Message string
+}
+
+// PortList returns the node's output ports.
+func (s *Spec) PortList() []string {
+	if len(s.Ports) == 0 {
+		return []string{"out"}
+	}
+	return s.Ports
+}
+
+// HasPort reports whether the node has the named output port.
+func (s *Spec) HasPort(p string) bool {
+	for _, q := range s.PortList() {
+		if q == p {
+			return true
+		}
+	}
+	return false
+}
+
+// Field returns the named field, or nil.
+func (s *Spec) Field(name string) *Field {
+	for i := range s.Fields {
+		if s.Fields[i].Name == name {
+			return &s.Fields[i]
+		}
+	}
+	return nil
+}
+
+// OutputSchema returns the output shape for a node with the given config.
+func (s *Spec) OutputSchema(cfg map[string]any) *Schema {
+	if s.OutputFor != nil {
+		return s.OutputFor(cfg)
+	}
+	if s.Output == nil {
+		return AnyObject()
+	}
+	return s.Output
+}
+
+// Input is what a node receives when it runs.
+type Input struct {
+	RunID  string
+	NodeID string
+	// Config holds the node's config with defaults applied and every template and expression evaluated.
+	Config map[string]any
+	// Env is the expression environment: "event" and "nodes" (outputs of nodes that ran before).
+	Env map[string]any
+	// Eval evaluates an expression field of this node against another environment (used by nodes that
+	// evaluate per item). It is nil-safe to ignore.
+	Eval func(field string, env map[string]any) (any, error)
+	// Attempt counts from 1; a retried step sees 2, 3, ...
+	Attempt int
+	// Resumed is true when a node that asked to wait is being run again after the wait.
+	Resumed bool
+	// WaitStarted is when the node first asked to wait (zero unless Resumed or waiting again).
+	WaitStarted time.Time
+	DryRun      bool
+	Services    Services
+	Log         *slog.Logger
+}
+
+// IdempotencyKey is stable across retries of the same step, so providers can drop duplicates.
+func (in *Input) IdempotencyKey() string { return in.RunID + ":" + in.NodeID }
+
+// Result is what a node produced.
+type Result struct {
+	// Port is the output port taken; "" means the first (usually "out").
+	Port   string
+	Output map[string]any
+	// WaitUntil, when set, suspends the run durably; the node is run again (Resumed) at that time.
+	WaitUntil time.Time
+}
+
+// Services are the engine facilities a node may use.
+type Services interface {
+	// HTTPClient is guarded against SSRF: private, loopback and link-local targets are refused
+	// unless the operator allowed them.
+	HTTPClient() *http.Client
+	// Credential returns a stored credential, decrypted. Its values must never be put in an Output.
+	Credential(ctx context.Context, id string) (*Credential, error)
+	// Assign picks a member of a team and records the assignment; a repeat call for the same
+	// run and node returns the first result.
+	Assign(ctx context.Context, req AssignRequest) (*Assignment, error)
+}
+
+// Credential is a decrypted stored secret.
+type Credential struct {
+	ID   string
+	Name string
+	Type string
+	Data map[string]string
+}
+
+// AssignRequest asks for a team member.
+type AssignRequest struct {
+	RunID    string
+	NodeID   string
+	TeamID   string
+	Strategy string // "round_robin" (default)
+	Subject  string
+	Reason   string
+	Due      time.Duration
+}
+
+// Member is a person on a team.
+type Member struct {
+	ID    string `json:"id"`
+	Name  string `json:"name"`
+	Email string `json:"email"`
+	Phone string `json:"phone"`
+}
+
+// Assignment is the outcome of Assign.
+type Assignment struct {
+	ID       string `json:"id"`
+	TeamID   string `json:"team_id"`
+	TeamName string `json:"team_name"`
+	Assignee Member `json:"assignee"`
+	Subject  string `json:"subject"`
+	DueAt    string `json:"due_at,omitempty"`
+}
+
+// PermanentError marks a failure that retrying cannot fix (a 4xx from a provider, bad input).
+type PermanentError struct{ Err error }
+
+func (e *PermanentError) Error() string { return e.Err.Error() }
+func (e *PermanentError) Unwrap() error { return e.Err }
+
+// Permanent wraps err so the run fails at once instead of being retried.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &PermanentError{Err: err}
+}
+
+// Permanentf is Permanent(fmt.Errorf(...)).
+func Permanentf(format string, args ...any) error { return Permanent(fmt.Errorf(format, args...)) }
+
+var (
+	mu    sync.RWMutex
+	specs = map[string]*Spec{}
+)
+
+// Register adds a node type; nodes call it from init. It panics on a duplicate or malformed spec,
+// which is a programming error caught by any test.
+func Register(s *Spec) {
+	if s.Type == "" || s.Category == "" || s.Title.En == "" || s.Title.Zh == "" {
+		panic(fmt.Sprintf("node: spec %q needs type, category and en/zh-CN titles", s.Type))
+	}
+	if s.Category != Trigger && s.Run == nil {
+		panic(fmt.Sprintf("node: %s has no Run", s.Type))
+	}
+	for _, f := range s.Fields {
+		if f.Title.En == "" || f.Title.Zh == "" {
+			panic(fmt.Sprintf("node: %s field %s needs en/zh-CN titles", s.Type, f.Name))
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if _, dup := specs[s.Type]; dup {
+		panic("node: duplicate type " + s.Type)
+	}
+	specs[s.Type] = s
+}
+
+// Lookup returns the spec of a type, or nil.
+func Lookup(typ string) *Spec {
+	mu.RLock()
+	defer mu.RUnlock()
+	return specs[typ]
+}
+
+// All returns every registered spec, ordered by category then type.
+func All() []*Spec {
+	mu.RLock()
+	out := make([]*Spec, 0, len(specs))
+	for _, s := range specs {
+		out = append(out, s)
+	}
+	mu.RUnlock()
+	order := map[Category]int{Trigger: 0, Logic: 1, Action: 2}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Category != out[j].Category {
+			return order[out[i].Category] < order[out[j].Category]
+		}
+		return out[i].Type < out[j].Type
+	})
+	return out
+}

@@ -1,0 +1,167 @@
+// Package store keeps flows, runs, teams and credentials in a relational database through gorm:
+// Postgres when a DATABASE_URL is given, otherwise a SQLite file (pure Go, no cgo).
+package store
+
+import "time"
+
+// Run statuses. A run moves queued → running → (waiting → running)* → succeeded | failed | cancelled.
+const (
+	RunQueued    = "queued"
+	RunRunning   = "running"
+	RunWaiting   = "waiting"
+	RunSucceeded = "succeeded"
+	RunFailed    = "failed"
+	RunCancelled = "cancelled"
+)
+
+// Step statuses.
+const (
+	StepRunning   = "running"
+	StepSucceeded = "succeeded"
+	StepFailed    = "failed"
+	StepWaiting   = "waiting"
+)
+
+// Terminal reports whether a run status is final.
+func Terminal(status string) bool {
+	return status == RunSucceeded || status == RunFailed || status == RunCancelled
+}
+
+// Flow is a flow's identity and which of its versions triggers run against.
+type Flow struct {
+	ID               string `gorm:"primaryKey;size:36"`
+	Name             string `gorm:"size:200;not null"`
+	Description      string `gorm:"type:text"`
+	Enabled          bool   `gorm:"not null"`
+	LatestVersion    int    `gorm:"not null"`
+	PublishedVersion int    `gorm:"not null;default:0"` // 0: never published
+	// TriggerType and EventType describe the published version, so events find their flows by index.
+	TriggerType string `gorm:"size:64;index"`
+	EventType   string `gorm:"size:200;index"`
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+// FlowVersion is one saved definition. A published version is frozen; saving again makes a new draft.
+type FlowVersion struct {
+	ID          uint   `gorm:"primaryKey"`
+	FlowID      string `gorm:"size:36;not null;uniqueIndex:flow_version"`
+	Version     int    `gorm:"not null;uniqueIndex:flow_version"`
+	Definition  string `gorm:"type:text;not null"`
+	Published   bool   `gorm:"not null"`
+	PublishedAt *time.Time
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+// Event is an accepted trigger: an API event, a webhook delivery or a manual run's payload.
+// Data and RawBody are stored after card numbers are masked.
+type Event struct {
+	ID             string  `gorm:"primaryKey;size:36"`
+	Type           string  `gorm:"size:200;index"`
+	Source         string  `gorm:"size:16;not null"` // api, webhook, manual
+	FlowID         string  `gorm:"size:36;index"`    // for webhook and manual events
+	IdempotencyKey *string `gorm:"size:300;uniqueIndex"`
+	Data           string  `gorm:"type:text;not null"`
+	Headers        string  `gorm:"type:text"`
+	RawBody        string  `gorm:"type:text"`
+	CreatedAt      time.Time
+}
+
+// Run is one execution of one flow version for one event.
+type Run struct {
+	ID          string `gorm:"primaryKey;size:36"` // UUIDv7: ordering by id is ordering by creation
+	FlowID      string `gorm:"size:36;not null;index"`
+	FlowVersion int    `gorm:"not null"`
+	EventID     string `gorm:"size:36;not null;index"`
+	Status      string `gorm:"size:16;not null;index"`
+	DryRun      bool   `gorm:"not null"`
+	// Token names the dispatch the run is waiting for; a task carrying another token is stale.
+	Token      string `gorm:"size:64;not null"`
+	WakeAt     *time.Time
+	Error      string `gorm:"type:text"`
+	CreatedAt  time.Time
+	UpdatedAt  time.Time `gorm:"index"`
+	StartedAt  *time.Time
+	FinishedAt *time.Time
+}
+
+// Step is the checkpoint of one node in one run.
+type Step struct {
+	ID          uint   `gorm:"primaryKey"`
+	RunID       string `gorm:"size:36;not null;uniqueIndex:run_node"`
+	NodeID      string `gorm:"size:64;not null;uniqueIndex:run_node"`
+	NodeType    string `gorm:"size:64;not null"`
+	Status      string `gorm:"size:16;not null"`
+	Port        string `gorm:"size:64"`
+	Input       string `gorm:"type:text"`
+	Output      string `gorm:"type:text"`
+	Error       string `gorm:"type:text"`
+	Attempt     int    `gorm:"not null"`
+	StartedAt   time.Time
+	FinishedAt  *time.Time
+	DurationMs  int64
+	WaitStarted *time.Time
+}
+
+// Dispatch is the outbox: a run to hand to the queue. It is written in the same transaction
+// as the run, and deleted only once the queue has the task, so a crash in between loses nothing.
+type Dispatch struct {
+	ID        uint      `gorm:"primaryKey"`
+	RunID     string    `gorm:"size:36;not null"`
+	Token     string    `gorm:"size:64;not null"`
+	ProcessAt time.Time `gorm:"not null"`
+	CreatedAt time.Time
+}
+
+// Team is a group that work is assigned to.
+type Team struct {
+	ID          string `gorm:"primaryKey;size:36"`
+	Name        string `gorm:"size:200;not null;uniqueIndex"`
+	Description string `gorm:"type:text"`
+	// Cursor counts round-robin picks.
+	Cursor    int64 `gorm:"not null;default:0"`
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Member belongs to one team.
+type Member struct {
+	ID        string `gorm:"primaryKey;size:36"`
+	TeamID    string `gorm:"size:36;not null;index"`
+	Name      string `gorm:"size:200;not null"`
+	Email     string `gorm:"size:320"`
+	Phone     string `gorm:"size:32"`
+	Active    bool   `gorm:"not null"`
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Assignment records who got a piece of work from action.assign.
+type Assignment struct {
+	ID        string `gorm:"primaryKey;size:36"`
+	RunID     string `gorm:"size:36;not null;uniqueIndex:assignment_step"`
+	NodeID    string `gorm:"size:64;not null;uniqueIndex:assignment_step"`
+	TeamID    string `gorm:"size:36;not null;index"`
+	MemberID  string `gorm:"size:36;not null;index"`
+	Subject   string `gorm:"type:text"`
+	Reason    string `gorm:"type:text"`
+	Status    string `gorm:"size:16;not null"` // open, done
+	DueAt     *time.Time
+	CreatedAt time.Time
+	DoneAt    *time.Time
+}
+
+// Credential is a secret (API keys, tokens) encrypted with AES-256-GCM; only its name and type
+// ever leave the store in clear.
+type Credential struct {
+	ID         string `gorm:"primaryKey;size:36"`
+	Name       string `gorm:"size:200;not null;uniqueIndex"`
+	Type       string `gorm:"size:64;not null"`
+	Ciphertext []byte `gorm:"not null"`
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
+// Models lists every table, for migration.
+var Models = []any{&Flow{}, &FlowVersion{}, &Event{}, &Run{}, &Step{}, &Dispatch{}, &Team{}, &Member{}, &Assignment{}, &Credential{}}
