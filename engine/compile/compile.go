@@ -79,7 +79,9 @@ type Node struct {
 	In, Out []flow.Edge
 	// Output is the shape of what the node produces.
 	Output *node.Schema
-	// Env is the type environment the node's expressions were checked against.
+	// Scope is what the node's expressions can see: event and the outputs of upstream nodes.
+	Scope *node.Schema
+	// Env is Scope as the type environment expressions are checked against.
 	Env    types.Map
 	config map[string]value
 }
@@ -88,15 +90,37 @@ var idPattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
 
 // Compile checks f and compiles it. A non-empty Problems means f must not be saved or run.
 func Compile(f *flow.Flow, refs Refs) (*Flow, Problems) {
+	out, problems := compileAll(f, refs)
+	if len(problems) > 0 {
+		return nil, problems
+	}
+	return out, nil
+}
+
+// Scopes compiles f as far as it can, ignoring problems, so an editor can still offer every node
+// the fields it may use. The result must not be run.
+func Scopes(f *flow.Flow) *Flow {
+	out, _ := compileAll(f, nil)
+	return out
+}
+
+// ScopePaths lists the dotted paths a node's expressions may use, e.g. "event.data.amount".
+func ScopePaths(n *Node) []string {
+	if n.Scope == nil {
+		return []string{}
+	}
+	paths := n.Scope.Paths("")
+	for i, p := range paths {
+		paths[i] = strings.TrimPrefix(p, ".")
+	}
+	return paths
+}
+
+func compileAll(f *flow.Flow, refs Refs) (*Flow, Problems) {
 	c := &compiler{def: f, refs: refs, out: &Flow{Def: f, byID: map[string]*Node{}}}
 	c.graph()
-	if len(c.problems) == 0 || c.out.Trigger != nil {
-		c.configs()
-	}
-	if len(c.problems) > 0 {
-		return nil, c.problems
-	}
-	return c.out, nil
+	c.configs()
+	return c.out, c.problems
 }
 
 type compiler struct {
@@ -267,11 +291,11 @@ func (c *compiler) graph() {
 // type-checked against the event and the outputs of the nodes upstream of it.
 func (c *compiler) configs() {
 	trigger := c.out.Trigger
-	var eventType types.Type = types.Any
+	event := node.AnyObject()
 	if trigger != nil {
 		cfg := withDefaults(trigger.Spec, trigger.Def.Config)
 		trigger.Output = trigger.Spec.OutputSchema(cfg)
-		eventType = trigger.Output.ExprType()
+		event = trigger.Output
 	}
 	ancestors := map[string]map[string]bool{}
 	for _, n := range c.out.Order {
@@ -286,13 +310,14 @@ func (c *compiler) configs() {
 		if n.Spec == nil {
 			continue
 		}
-		nodesEnv := types.Map{}
+		upstream := map[string]*node.Schema{}
 		for a := range anc {
 			if out := c.out.byID[a].Output; out != nil {
-				nodesEnv[a] = out.ExprType()
+				upstream[a] = out
 			}
 		}
-		n.Env = types.Map{"event": eventType, "nodes": nodesEnv}
+		n.Scope = node.Object(map[string]*node.Schema{"event": event, "nodes": node.Object(upstream)})
+		n.Env = n.Scope.ExprType().(types.Map)
 		c.node(n)
 	}
 }

@@ -93,6 +93,8 @@ type Spec struct {
 	Docs       string `json:"docs,omitempty"`
 	// Check runs extra save-time checks on the literal config (after defaults); it reports field problems.
 	Check func(cfg map[string]any) []FieldError `json:"-"`
+	// Receive, on webhook triggers, vets each delivery before it is stored.
+	Receive Receiver `json:"-"`
 	// Run executes the node. Triggers have no Run: their output is the event.
 	Run func(ctx context.Context, in *Input) (*Result, error) `json:"-"`
 }

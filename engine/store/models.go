@@ -119,8 +119,8 @@ type Team struct {
 	ID          string `gorm:"primaryKey;size:36"`
 	Name        string `gorm:"size:200;not null;uniqueIndex"`
 	Description string `gorm:"type:text"`
-	// Cursor counts round-robin picks.
-	Cursor    int64 `gorm:"not null;default:0"`
+	// RRCursor counts round-robin picks.
+	RRCursor  int64 `gorm:"column:rr_cursor;not null;default:0"`
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }

@@ -1,0 +1,323 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"path"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/opsflow/opsflow/engine/mask"
+	"github.com/opsflow/opsflow/engine/node"
+	"github.com/opsflow/opsflow/engine/queue"
+	"github.com/opsflow/opsflow/engine/store"
+)
+
+// Accepted is the answer to an event: the stored event and the runs it started.
+type Accepted struct {
+	EventID string   `json:"event_id"`
+	RunIDs  []string `json:"run_ids"`
+	// Duplicate is true when the idempotency key was seen before; nothing new was started.
+	Duplicate bool `json:"duplicate,omitempty"`
+}
+
+// target is a flow version a new event runs against.
+type target struct {
+	flowID  string
+	version int
+	dryRun  bool
+}
+
+// Common errors the API maps to 4xx codes.
+var (
+	ErrFlowNotPublished = errors.New("the flow has no published version")
+	ErrFlowDisabled     = errors.New("the flow is disabled")
+	ErrWrongTrigger     = errors.New("the flow's trigger does not accept this kind of request")
+)
+
+// AcceptEvent stores an API event and starts a run in every enabled published flow whose
+// trigger.event matches its type. It returns only after everything is committed.
+func (e *Engine) AcceptEvent(ctx context.Context, typ string, data any, idempotencyKey string) (*Accepted, error) {
+	var flows []store.Flow
+	err := e.Store.DB.WithContext(ctx).
+		Where("enabled = ? AND published_version > 0 AND trigger_type = ?", true, "trigger.event").
+		Where("event_type = ? OR event_type LIKE ?", typ, "%*%").
+		Find(&flows).Error
+	if err != nil {
+		return nil, err
+	}
+	var targets []target
+	for _, f := range flows {
+		if EventTypeMatches(f.EventType, typ) {
+			targets = append(targets, target{flowID: f.ID, version: f.PublishedVersion})
+		}
+	}
+	ev := &store.Event{Type: typ, Source: "api"}
+	if idempotencyKey != "" {
+		k := "api:" + idempotencyKey
+		ev.IdempotencyKey = &k
+	}
+	return e.accept(ctx, ev, data, targets)
+}
+
+// EventTypeMatches reports whether an event type pattern ("payment.failed", "payment.*", "*")
+// matches an event type.
+func EventTypeMatches(pattern, typ string) bool {
+	if pattern == typ {
+		return true
+	}
+	if !strings.Contains(pattern, "*") {
+		return false
+	}
+	ok, err := path.Match(strings.ReplaceAll(pattern, "/", "\x00"), strings.ReplaceAll(typ, "/", "\x00"))
+	return err == nil && ok
+}
+
+// WebhookError is a rejected webhook delivery (bad signature, wrong method); the API answers Status.
+type WebhookError struct {
+	Status  int
+	Code    string
+	Message string
+}
+
+func (e *WebhookError) Error() string { return e.Message }
+
+// AcceptWebhook stores a delivery to a trigger.webhook flow and starts a run of its published version.
+func (e *Engine) AcceptWebhook(ctx context.Context, flowID string, w *node.Webhook) (*Accepted, error) {
+	var f store.Flow
+	if err := e.Store.DB.WithContext(ctx).Where("id = ?", flowID).Take(&f).Error; err != nil {
+		return nil, store.NotFound(err)
+	}
+	if f.PublishedVersion == 0 {
+		return nil, ErrFlowNotPublished
+	}
+	if f.TriggerType != "trigger.webhook" {
+		return nil, ErrWrongTrigger
+	}
+	if !f.Enabled {
+		return nil, ErrFlowDisabled
+	}
+	cf, err := e.compiledVersion(ctx, f.ID, f.PublishedVersion)
+	if err != nil {
+		return nil, err
+	}
+	trig := cf.Trigger
+	dedupID := ""
+	if trig.Spec.Receive != nil {
+		dedupID, err = trig.Spec.Receive(ctx, trig.LiteralConfig(), e.services(), w)
+		if err != nil {
+			var re *node.RejectError
+			if errors.As(err, &re) {
+				e.log.Warn("webhook rejected", "flow_id", flowID, "reason", re.Message)
+				return nil, &WebhookError{Status: re.Status, Code: re.Code, Message: re.Message}
+			}
+			return nil, err
+		}
+	}
+	data := webhookData(w)
+	ev := &store.Event{Type: "webhook", Source: "webhook", FlowID: f.ID, RawBody: mask.String(string(w.Body))}
+	hdr, _ := json.Marshal(safeHeaders(w.Headers))
+	ev.Headers = mask.String(string(hdr))
+	if dedupID != "" {
+		k := "hook:" + f.ID + ":" + dedupID
+		ev.IdempotencyKey = &k
+	}
+	return e.accept(ctx, ev, data, []target{{flowID: f.ID, version: f.PublishedVersion}})
+}
+
+// webhookData is what a webhook flow sees as event.data: the JSON body, a form, or the text.
+func webhookData(w *node.Webhook) any {
+	ct := strings.ToLower(w.Headers.Get("Content-Type"))
+	switch {
+	case len(w.Body) == 0:
+		return map[string]any{}
+	case strings.Contains(ct, "application/x-www-form-urlencoded"):
+		if vals, err := url.ParseQuery(string(w.Body)); err == nil {
+			form := map[string]any{}
+			for k, v := range vals {
+				form[k] = strings.Join(v, ",")
+			}
+			return form
+		}
+	default:
+		var v any
+		if json.Unmarshal(w.Body, &v) == nil {
+			return v
+		}
+	}
+	return string(w.Body)
+}
+
+// safeHeaders drops headers that carry credentials before anything is stored.
+func safeHeaders(h http.Header) map[string]string {
+	out := map[string]string{}
+	for k, v := range h {
+		lk := strings.ToLower(k)
+		if lk == "authorization" || lk == "cookie" || lk == "proxy-authorization" || strings.Contains(lk, "token") || strings.Contains(lk, "api-key") || strings.Contains(lk, "apikey") {
+			continue
+		}
+		out[lk] = strings.Join(v, ", ")
+	}
+	return out
+}
+
+// RunManual runs version v (0 = latest, usually the draft) of a flow with a sample payload.
+func (e *Engine) RunManual(ctx context.Context, flowID string, v int, data any, dryRun bool) (*Accepted, error) {
+	var f store.Flow
+	if err := e.Store.DB.WithContext(ctx).Where("id = ?", flowID).Take(&f).Error; err != nil {
+		return nil, store.NotFound(err)
+	}
+	if v == 0 {
+		v = f.LatestVersion
+	}
+	if _, err := e.compiledVersion(ctx, f.ID, v); err != nil {
+		return nil, err
+	}
+	ev := &store.Event{Type: "manual", Source: "manual", FlowID: f.ID}
+	return e.accept(ctx, ev, data, []target{{flowID: f.ID, version: v, dryRun: dryRun}})
+}
+
+// accept commits the event, its runs and their dispatch rows in one transaction, then hands the
+// runs to the queue. If the process dies after the commit, the dispatcher enqueues them later.
+func (e *Engine) accept(ctx context.Context, ev *store.Event, data any, targets []target) (*Accepted, error) {
+	data = mask.Value(data)
+	b, err := json.Marshal(data)
+	if err != nil {
+		return nil, fmt.Errorf("event data: %w", err)
+	}
+	ev.ID = store.NewID()
+	ev.Data = string(b)
+	ev.CreatedAt = time.Now().UTC()
+	acc := &Accepted{EventID: ev.ID, RunIDs: []string{}}
+	var dispatches []store.Dispatch
+	err = e.Store.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if ev.IdempotencyKey != nil {
+			if dup, err := findDuplicate(tx, *ev.IdempotencyKey); err != nil || dup != nil {
+				if dup != nil {
+					*acc = *dup
+				}
+				return err
+			}
+		}
+		if err := tx.Create(ev).Error; err != nil {
+			return err
+		}
+		for _, t := range targets {
+			run := store.Run{ID: store.NewID(), FlowID: t.flowID, FlowVersion: t.version, EventID: ev.ID, Status: store.RunQueued, DryRun: t.dryRun, Token: "start", CreatedAt: ev.CreatedAt, UpdatedAt: ev.CreatedAt}
+			if err := tx.Create(&run).Error; err != nil {
+				return err
+			}
+			acc.RunIDs = append(acc.RunIDs, run.ID)
+			dispatches = append(dispatches, store.Dispatch{RunID: run.ID, Token: run.Token, ProcessAt: ev.CreatedAt})
+		}
+		if len(dispatches) > 0 {
+			return tx.Create(&dispatches).Error
+		}
+		return nil
+	})
+	if err != nil && ev.IdempotencyKey != nil && store.IsUniqueViolation(err) {
+		// A concurrent request with the same key won the race: answer with its event.
+		dup, err2 := findDuplicate(e.Store.DB.WithContext(ctx), *ev.IdempotencyKey)
+		if err2 == nil && dup != nil {
+			return dup, nil
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !acc.Duplicate {
+		e.enqueue(ctx, dispatches)
+	}
+	return acc, nil
+}
+
+func findDuplicate(tx *gorm.DB, key string) (*Accepted, error) {
+	var prev store.Event
+	err := tx.Select("id").Where("idempotency_key = ?", key).Take(&prev).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	acc := &Accepted{EventID: prev.ID, RunIDs: []string{}, Duplicate: true}
+	err = tx.Model(&store.Run{}).Where("event_id = ?", prev.ID).Order("id").Pluck("id", &acc.RunIDs).Error
+	return acc, err
+}
+
+// enqueue hands committed dispatches to the queue and deletes them; any that fail stay in the
+// outbox for the dispatcher.
+func (e *Engine) enqueue(ctx context.Context, ds []store.Dispatch) {
+	var done []uint
+	for _, d := range ds {
+		if err := e.Queue.Enqueue(ctx, queue.Payload{RunID: d.RunID, Token: d.Token}, d.ProcessAt, e.cfg.MaxRetry); err != nil {
+			e.log.Warn("enqueue failed; the dispatcher will retry", "run_id", d.RunID, "error", err)
+			continue
+		}
+		done = append(done, d.ID)
+	}
+	if len(done) > 0 {
+		if err := e.Store.DB.Where("id IN ?", done).Delete(&store.Dispatch{}).Error; err != nil {
+			e.log.Warn("cannot clear dispatched outbox rows; they will be enqueued again harmlessly", "error", err)
+		}
+	}
+}
+
+// dispatchLoop drains the outbox every second and re-enqueues runs the queue has lost
+// (a Redis restart, say) every 30 seconds.
+func (e *Engine) dispatchLoop(ctx context.Context) {
+	defer close(e.dispatchDone)
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	lastRecover := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		var ds []store.Dispatch
+		if err := e.Store.DB.WithContext(ctx).Where("created_at < ?", time.Now().UTC().Add(-2*time.Second)).Order("id").Limit(500).Find(&ds).Error; err != nil {
+			if ctx.Err() == nil {
+				e.log.Warn("reading outbox", "error", err)
+			}
+			continue
+		}
+		e.enqueue(ctx, ds)
+		if time.Since(lastRecover) > 30*time.Second {
+			lastRecover = time.Now()
+			if err := e.recoverRuns(ctx, 2*time.Minute); err != nil && ctx.Err() == nil {
+				e.log.Warn("recovering runs", "error", err)
+			}
+		}
+	}
+}
+
+// recoverRuns enqueues every unfinished run untouched for longer than age. The task id is derived
+// from the run's token, so a run whose task is still in the queue is not enqueued twice.
+func (e *Engine) recoverRuns(ctx context.Context, age time.Duration) error {
+	cutoff := time.Now().UTC().Add(-age)
+	var runs []store.Run
+	err := e.Store.DB.WithContext(ctx).Select("id", "token", "wake_at", "status").
+		Where("status IN ? AND updated_at <= ?", []string{store.RunQueued, store.RunRunning, store.RunWaiting}, cutoff).
+		Find(&runs).Error
+	if err != nil {
+		return err
+	}
+	for _, r := range runs {
+		at := time.Time{}
+		if r.Status == store.RunWaiting && r.WakeAt != nil {
+			at = *r.WakeAt
+		}
+		if err := e.Queue.Enqueue(ctx, queue.Payload{RunID: r.ID, Token: r.Token}, at, e.cfg.MaxRetry); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,175 @@
+// Package engine wires the parts of opsflow together: the store, the queue, the compiler and the
+// node registry. The API calls an *Engine; workers run its task handler.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/opsflow/opsflow/engine/netguard"
+	"github.com/opsflow/opsflow/engine/queue"
+	"github.com/opsflow/opsflow/engine/secret"
+	"github.com/opsflow/opsflow/engine/store"
+)
+
+// Config configures an Engine. The zero value runs the embedded default: SQLite and an
+// in-process queue under ./data, a generated secret key, public-only outbound HTTP.
+type Config struct {
+	// DataDir holds the embedded default's files (SQLite database, secret key). Default "./data".
+	DataDir string
+	// DatabaseURL selects Postgres ("postgres://..."); empty means SQLite in DataDir.
+	DatabaseURL string
+	// RedisAddr selects Redis (host:port); empty means the embedded queue.
+	RedisAddr string
+	// SecretKey is the base64 AES-256 key for credentials. Empty: read or create DataDir/secret.key,
+	// which is allowed only with the embedded queue (scaled-out processes must share one key).
+	SecretKey string
+	// HTTPAllow lists CIDRs that outbound HTTP may reach although they are internal. Default: none.
+	HTTPAllow []string
+	// HTTPTimeout bounds one outbound request. Default 30s.
+	HTTPTimeout time.Duration
+	// MaxRetry is how often a failing step is retried before the run fails. Default 3; -1 means never.
+	MaxRetry int
+	// RetryDelay overrides the wait before retry n (tests use short delays). Default exponential.
+	RetryDelay func(n int) time.Duration
+	// Concurrency is how many runs one worker executes at once. Default 10.
+	Concurrency int
+	// PollInterval is how often an idle worker checks for tasks. Default 20ms.
+	PollInterval time.Duration
+	Logger       *slog.Logger
+}
+
+// Engine is one opsflow process's view of the system.
+type Engine struct {
+	Store *store.Store
+	Queue *queue.Queue
+	box   *secret.Box
+	http  *http.Client
+	log   *slog.Logger
+	cfg   Config
+
+	compiled sync.Map // "flowID@version" → *compile.Flow; versions are immutable
+
+	stopDispatch context.CancelFunc
+	dispatchDone chan struct{}
+	server       *asynq.Server
+}
+
+// Open connects to the store and the queue and starts the outbox dispatcher.
+func Open(cfg Config) (*Engine, error) {
+	if cfg.DataDir == "" {
+		cfg.DataDir = "./data"
+	}
+	if cfg.HTTPTimeout <= 0 {
+		cfg.HTTPTimeout = 30 * time.Second
+	}
+	if cfg.MaxRetry == 0 {
+		cfg.MaxRetry = 3
+	} else if cfg.MaxRetry < 0 {
+		cfg.MaxRetry = 0
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.DatabaseURL != "" && !strings.HasPrefix(cfg.DatabaseURL, "postgres://") && !strings.HasPrefix(cfg.DatabaseURL, "postgresql://") {
+		return nil, errors.New("DATABASE_URL must be a postgres:// URL")
+	}
+	var key []byte
+	var err error
+	switch {
+	case cfg.SecretKey != "":
+		key, err = secret.ParseKey(cfg.SecretKey)
+	case cfg.RedisAddr != "":
+		// API and worker processes on other machines must decrypt what this one encrypts.
+		err = errors.New("OPSFLOW_SECRET_KEY is required with REDIS_ADDR: every process must share it (generate one with: openssl rand -base64 32)")
+	default:
+		key, err = secret.LoadOrCreateKeyFile(filepath.Join(cfg.DataDir, "secret.key"))
+	}
+	if err != nil {
+		return nil, err
+	}
+	box, err := secret.NewBox(key)
+	if err != nil {
+		return nil, err
+	}
+	guard, err := netguard.New(cfg.HTTPAllow)
+	if err != nil {
+		return nil, err
+	}
+	st, err := store.Open(cfg.DatabaseURL, cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	q, err := queue.Open(queue.Config{RedisAddr: cfg.RedisAddr})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	e := &Engine{Store: st, Queue: q, box: box, http: guard.Client(cfg.HTTPTimeout), log: cfg.Logger, cfg: cfg}
+	if q.Embedded {
+		// The embedded queue starts empty: hand every unfinished run to it again.
+		if err := e.recoverRuns(context.Background(), 0); err != nil {
+			e.Close()
+			return nil, fmt.Errorf("recovering unfinished runs: %w", err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	e.stopDispatch = cancel
+	e.dispatchDone = make(chan struct{})
+	go e.dispatchLoop(ctx)
+	return e, nil
+}
+
+// StartWorker starts consuming runs in this process.
+func (e *Engine) StartWorker() error {
+	srv := e.Queue.NewServer(queue.ServerConfig{
+		Concurrency:  e.cfg.Concurrency,
+		PollInterval: e.cfg.PollInterval,
+		RetryDelay:   e.cfg.RetryDelay,
+		Logger:       e.log,
+	})
+	mux := asynq.NewServeMux()
+	mux.HandleFunc(queue.TaskRun, e.handleTask)
+	if err := srv.Start(mux); err != nil {
+		return fmt.Errorf("starting worker: %w", err)
+	}
+	e.server = srv
+	return nil
+}
+
+// Close stops the worker (letting running steps finish), the dispatcher, the queue and the store.
+func (e *Engine) Close() {
+	if e.server != nil {
+		e.server.Shutdown()
+	}
+	if e.stopDispatch != nil {
+		e.stopDispatch()
+		<-e.dispatchDone
+	}
+	e.Queue.Close()
+	e.Store.Close()
+}
+
+// Ready reports whether the store and the queue answer.
+func (e *Engine) Ready(ctx context.Context) error {
+	sqlDB, err := e.Store.DB.DB()
+	if err != nil {
+		return err
+	}
+	if err := sqlDB.PingContext(ctx); err != nil {
+		return fmt.Errorf("database: %w", err)
+	}
+	if err := e.Queue.Ping(); err != nil {
+		return fmt.Errorf("queue: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,154 @@
+// Package queue hands runs to workers through asynq. With a Redis address it uses that Redis;
+// without one it starts an in-process Redis-compatible server (miniredis) so the embedded default
+// runs exactly the same asynq code path.
+package queue
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/hibiken/asynq"
+)
+
+// TaskRun is the asynq task type that executes (or resumes) one run.
+const TaskRun = "run:execute"
+
+// QueueName is the asynq queue runs go to.
+const QueueName = "runs"
+
+// Payload of a TaskRun task.
+type Payload struct {
+	RunID string `json:"run_id"`
+	Token string `json:"token"`
+}
+
+// Config of the queue. The zero value is the embedded default.
+type Config struct {
+	// RedisAddr is host:port of Redis; empty starts an in-process server.
+	RedisAddr string
+	// RedisPassword and RedisDB select the Redis database.
+	RedisPassword string
+	RedisDB       int
+}
+
+// Queue is a connection to the task queue.
+type Queue struct {
+	Opt      asynq.RedisClientOpt
+	Client   *asynq.Client
+	Embedded bool
+	mini     *miniredis.Miniredis
+}
+
+// Open connects to Redis, or starts the embedded server.
+func Open(cfg Config) (*Queue, error) {
+	q := &Queue{Opt: asynq.RedisClientOpt{Addr: cfg.RedisAddr, Password: cfg.RedisPassword, DB: cfg.RedisDB}}
+	if cfg.RedisAddr == "" {
+		q.mini = miniredis.NewMiniRedis()
+		if err := q.mini.Start(); err != nil {
+			return nil, fmt.Errorf("cannot start embedded queue: %w", err)
+		}
+		q.Opt.Addr = q.mini.Addr()
+		q.Embedded = true
+	}
+	q.Client = asynq.NewClient(q.Opt)
+	if err := q.Ping(); err != nil {
+		q.Close()
+		return nil, fmt.Errorf("cannot reach Redis at %s: %w", cfg.RedisAddr, err)
+	}
+	return q, nil
+}
+
+// Ping checks the connection.
+func (q *Queue) Ping() error {
+	return q.Client.Ping()
+}
+
+// Close releases the connection and stops the embedded server.
+func (q *Queue) Close() {
+	if q.Client != nil {
+		q.Client.Close()
+	}
+	if q.mini != nil {
+		q.mini.Close()
+	}
+}
+
+// TaskID is the asynq task id of a dispatch: the same run and token always give the same id,
+// so a dispatch enqueued twice is one task.
+func TaskID(runID, token string) string { return "run:" + runID + ":" + token }
+
+// Enqueue hands a run to the workers. Enqueueing a task that is already queued is not an error.
+func (q *Queue) Enqueue(ctx context.Context, p Payload, at time.Time, maxRetry int) error {
+	b, _ := json.Marshal(p)
+	opts := []asynq.Option{
+		asynq.Queue(QueueName),
+		asynq.TaskID(TaskID(p.RunID, p.Token)),
+		asynq.MaxRetry(maxRetry),
+		asynq.Timeout(30 * time.Minute),
+	}
+	if !at.IsZero() && at.After(time.Now()) {
+		opts = append(opts, asynq.ProcessAt(at))
+	}
+	_, err := q.Client.EnqueueContext(ctx, asynq.NewTask(TaskRun, b), opts...)
+	if errors.Is(err, asynq.ErrTaskIDConflict) || errors.Is(err, asynq.ErrDuplicateTask) {
+		return nil
+	}
+	return err
+}
+
+// ServerConfig tunes a worker.
+type ServerConfig struct {
+	// Concurrency is how many runs execute at once; 0 means 10.
+	Concurrency int
+	// PollInterval is how often an idle worker checks Redis for new tasks; 0 means 20ms. asynq's own
+	// default of 1s would add about half a second to every run.
+	PollInterval time.Duration
+	// RetryDelay computes the wait before retry n of a failed step; nil means exponential from 1s to 5 min.
+	RetryDelay func(n int) time.Duration
+	Logger     *slog.Logger
+}
+
+// NewServer creates an asynq server that consumes runs.
+func (q *Queue) NewServer(cfg ServerConfig) *asynq.Server {
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 10
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = 20 * time.Millisecond
+	}
+	delay := cfg.RetryDelay
+	if delay == nil {
+		delay = func(n int) time.Duration {
+			d := time.Second << min(n, 9)
+			return min(d, 5*time.Minute)
+		}
+	}
+	lg := cfg.Logger
+	if lg == nil {
+		lg = slog.Default()
+	}
+	return asynq.NewServer(q.Opt, asynq.Config{
+		Concurrency:              cfg.Concurrency,
+		Queues:                   map[string]int{QueueName: 1},
+		TaskCheckInterval:        cfg.PollInterval,
+		DelayedTaskCheckInterval: time.Second,
+		RetryDelayFunc:           func(n int, _ error, _ *asynq.Task) time.Duration { return delay(n) },
+		ShutdownTimeout:          20 * time.Second,
+		Logger:                   slogAdapter{lg},
+		LogLevel:                 asynq.WarnLevel,
+	})
+}
+
+// slogAdapter sends asynq's log lines to slog.
+type slogAdapter struct{ l *slog.Logger }
+
+func (a slogAdapter) Debug(args ...any) { a.l.Debug(fmt.Sprint(args...), "component", "asynq") }
+func (a slogAdapter) Info(args ...any)  { a.l.Info(fmt.Sprint(args...), "component", "asynq") }
+func (a slogAdapter) Warn(args ...any)  { a.l.Warn(fmt.Sprint(args...), "component", "asynq") }
+func (a slogAdapter) Error(args ...any) { a.l.Error(fmt.Sprint(args...), "component", "asynq") }
+func (a slogAdapter) Fatal(args ...any) { a.l.Error(fmt.Sprint(args...), "component", "asynq") }

@@ -1,0 +1,149 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/opsflow/opsflow/engine/node"
+	"github.com/opsflow/opsflow/engine/store"
+)
+
+// services is what nodes may use of the engine.
+type services struct{ e *Engine }
+
+func (e *Engine) services() node.Services { return services{e} }
+
+func (s services) HTTPClient() *http.Client { return s.e.http }
+
+func (s services) Credential(ctx context.Context, id string) (*node.Credential, error) {
+	return s.e.Credential(ctx, id)
+}
+
+// Assign picks the next active member of a team round-robin and records the assignment. The
+// (run, node) pair is unique, so a retried step gets the member it got the first time.
+func (s services) Assign(ctx context.Context, req node.AssignRequest) (*node.Assignment, error) {
+	var out *node.Assignment
+	err := s.e.Store.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var a store.Assignment
+		err := tx.Where("run_id = ? AND node_id = ?", req.RunID, req.NodeID).Take(&a).Error
+		if err == nil {
+			out, err = assignmentView(tx, &a)
+			return err
+		}
+		if !errors.Is(err, gorm.ErrRecordNotFound) {
+			return err
+		}
+		var team store.Team
+		// Bump the team's cursor first: on Postgres the row lock orders concurrent picks.
+		res := tx.Model(&team).Clauses(clause.Returning{}).Where("id = ?", req.TeamID).UpdateColumn("rr_cursor", gorm.Expr("rr_cursor + 1"))
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return node.Permanentf("team %s does not exist", req.TeamID)
+		}
+		var members []store.Member
+		if err := tx.Where("team_id = ? AND active = ?", req.TeamID, true).Order("created_at, id").Find(&members).Error; err != nil {
+			return err
+		}
+		if len(members) == 0 {
+			return node.Permanentf("team %s has no active members", team.Name)
+		}
+		m := members[int((team.RRCursor-1)%int64(len(members)))]
+		now := time.Now().UTC()
+		a = store.Assignment{ID: store.NewID(), RunID: req.RunID, NodeID: req.NodeID, TeamID: team.ID, MemberID: m.ID, Subject: req.Subject, Reason: req.Reason, Status: "open", CreatedAt: now}
+		if req.Due > 0 {
+			due := now.Add(req.Due)
+			a.DueAt = &due
+		}
+		if err := tx.Create(&a).Error; err != nil {
+			return err
+		}
+		out = toAssignment(&a, &team, &m)
+		return nil
+	})
+	return out, err
+}
+
+func assignmentView(tx *gorm.DB, a *store.Assignment) (*node.Assignment, error) {
+	var team store.Team
+	var m store.Member
+	if err := tx.Where("id = ?", a.TeamID).Take(&team).Error; err != nil {
+		return nil, err
+	}
+	if err := tx.Where("id = ?", a.MemberID).Take(&m).Error; err != nil {
+		return nil, err
+	}
+	return toAssignment(a, &team, &m), nil
+}
+
+func toAssignment(a *store.Assignment, t *store.Team, m *store.Member) *node.Assignment {
+	out := &node.Assignment{ID: a.ID, TeamID: t.ID, TeamName: t.Name, Subject: a.Subject,
+		Assignee: node.Member{ID: m.ID, Name: m.Name, Email: m.Email, Phone: m.Phone}}
+	if a.DueAt != nil {
+		out.DueAt = a.DueAt.Format(time.RFC3339)
+	}
+	return out
+}
+
+// Credential returns a decrypted credential.
+func (e *Engine) Credential(ctx context.Context, id string) (*node.Credential, error) {
+	var c store.Credential
+	if err := e.Store.DB.WithContext(ctx).Where("id = ?", id).Take(&c).Error; err != nil {
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return nil, node.Permanentf("credential %s does not exist", id)
+		}
+		return nil, err
+	}
+	plain, err := e.box.Open(c.Ciphertext, []byte(c.ID))
+	if err != nil {
+		return nil, node.Permanentf("credential %s: %v", c.Name, err)
+	}
+	data := map[string]string{}
+	if err := json.Unmarshal(plain, &data); err != nil {
+		return nil, node.Permanentf("credential %s is corrupt", c.Name)
+	}
+	return &node.Credential{ID: c.ID, Name: c.Name, Type: c.Type, Data: data}, nil
+}
+
+// CreateCredential encrypts and stores a secret. Only its id, name and type are ever returned.
+func (e *Engine) CreateCredential(ctx context.Context, name, typ string, data map[string]string) (*store.Credential, error) {
+	if name == "" || typ == "" {
+		return nil, fmt.Errorf("a credential needs a name and a type")
+	}
+	plain, _ := json.Marshal(data)
+	now := time.Now().UTC()
+	c := &store.Credential{ID: store.NewID(), Name: name, Type: typ, CreatedAt: now, UpdatedAt: now}
+	c.Ciphertext = e.box.Seal(plain, []byte(c.ID))
+	if err := e.Store.DB.WithContext(ctx).Create(c).Error; err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// UpdateCredential replaces a credential's name and, when data is non-nil, its secret.
+func (e *Engine) UpdateCredential(ctx context.Context, id, name string, data map[string]string) (*store.Credential, error) {
+	var c store.Credential
+	if err := e.Store.DB.WithContext(ctx).Where("id = ?", id).Take(&c).Error; err != nil {
+		return nil, store.NotFound(err)
+	}
+	if name != "" {
+		c.Name = name
+	}
+	if data != nil {
+		plain, _ := json.Marshal(data)
+		c.Ciphertext = e.box.Seal(plain, []byte(c.ID))
+	}
+	c.UpdatedAt = time.Now().UTC()
+	if err := e.Store.DB.WithContext(ctx).Save(&c).Error; err != nil {
+		return nil, err
+	}
+	return &c, nil
+}

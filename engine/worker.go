@@ -1,0 +1,297 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"gorm.io/gorm"
+
+	"github.com/opsflow/opsflow/engine/compile"
+	"github.com/opsflow/opsflow/engine/mask"
+	"github.com/opsflow/opsflow/engine/node"
+	"github.com/opsflow/opsflow/engine/queue"
+	"github.com/opsflow/opsflow/engine/store"
+)
+
+// handleTask executes one run in-process, node after node, checkpointing every step. It splits
+// only at durable waits: the run is parked with a scheduled dispatch and a new task resumes it.
+func (e *Engine) handleTask(ctx context.Context, t *asynq.Task) error {
+	var p queue.Payload
+	if err := json.Unmarshal(t.Payload(), &p); err != nil || p.RunID == "" {
+		return fmt.Errorf("malformed task payload: %w", asynq.SkipRetry)
+	}
+	final := true
+	if retried, ok := asynq.GetRetryCount(ctx); ok {
+		if max, ok := asynq.GetMaxRetry(ctx); ok {
+			final = retried >= max
+		}
+	}
+	err := e.execute(ctx, p, final)
+	var perm *node.PermanentError
+	if errors.As(err, &perm) {
+		return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
+	}
+	return err
+}
+
+// errCancelled stops a run that was cancelled while it ran.
+var errCancelled = errors.New("run cancelled")
+
+// execute runs (or resumes) a run. It returns an error only when the task should be retried.
+func (e *Engine) execute(ctx context.Context, p queue.Payload, final bool) error {
+	db := e.Store.DB.WithContext(ctx)
+	now := time.Now().UTC()
+	// Claim the run: a stale task (wrong token) or a finished run does nothing.
+	res := db.Model(&store.Run{}).
+		Where("id = ? AND token = ? AND status IN ?", p.RunID, p.Token, []string{store.RunQueued, store.RunRunning, store.RunWaiting}).
+		Updates(map[string]any{"status": store.RunRunning, "updated_at": now, "started_at": gorm.Expr("COALESCE(started_at, ?)", now)})
+	if res.Error != nil {
+		return res.Error
+	}
+	if res.RowsAffected == 0 {
+		return nil
+	}
+	var run store.Run
+	if err := db.Where("id = ?", p.RunID).Take(&run).Error; err != nil {
+		return err
+	}
+	log := e.log.With("run_id", run.ID, "flow_id", run.FlowID)
+	cf, err := e.compiledVersion(ctx, run.FlowID, run.FlowVersion)
+	if err != nil {
+		return e.finish(ctx, &run, store.RunFailed, "cannot load the flow: "+err.Error())
+	}
+	var ev store.Event
+	if err := db.Where("id = ?", run.EventID).Take(&ev).Error; err != nil {
+		return e.finish(ctx, &run, store.RunFailed, "cannot load the event: "+err.Error())
+	}
+	var steps []store.Step
+	if err := db.Where("run_id = ?", run.ID).Find(&steps).Error; err != nil {
+		return err
+	}
+	done := map[string]*store.Step{}
+	for i := range steps {
+		done[steps[i].NodeID] = &steps[i]
+	}
+
+	event := eventEnv(&ev)
+	outputs := map[string]any{}
+	env := map[string]any{"event": event, "nodes": outputs}
+	taken := map[string]string{} // node id → port taken, for nodes that ran
+	for _, n := range cf.Order {
+		id := n.Def.ID
+		if n == cf.Trigger {
+			outputs[id] = event
+			taken[id] = "out"
+			continue
+		}
+		if !activated(n, taken) {
+			continue
+		}
+		if s := done[id]; s != nil && s.Status == store.StepSucceeded {
+			var out any
+			_ = json.Unmarshal([]byte(s.Output), &out)
+			outputs[id] = out
+			taken[id] = s.Port
+			continue
+		}
+		status, err := e.runStatus(ctx, run.ID)
+		if err != nil {
+			return err
+		}
+		if status == store.RunCancelled {
+			log.Info("run cancelled")
+			return nil
+		}
+		port, wait, err := e.step(ctx, &run, n, env, done[id])
+		switch {
+		case errors.Is(err, errCancelled):
+			return nil
+		case err != nil:
+			var perm *node.PermanentError
+			if final || errors.As(err, &perm) {
+				return e.finish(ctx, &run, store.RunFailed, fmt.Sprintf("node %s: %v", id, err))
+			}
+			log.Warn("step failed; will retry", "node_id", id, "error", err)
+			return err
+		case wait:
+			return nil
+		}
+		taken[id] = port
+	}
+	return e.finish(ctx, &run, store.RunSucceeded, "")
+}
+
+// activated reports whether any edge into n comes from a node that ran and took that edge's port.
+func activated(n *compile.Node, taken map[string]string) bool {
+	for _, in := range n.In {
+		if port, ran := taken[in.From]; ran && port == in.Port {
+			return true
+		}
+	}
+	return false
+}
+
+// step runs one node with checkpoints before and after. It reports the port taken, or wait=true
+// when the node parked the run.
+func (e *Engine) step(ctx context.Context, run *store.Run, n *compile.Node, env map[string]any, prev *store.Step) (port string, wait bool, err error) {
+	id := n.Def.ID
+	outputs := env["nodes"].(map[string]any)
+	st := prev
+	if st == nil {
+		st = &store.Step{RunID: run.ID, NodeID: id, NodeType: n.Spec.Type}
+	}
+	resumed := st.Status == store.StepWaiting
+	st.Attempt++
+	st.Status, st.Error, st.Port, st.Output = store.StepRunning, "", "", ""
+	st.StartedAt, st.FinishedAt = time.Now().UTC(), nil
+
+	cfg, cfgErr := n.Config(env)
+	st.Input = toJSON(mask.Value(cfg))
+	if err := e.Store.DB.WithContext(ctx).Save(st).Error; err != nil {
+		return "", false, err
+	}
+	if cfgErr != nil {
+		return "", false, e.failStep(ctx, st, node.Permanent(cfgErr))
+	}
+
+	in := &node.Input{
+		RunID: run.ID, NodeID: id, Config: cfg, Env: env, Attempt: st.Attempt, Resumed: resumed,
+		DryRun: run.DryRun, Services: e.services(), Log: e.log.With("run_id", run.ID, "node_id", id),
+		Eval: func(field string, env map[string]any) (any, error) { return n.EvalField(field, env) },
+	}
+	if st.WaitStarted != nil {
+		in.WaitStarted = *st.WaitStarted
+	}
+	var res *node.Result
+	if run.DryRun && n.Spec.SideEffect {
+		res = &node.Result{Output: map[string]any{"dry_run": true}}
+	} else {
+		res, err = safeRun(ctx, n.Spec, in)
+		if err != nil {
+			return "", false, e.failStep(ctx, st, err)
+		}
+	}
+	if res == nil {
+		res = &node.Result{}
+	}
+	if res.Port == "" {
+		res.Port = n.Spec.PortList()[0]
+	}
+	if !n.Spec.HasPort(res.Port) {
+		return "", false, e.failStep(ctx, st, node.Permanentf("node type %s returned unknown port %q", n.Spec.Type, res.Port))
+	}
+	if !res.WaitUntil.IsZero() {
+		return "", true, e.park(ctx, run, st, res.WaitUntil)
+	}
+	// Outputs pass through JSON so expressions downstream see the same types they were checked against.
+	var out any = map[string]any{}
+	if res.Output != nil {
+		out = mask.Value(fromJSON(toJSON(res.Output)))
+	}
+	now := time.Now().UTC()
+	st.Status, st.Port, st.Output, st.FinishedAt = store.StepSucceeded, res.Port, toJSON(out), &now
+	st.DurationMs = now.Sub(st.StartedAt).Milliseconds()
+	if err := e.Store.DB.WithContext(ctx).Save(st).Error; err != nil {
+		return "", false, err
+	}
+	outputs[id] = out
+	return res.Port, false, nil
+}
+
+// safeRun runs a node, turning a panic into a permanent step failure instead of a crashed worker.
+func safeRun(ctx context.Context, spec *node.Spec, in *node.Input) (res *node.Result, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = node.Permanentf("node type %s panicked: %v", spec.Type, r)
+		}
+	}()
+	return spec.Run(ctx, in)
+}
+
+func (e *Engine) failStep(ctx context.Context, st *store.Step, cause error) error {
+	now := time.Now().UTC()
+	st.Status, st.Error, st.FinishedAt = store.StepFailed, mask.String(cause.Error()), &now
+	st.DurationMs = now.Sub(st.StartedAt).Milliseconds()
+	if err := e.Store.DB.WithContext(context.WithoutCancel(ctx)).Save(st).Error; err != nil {
+		return err
+	}
+	return cause
+}
+
+// park suspends the run until at: the step is marked waiting and a scheduled dispatch with a new
+// token is written in the same transaction, so the wake-up cannot be lost.
+func (e *Engine) park(ctx context.Context, run *store.Run, st *store.Step, at time.Time) error {
+	now := time.Now().UTC()
+	if st.WaitStarted == nil {
+		st.WaitStarted = &now
+	}
+	st.Status = store.StepWaiting
+	token := fmt.Sprintf("wait-%s-%d", st.NodeID, now.UnixNano())
+	d := store.Dispatch{RunID: run.ID, Token: token, ProcessAt: at.UTC()}
+	err := e.Store.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Save(st).Error; err != nil {
+			return err
+		}
+		res := tx.Model(&store.Run{}).Where("id = ? AND status = ?", run.ID, store.RunRunning).
+			Updates(map[string]any{"status": store.RunWaiting, "token": token, "wake_at": at.UTC(), "updated_at": now})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return errCancelled
+		}
+		return tx.Create(&d).Error
+	})
+	if err != nil {
+		return err
+	}
+	e.enqueue(ctx, []store.Dispatch{d})
+	return nil
+}
+
+// finish records a run's final status unless it was cancelled meanwhile.
+func (e *Engine) finish(ctx context.Context, run *store.Run, status, msg string) error {
+	now := time.Now().UTC()
+	err := e.Store.DB.WithContext(context.WithoutCancel(ctx)).Model(&store.Run{}).
+		Where("id = ? AND status = ?", run.ID, store.RunRunning).
+		Updates(map[string]any{"status": status, "error": mask.String(msg), "finished_at": now, "updated_at": now}).Error
+	if err == nil {
+		e.log.Info("run finished", "run_id", run.ID, "flow_id", run.FlowID, "status", status)
+	}
+	return err
+}
+
+func (e *Engine) runStatus(ctx context.Context, id string) (string, error) {
+	var status string
+	err := e.Store.DB.WithContext(ctx).Model(&store.Run{}).Where("id = ?", id).Pluck("status", &status).Error
+	return status, err
+}
+
+// eventEnv is what expressions see as event.
+func eventEnv(ev *store.Event) map[string]any {
+	out := map[string]any{"id": ev.ID, "type": ev.Type, "source": ev.Source, "data": fromJSON(ev.Data), "received_at": ev.CreatedAt.UTC().Format(time.RFC3339Nano)}
+	if ev.Headers != "" {
+		out["headers"] = fromJSON(ev.Headers)
+	}
+	return out
+}
+
+func toJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return "null"
+	}
+	return string(b)
+}
+
+func fromJSON(s string) any {
+	var v any
+	if s == "" || json.Unmarshal([]byte(s), &v) != nil {
+		return nil
+	}
+	return v
+}
