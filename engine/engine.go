@@ -30,6 +30,8 @@ type Config struct {
 	DatabaseURL string
 	// RedisAddr selects Redis (host:port); empty means the embedded queue.
 	RedisAddr string
+	// QueueName is the asynq queue; empty means "runs". Deployments sharing one Redis need distinct names.
+	QueueName string
 	// SecretKey is the base64 AES-256 key for credentials. Empty: read or create DataDir/secret.key,
 	// which is allowed only with the embedded queue (scaled-out processes must share one key).
 	SecretKey string
@@ -109,7 +111,7 @@ func Open(cfg Config) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	q, err := queue.Open(queue.Config{RedisAddr: cfg.RedisAddr})
+	q, err := queue.Open(queue.Config{RedisAddr: cfg.RedisAddr, Name: cfg.QueueName})
 	if err != nil {
 		st.Close()
 		return nil, err

@@ -106,7 +106,7 @@ func (e *Engine) execute(ctx context.Context, p queue.Payload, final bool) error
 			log.Info("run cancelled")
 			return nil
 		}
-		port, wait, err := e.step(ctx, &run, n, env, done[id])
+		port, stop, err := e.step(ctx, &run, n, env, done[id])
 		switch {
 		case errors.Is(err, errCancelled):
 			return nil
@@ -117,8 +117,10 @@ func (e *Engine) execute(ctx context.Context, p queue.Payload, final bool) error
 			}
 			log.Warn("step failed; will retry", "node_id", id, "error", err)
 			return err
-		case wait:
+		case stop == stopWait:
 			return nil
+		case stop == stopRun:
+			return e.finish(ctx, &run, store.RunSucceeded, "")
 		}
 		taken[id] = port
 	}
@@ -135,9 +137,18 @@ func activated(n *compile.Node, taken map[string]string) bool {
 	return false
 }
 
-// step runs one node with checkpoints before and after. It reports the port taken, or wait=true
-// when the node parked the run.
-func (e *Engine) step(ctx context.Context, run *store.Run, n *compile.Node, env map[string]any, prev *store.Step) (port string, wait bool, err error) {
+// stopKind tells the executor whether to go on after a step.
+type stopKind int
+
+const (
+	goOn     stopKind = iota
+	stopWait          // the run is parked until a scheduled wake-up
+	stopRun           // the node ended the run
+)
+
+// step runs one node with checkpoints before and after. It reports the port taken and whether
+// the run goes on.
+func (e *Engine) step(ctx context.Context, run *store.Run, n *compile.Node, env map[string]any, prev *store.Step) (port string, stop stopKind, err error) {
 	id := n.Def.ID
 	outputs := env["nodes"].(map[string]any)
 	st := prev
@@ -152,10 +163,10 @@ func (e *Engine) step(ctx context.Context, run *store.Run, n *compile.Node, env 
 	cfg, cfgErr := n.Config(env)
 	st.Input = toJSON(mask.Value(cfg))
 	if err := e.Store.DB.WithContext(ctx).Save(st).Error; err != nil {
-		return "", false, err
+		return "", goOn, err
 	}
 	if cfgErr != nil {
-		return "", false, e.failStep(ctx, st, node.Permanent(cfgErr))
+		return "", goOn, e.failStep(ctx, st, node.Permanent(cfgErr))
 	}
 
 	in := &node.Input{
@@ -172,7 +183,7 @@ func (e *Engine) step(ctx context.Context, run *store.Run, n *compile.Node, env 
 	} else {
 		res, err = safeRun(ctx, n.Spec, in)
 		if err != nil {
-			return "", false, e.failStep(ctx, st, err)
+			return "", goOn, e.failStep(ctx, st, err)
 		}
 	}
 	if res == nil {
@@ -182,10 +193,10 @@ func (e *Engine) step(ctx context.Context, run *store.Run, n *compile.Node, env 
 		res.Port = n.Spec.PortList()[0]
 	}
 	if !n.Spec.HasPort(res.Port) {
-		return "", false, e.failStep(ctx, st, node.Permanentf("node type %s returned unknown port %q", n.Spec.Type, res.Port))
+		return "", goOn, e.failStep(ctx, st, node.Permanentf("node type %s returned unknown port %q", n.Spec.Type, res.Port))
 	}
 	if !res.WaitUntil.IsZero() {
-		return "", true, e.park(ctx, run, st, res.WaitUntil)
+		return "", stopWait, e.park(ctx, run, st, res.WaitUntil)
 	}
 	// Outputs pass through JSON so expressions downstream see the same types they were checked against.
 	var out any = map[string]any{}
@@ -196,10 +207,13 @@ func (e *Engine) step(ctx context.Context, run *store.Run, n *compile.Node, env 
 	st.Status, st.Port, st.Output, st.FinishedAt = store.StepSucceeded, res.Port, toJSON(out), &now
 	st.DurationMs = now.Sub(st.StartedAt).Milliseconds()
 	if err := e.Store.DB.WithContext(ctx).Save(st).Error; err != nil {
-		return "", false, err
+		return "", goOn, err
 	}
 	outputs[id] = out
-	return res.Port, false, nil
+	if res.Stop {
+		return res.Port, stopRun, nil
+	}
+	return res.Port, goOn, nil
 }
 
 // safeRun runs a node, turning a panic into a permanent step failure instead of a crashed worker.

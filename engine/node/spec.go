@@ -176,6 +176,8 @@ type Result struct {
 	Output map[string]any
 	// WaitUntil, when set, suspends the run durably; the node is run again (Resumed) at that time.
 	WaitUntil time.Time
+	// Stop ends the run successfully after this node; nothing downstream runs.
+	Stop bool
 }
 
 // Services are the engine facilities a node may use.

@@ -18,8 +18,8 @@ import (
 // TaskRun is the asynq task type that executes (or resumes) one run.
 const TaskRun = "run:execute"
 
-// QueueName is the asynq queue runs go to.
-const QueueName = "runs"
+// DefaultName is the asynq queue runs go to unless Config.Name says otherwise.
+const DefaultName = "runs"
 
 // Payload of a TaskRun task.
 type Payload struct {
@@ -34,6 +34,8 @@ type Config struct {
 	// RedisPassword and RedisDB select the Redis database.
 	RedisPassword string
 	RedisDB       int
+	// Name is the asynq queue name; "" means DefaultName. Deployments sharing one Redis use different names.
+	Name string
 }
 
 // Queue is a connection to the task queue.
@@ -41,12 +43,16 @@ type Queue struct {
 	Opt      asynq.RedisClientOpt
 	Client   *asynq.Client
 	Embedded bool
+	Name     string
 	mini     *miniredis.Miniredis
 }
 
 // Open connects to Redis, or starts the embedded server.
 func Open(cfg Config) (*Queue, error) {
-	q := &Queue{Opt: asynq.RedisClientOpt{Addr: cfg.RedisAddr, Password: cfg.RedisPassword, DB: cfg.RedisDB}}
+	q := &Queue{Opt: asynq.RedisClientOpt{Addr: cfg.RedisAddr, Password: cfg.RedisPassword, DB: cfg.RedisDB}, Name: cfg.Name}
+	if q.Name == "" {
+		q.Name = DefaultName
+	}
 	if cfg.RedisAddr == "" {
 		q.mini = miniredis.NewMiniRedis()
 		if err := q.mini.Start(); err != nil {
@@ -86,7 +92,7 @@ func TaskID(runID, token string) string { return "run:" + runID + ":" + token }
 func (q *Queue) Enqueue(ctx context.Context, p Payload, at time.Time, maxRetry int) error {
 	b, _ := json.Marshal(p)
 	opts := []asynq.Option{
-		asynq.Queue(QueueName),
+		asynq.Queue(q.Name),
 		asynq.TaskID(TaskID(p.RunID, p.Token)),
 		asynq.MaxRetry(maxRetry),
 		asynq.Timeout(30 * time.Minute),
@@ -134,7 +140,7 @@ func (q *Queue) NewServer(cfg ServerConfig) *asynq.Server {
 	}
 	return asynq.NewServer(q.Opt, asynq.Config{
 		Concurrency:              cfg.Concurrency,
-		Queues:                   map[string]int{QueueName: 1},
+		Queues:                   map[string]int{q.Name: 1},
 		TaskCheckInterval:        cfg.PollInterval,
 		DelayedTaskCheckInterval: time.Second,
 		RetryDelayFunc:           func(n int, _ error, _ *asynq.Task) time.Duration { return delay(n) },
@@ -152,3 +158,4 @@ func (a slogAdapter) Info(args ...any)  { a.l.Info(fmt.Sprint(args...), "compone
 func (a slogAdapter) Warn(args ...any)  { a.l.Warn(fmt.Sprint(args...), "component", "asynq") }
 func (a slogAdapter) Error(args ...any) { a.l.Error(fmt.Sprint(args...), "component", "asynq") }
 func (a slogAdapter) Fatal(args ...any) { a.l.Error(fmt.Sprint(args...), "component", "asynq") }
+

@@ -93,3 +93,8 @@ func NotFound(err error) error {
 	}
 	return err
 }
+
+// OpenRaw connects to Postgres without migrating (for administrative statements in tests).
+func OpenRaw(databaseURL string) (*gorm.DB, error) {
+	return gorm.Open(postgres.Open(databaseURL), &gorm.Config{Logger: logger.Discard})
+}
