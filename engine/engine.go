@@ -48,6 +48,9 @@ type Config struct {
 	// PollInterval is how often an idle worker checks for tasks. Default 20ms.
 	PollInterval time.Duration
 	Logger       *slog.Logger
+	// Offline opens only the store, for command-line tools: no queue, no dispatcher, no worker.
+	// (An embedded queue in a second process would take runs from the outbox that only it could see.)
+	Offline bool
 }
 
 // Engine is one opsflow process's view of the system.
@@ -111,12 +114,16 @@ func Open(cfg Config) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
+	e := &Engine{Store: st, box: box, http: guard.Client(cfg.HTTPTimeout), log: cfg.Logger, cfg: cfg}
+	if cfg.Offline {
+		return e, nil
+	}
 	q, err := queue.Open(queue.Config{RedisAddr: cfg.RedisAddr, Name: cfg.QueueName})
 	if err != nil {
 		st.Close()
 		return nil, err
 	}
-	e := &Engine{Store: st, Queue: q, box: box, http: guard.Client(cfg.HTTPTimeout), log: cfg.Logger, cfg: cfg}
+	e.Queue = q
 	if q.Embedded {
 		// The embedded queue starts empty: hand every unfinished run to it again.
 		if err := e.recoverRuns(context.Background(), 0); err != nil {
@@ -157,7 +164,9 @@ func (e *Engine) Close() {
 		e.stopDispatch()
 		<-e.dispatchDone
 	}
-	e.Queue.Close()
+	if e.Queue != nil {
+		e.Queue.Close()
+	}
 	e.Store.Close()
 }
 

@@ -35,7 +35,8 @@ type Validation struct {
 	Scopes map[string][]string `json:"scopes"`
 }
 
-// refs checks credential and team ids against the store.
+// refs checks credential and team references against the store. A flow may name them by id or
+// by name; names keep exported flows and templates portable between installations.
 type refs struct {
 	ctx context.Context
 	db  *gorm.DB
@@ -43,7 +44,7 @@ type refs struct {
 
 func (r refs) CredentialType(id string) (string, bool) {
 	var c store.Credential
-	if err := r.db.WithContext(r.ctx).Select("id", "type").Where("id = ?", id).Take(&c).Error; err != nil {
+	if err := r.db.WithContext(r.ctx).Select("id", "type").Where("id = ? OR name = ?", id, id).Take(&c).Error; err != nil {
 		return "", false
 	}
 	return c.Type, true
@@ -51,7 +52,7 @@ func (r refs) CredentialType(id string) (string, bool) {
 
 func (r refs) TeamExists(id string) bool {
 	var n int64
-	r.db.WithContext(r.ctx).Model(&store.Team{}).Where("id = ?", id).Count(&n)
+	r.db.WithContext(r.ctx).Model(&store.Team{}).Where("id = ? OR name = ?", id, id).Count(&n)
 	return n > 0
 }
 

@@ -42,7 +42,7 @@ func (s services) Assign(ctx context.Context, req node.AssignRequest) (*node.Ass
 		}
 		var team store.Team
 		// Bump the team's cursor first: on Postgres the row lock orders concurrent picks.
-		res := tx.Model(&team).Clauses(clause.Returning{}).Where("id = ?", req.TeamID).UpdateColumn("rr_cursor", gorm.Expr("rr_cursor + 1"))
+		res := tx.Model(&team).Clauses(clause.Returning{}).Where("id = ? OR name = ?", req.TeamID, req.TeamID).UpdateColumn("rr_cursor", gorm.Expr("rr_cursor + 1"))
 		if res.Error != nil {
 			return res.Error
 		}
@@ -50,7 +50,7 @@ func (s services) Assign(ctx context.Context, req node.AssignRequest) (*node.Ass
 			return node.Permanentf("team %s does not exist", req.TeamID)
 		}
 		var members []store.Member
-		if err := tx.Where("team_id = ? AND active = ?", req.TeamID, true).Order("created_at, id").Find(&members).Error; err != nil {
+		if err := tx.Where("team_id = ? AND active = ?", team.ID, true).Order("created_at, id").Find(&members).Error; err != nil {
 			return err
 		}
 		if len(members) == 0 {
@@ -93,10 +93,10 @@ func toAssignment(a *store.Assignment, t *store.Team, m *store.Member) *node.Ass
 	return out
 }
 
-// Credential returns a decrypted credential.
+// Credential returns a decrypted credential, found by id or name.
 func (e *Engine) Credential(ctx context.Context, id string) (*node.Credential, error) {
 	var c store.Credential
-	if err := e.Store.DB.WithContext(ctx).Where("id = ?", id).Take(&c).Error; err != nil {
+	if err := e.Store.DB.WithContext(ctx).Where("id = ? OR name = ?", id, id).Take(&c).Error; err != nil {
 		if errors.Is(err, gorm.ErrRecordNotFound) {
 			return nil, node.Permanentf("credential %s does not exist", id)
 		}

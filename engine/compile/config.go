@@ -151,8 +151,8 @@ func (c *compiler) node(n *Node) {
 			continue
 		}
 		val, err := c.field(n, f, v)
-		if err != "" {
-			c.add(id, "config."+f.Name, "invalid_field", "%s", err)
+		if err != nil {
+			c.add(id, "config."+f.Name, err.code, "%s", err.msg)
 			ok = false
 			continue
 		}
@@ -169,148 +169,159 @@ func (c *compiler) node(n *Node) {
 }
 
 // field checks one config value and returns its evaluator, or a message saying what is wrong.
-func (c *compiler) field(n *Node, f *node.Field, v any) (value, string) {
+func (c *compiler) field(n *Node, f *node.Field, v any) (value, *fieldErr) {
 	maxLen := f.MaxLen
 	switch f.Kind {
 	case node.KindString, node.KindCredential, node.KindTeam:
 		s, isStr := v.(string)
 		if !isStr {
-			return nil, fmt.Sprintf("%s must be a string, not %s", f.Title.En, jsonType(v))
+			return nil, invalid("%s must be a string, not %s", f.Title.En, jsonType(v))
 		}
 		if maxLen == 0 {
 			maxLen = MaxTemplateLen
 		}
 		if len(s) > maxLen {
-			return nil, fmt.Sprintf("%s is %d characters long; at most %d are allowed", f.Title.En, len(s), maxLen)
+			return nil, invalid("%s is %d characters long; at most %d are allowed", f.Title.En, len(s), maxLen)
 		}
 		if f.Kind == node.KindCredential && c.refs != nil {
 			typ, found := c.refs.CredentialType(s)
 			if !found {
-				return nil, fmt.Sprintf("credential %q does not exist", s)
+				return nil, invalid("credential %q does not exist", s)
 			}
 			if len(f.CredentialTypes) > 0 && !contains(f.CredentialTypes, typ) {
-				return nil, fmt.Sprintf("credential %q is of type %s; %s needs one of %s", s, typ, f.Title.En, strings.Join(f.CredentialTypes, ", "))
+				return nil, invalid("credential %q is of type %s; %s needs one of %s", s, typ, f.Title.En, strings.Join(f.CredentialTypes, ", "))
 			}
 		}
 		if f.Kind == node.KindTeam && c.refs != nil && !c.refs.TeamExists(s) {
-			return nil, fmt.Sprintf("team %q does not exist", s)
+			return nil, invalid("team %q does not exist", s)
 		}
-		return literal{s}, ""
+		return literal{s}, nil
 	case node.KindTemplate:
 		s, isStr := v.(string)
 		if !isStr {
-			return nil, fmt.Sprintf("%s must be a string, not %s", f.Title.En, jsonType(v))
+			return nil, invalid("%s must be a string, not %s", f.Title.En, jsonType(v))
 		}
 		t, err := c.template(n, s)
-		if err != "" {
+		if err != nil {
 			return nil, err
 		}
-		return t, ""
+		return t, nil
 	case node.KindExpr:
 		s, isStr := v.(string)
 		if !isStr {
-			return nil, fmt.Sprintf("%s must be an expression string, not %s", f.Title.En, jsonType(v))
+			return nil, invalid("%s must be an expression string, not %s", f.Title.En, jsonType(v))
 		}
 		p, err := c.expression(n, s, f.ExprType)
-		if err != "" {
+		if err != nil {
 			return nil, err
 		}
-		return p, ""
+		return p, nil
 	case node.KindNumber, node.KindInteger:
 		x, isNum := v.(float64)
 		if !isNum {
-			return nil, fmt.Sprintf("%s must be a number, not %s", f.Title.En, jsonType(v))
+			return nil, invalid("%s must be a number, not %s", f.Title.En, jsonType(v))
 		}
 		if f.Kind == node.KindInteger && x != math.Trunc(x) {
-			return nil, fmt.Sprintf("%s must be a whole number", f.Title.En)
+			return nil, invalid("%s must be a whole number", f.Title.En)
 		}
-		if msg := bounds(f, x); msg != "" {
-			return nil, msg
+		if fe := bounds(f, x); fe != nil {
+			return nil, fe
 		}
-		return literal{x}, ""
+		return literal{x}, nil
 	case node.KindBool:
 		if _, isBool := v.(bool); !isBool {
-			return nil, fmt.Sprintf("%s must be true or false, not %s", f.Title.En, jsonType(v))
+			return nil, invalid("%s must be true or false, not %s", f.Title.En, jsonType(v))
 		}
-		return literal{v}, ""
+		return literal{v}, nil
 	case node.KindSelect:
 		s, _ := v.(string)
 		for _, o := range f.Options {
 			if o.Value == s {
-				return literal{s}, ""
+				return literal{s}, nil
 			}
 		}
 		vals := make([]string, len(f.Options))
 		for i, o := range f.Options {
 			vals[i] = o.Value
 		}
-		return nil, fmt.Sprintf("%s must be one of %s, not %v", f.Title.En, strings.Join(vals, ", "), v)
+		return nil, invalid("%s must be one of %s, not %v", f.Title.En, strings.Join(vals, ", "), v)
 	case node.KindKeyValue:
 		m, isMap := v.(map[string]any)
 		if !isMap {
-			return nil, fmt.Sprintf("%s must be an object of strings, not %s", f.Title.En, jsonType(v))
+			return nil, invalid("%s must be an object of strings, not %s", f.Title.En, jsonType(v))
 		}
 		kv := keyValues{}
 		for k, e := range m {
 			s, isStr := e.(string)
 			if !isStr {
-				return nil, fmt.Sprintf("%s[%s] must be a string, not %s", f.Title.En, k, jsonType(e))
+				return nil, invalid("%s[%s] must be a string, not %s", f.Title.En, k, jsonType(e))
 			}
 			t, err := c.template(n, s)
-			if err != "" {
-				return nil, fmt.Sprintf("%s[%s]: %s", f.Title.En, k, err)
+			if err != nil {
+				return nil, &fieldErr{err.code, fmt.Sprintf("%s[%s]: %s", f.Title.En, k, err.msg)}
 			}
 			kv[k] = t
 		}
-		return kv, ""
+		return kv, nil
 	case node.KindDuration:
 		s, isStr := v.(string)
 		if !isStr {
-			return nil, fmt.Sprintf("%s must be a duration such as \"30s\", \"2h\" or \"1d\", not %s", f.Title.En, jsonType(v))
+			return nil, invalid("%s must be a duration such as \"30s\", \"2h\" or \"1d\", not %s", f.Title.En, jsonType(v))
 		}
 		d, err := ParseDuration(s)
 		if err != nil {
-			return nil, fmt.Sprintf("%s: %v", f.Title.En, err)
+			return nil, invalid("%s: %v", f.Title.En, err)
 		}
-		if msg := bounds(f, d.Seconds()); msg != "" {
-			return nil, msg
+		if fe := bounds(f, d.Seconds()); fe != nil {
+			return nil, fe
 		}
-		return literal{s}, ""
+		return literal{s}, nil
 	case node.KindStringList:
 		l, isList := v.([]any)
 		if !isList {
-			return nil, fmt.Sprintf("%s must be a list of strings, not %s", f.Title.En, jsonType(v))
+			return nil, invalid("%s must be a list of strings, not %s", f.Title.En, jsonType(v))
 		}
 		for i, e := range l {
 			if _, isStr := e.(string); !isStr {
-				return nil, fmt.Sprintf("%s[%d] must be a string, not %s", f.Title.En, i, jsonType(e))
+				return nil, invalid("%s[%d] must be a string, not %s", f.Title.En, i, jsonType(e))
 			}
 		}
-		return literal{l}, ""
+		return literal{l}, nil
 	case node.KindJSON:
-		return literal{v}, ""
+		return literal{v}, nil
 	}
-	return nil, fmt.Sprintf("field kind %q is not supported", f.Kind)
+	return nil, invalid("field kind %q is not supported", f.Kind)
 }
 
-func bounds(f *node.Field, x float64) string {
+func bounds(f *node.Field, x float64) *fieldErr {
 	if f.Min != nil && x < *f.Min {
-		return fmt.Sprintf("%s must be at least %v", f.Title.En, *f.Min)
+		return invalid("%s must be at least %v", f.Title.En, *f.Min)
 	}
 	if f.Max != nil && x > *f.Max {
-		return fmt.Sprintf("%s must be at most %v", f.Title.En, *f.Max)
+		return invalid("%s must be at most %v", f.Title.En, *f.Max)
 	}
-	return ""
+	return nil
+}
+
+// fieldErr is what is wrong with one config value, with the problem code to report.
+type fieldErr struct{ code, msg string }
+
+func invalid(format string, args ...any) *fieldErr {
+	return &fieldErr{"invalid_field", fmt.Sprintf(format, args...)}
+}
+
+func badExpr(format string, args ...any) *fieldErr {
+	return &fieldErr{"invalid_expression", fmt.Sprintf(format, args...)}
 }
 
 // expression compiles one expr-lang expression against the node's environment and checks its
 // result type. want is "bool", "number", "string", "list" or "" for any.
-func (c *compiler) expression(n *Node, src, want string) (value, string) {
+func (c *compiler) expression(n *Node, src, want string) (value, *fieldErr) {
 	if strings.TrimSpace(src) == "" {
-		return nil, "the expression is empty"
+		return nil, badExpr("the expression is empty")
 	}
 	if len(src) > MaxExprLen {
-		return nil, fmt.Sprintf("the expression is %d characters long; at most %d are allowed", len(src), MaxExprLen)
+		return nil, badExpr("the expression is %d characters long; at most %d are allowed", len(src), MaxExprLen)
 	}
 	opts := []expr.Option{expr.Env(n.Env), expr.MaxNodes(MaxExprNodes)}
 	if want == "bool" {
@@ -318,7 +329,7 @@ func (c *compiler) expression(n *Node, src, want string) (value, string) {
 	}
 	p, err := expr.Compile(src, opts...)
 	if err != nil {
-		return nil, exprError(src, err)
+		return nil, badExpr("%s", exprError(src, err))
 	}
 	if t := p.Node().Type(); t != nil && t.Kind() != reflect.Interface {
 		k := t.Kind()
@@ -332,16 +343,16 @@ func (c *compiler) expression(n *Node, src, want string) (value, string) {
 			bad = k != reflect.Slice && k != reflect.Array
 		}
 		if bad {
-			return nil, fmt.Sprintf("expression %q must give a %s, but gives %s", src, want, t)
+			return nil, badExpr("expression %q must give a %s, but gives %s", src, want, t)
 		}
 	}
-	return program{src: src, p: p}, ""
+	return program{src: src, p: p}, nil
 }
 
 // template splits s into literal text and {{ expr }} parts, compiling each part.
-func (c *compiler) template(n *Node, s string) (template, string) {
+func (c *compiler) template(n *Node, s string) (template, *fieldErr) {
 	if len(s) > MaxTemplateLen {
-		return template{}, fmt.Sprintf("the text is %d characters long; at most %d are allowed", len(s), MaxTemplateLen)
+		return template{}, badExpr("the text is %d characters long; at most %d are allowed", len(s), MaxTemplateLen)
 	}
 	var t template
 	rest := s
@@ -358,11 +369,11 @@ func (c *compiler) template(n *Node, s string) (template, string) {
 		}
 		j := strings.Index(rest[i+2:], "}}")
 		if j < 0 {
-			return template{}, fmt.Sprintf("unclosed {{ in %q", s)
+			return template{}, badExpr("unclosed {{ in %q", s)
 		}
 		src := strings.TrimSpace(rest[i+2 : i+2+j])
 		p, err := c.expression(n, src, "")
-		if err != "" {
+		if err != nil {
 			return template{}, err
 		}
 		t.parts = append(t.parts, p)
@@ -371,7 +382,7 @@ func (c *compiler) template(n *Node, s string) (template, string) {
 	if len(t.parts) == 0 {
 		t.parts = []value{literal{""}}
 	}
-	return t, ""
+	return t, nil
 }
 
 // exprError turns expr's multi-line message into one line that names the expression.
@@ -434,4 +445,3 @@ func ParseDuration(s string) (time.Duration, error) {
 	}
 	return days + d, nil
 }
-

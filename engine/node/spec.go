@@ -40,8 +40,8 @@ const (
 	KindSelect     Kind = "select"     // one of Options
 	KindKeyValue   Kind = "keyvalue"   // map of string to template (e.g. HTTP headers)
 	KindJSON       Kind = "json"       // any JSON value, stored as given
-	KindCredential Kind = "credential" // id of a stored credential of CredentialType
-	KindTeam       Kind = "team"       // id of a stored team
+	KindCredential Kind = "credential" // a stored credential (id or name) of one of CredentialTypes
+	KindTeam       Kind = "team"       // a stored team (id or name)
 	KindDuration   Kind = "duration"   // Go duration string such as "30s" or "2h"
 	KindStringList Kind = "stringlist" // list of plain strings
 )

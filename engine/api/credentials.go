@@ -1,0 +1,77 @@
+package api
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/opsflow/opsflow/engine/store"
+)
+
+func (s *Server) listCredentials(c *gin.Context) {
+	var list []store.Credential
+	if err := s.e.Store.DB.WithContext(c.Request.Context()).Omit("ciphertext").Order("name").Find(&list).Error; err != nil {
+		s.failErr(c, err)
+		return
+	}
+	items := make([]credentialView, len(list))
+	for i := range list {
+		items[i] = toCredentialView(&list[i])
+	}
+	c.JSON(http.StatusOK, gin.H{"items": items})
+}
+
+type credentialRequest struct {
+	Name string            `json:"name"`
+	Type string            `json:"type"`
+	Data map[string]string `json:"data"`
+}
+
+func (s *Server) createCredential(c *gin.Context) {
+	var req credentialRequest
+	if !s.bindJSON(c, &req) {
+		return
+	}
+	req.Name, req.Type = strings.TrimSpace(req.Name), strings.TrimSpace(req.Type)
+	if req.Name == "" || req.Type == "" || len(req.Data) == 0 {
+		fail(c, http.StatusBadRequest, "invalid_request", "name, type and data (an object of strings) are required", nil)
+		return
+	}
+	cred, err := s.e.CreateCredential(c.Request.Context(), req.Name, req.Type, req.Data)
+	if err != nil {
+		s.failErr(c, err)
+		return
+	}
+	c.JSON(http.StatusCreated, toCredentialView(cred))
+}
+
+func (s *Server) updateCredential(c *gin.Context) {
+	var req credentialRequest
+	if !s.bindJSON(c, &req) {
+		return
+	}
+	if req.Type != "" {
+		fail(c, http.StatusBadRequest, "invalid_request", "a credential's type cannot change; create a new one", nil)
+		return
+	}
+	cred, err := s.e.UpdateCredential(c.Request.Context(), c.Param("id"), strings.TrimSpace(req.Name), req.Data)
+	if err != nil {
+		s.failErr(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, toCredentialView(cred))
+}
+
+func (s *Server) deleteCredential(c *gin.Context) {
+	res := s.e.Store.DB.WithContext(c.Request.Context()).Where("id = ?", c.Param("id")).Delete(&store.Credential{})
+	if res.Error != nil {
+		s.failErr(c, res.Error)
+		return
+	}
+	if res.RowsAffected == 0 {
+		s.failErr(c, store.ErrNotFound)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}

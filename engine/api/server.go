@@ -1,0 +1,170 @@
+// Package api serves the REST API under /api/v1 and the embedded builder at /.
+package api
+
+import (
+	"context"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/opsflow/opsflow/engine"
+)
+
+// DefaultMaxBody bounds request bodies (events, webhooks, flows).
+const DefaultMaxBody = 1 << 20
+
+// Server is the HTTP front of an Engine.
+type Server struct {
+	e       *engine.Engine
+	log     *slog.Logger
+	maxBody int64
+	ui      fs.FS
+}
+
+// Options configure the HTTP server; zero values are sensible defaults.
+type Options struct {
+	// MaxBody bounds request bodies in bytes; 0 means 1 MiB.
+	MaxBody int64
+	// UI is the built builder (index.html at its root); nil serves no UI.
+	UI     fs.FS
+	Logger *slog.Logger
+}
+
+// New builds the HTTP handler.
+func New(e *engine.Engine, opt Options) http.Handler {
+	gin.SetMode(gin.ReleaseMode)
+	if opt.MaxBody <= 0 {
+		opt.MaxBody = DefaultMaxBody
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.Default()
+	}
+	s := &Server{e: e, log: opt.Logger, maxBody: opt.MaxBody, ui: opt.UI}
+	r := gin.New()
+	r.HandleMethodNotAllowed = true
+	r.Use(s.recover, s.limitBody, s.accessLog)
+	r.NoMethod(func(c *gin.Context) {
+		fail(c, http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed", nil)
+	})
+	r.NoRoute(s.noRoute)
+
+	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	r.GET("/readyz", s.ready)
+	v1 := r.Group("/api/v1")
+	v1.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	v1.GET("/readyz", s.ready)
+	v1.GET("/openapi.json", s.openAPI)
+	v1.GET("/schema/flow.json", s.flowSchema)
+	v1.GET("/node-types", s.nodeTypes)
+
+	v1.GET("/flows", s.listFlows)
+	v1.POST("/flows", s.createFlow)
+	v1.POST("/flows/validate", s.validateFlow)
+	v1.GET("/flows/:id", s.getFlow)
+	v1.PUT("/flows/:id", s.saveFlow)
+	v1.PATCH("/flows/:id", s.patchFlow)
+	v1.DELETE("/flows/:id", s.deleteFlow)
+	v1.GET("/flows/:id/export", s.exportFlow)
+	v1.POST("/flows/:id/publish", s.publishFlow)
+	v1.GET("/flows/:id/versions", s.listVersions)
+	v1.GET("/flows/:id/versions/:version", s.getVersion)
+	v1.POST("/flows/:id/run", s.runFlow)
+
+	v1.POST("/events", s.postEvent)
+	v1.GET("/events", s.listEvents)
+	v1.POST("/hooks/:flow_id", s.webhook)
+	v1.PUT("/hooks/:flow_id", s.webhook)
+
+	v1.GET("/runs", s.listRuns)
+	v1.GET("/runs/:id", s.getRun)
+	v1.POST("/runs/:id/cancel", s.cancelRun)
+	v1.POST("/runs/:id/retry", s.retryRun)
+
+	v1.GET("/teams", s.listTeams)
+	v1.POST("/teams", s.createTeam)
+	v1.GET("/teams/:id", s.getTeam)
+	v1.PUT("/teams/:id", s.updateTeam)
+	v1.DELETE("/teams/:id", s.deleteTeam)
+	v1.GET("/teams/:id/members", s.listMembers)
+	v1.POST("/teams/:id/members", s.createMember)
+	v1.PUT("/members/:id", s.updateMember)
+	v1.DELETE("/members/:id", s.deleteMember)
+	v1.GET("/assignments", s.listAssignments)
+	v1.POST("/assignments/:id/done", s.completeAssignment)
+
+	v1.GET("/credentials", s.listCredentials)
+	v1.POST("/credentials", s.createCredential)
+	v1.PUT("/credentials/:id", s.updateCredential)
+	v1.DELETE("/credentials/:id", s.deleteCredential)
+	return r
+}
+
+func (s *Server) ready(c *gin.Context) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), 3*time.Second)
+	defer cancel()
+	if err := s.e.Ready(ctx); err != nil {
+		fail(c, http.StatusServiceUnavailable, "not_ready", err.Error(), nil)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "ready"})
+}
+
+// recover turns a panic into a JSON 500 instead of a dropped connection.
+func (s *Server) recover(c *gin.Context) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("panic in handler", "path", c.Request.URL.Path, "panic", r)
+			fail(c, http.StatusInternalServerError, "internal", "internal error; see the server log", nil)
+		}
+	}()
+	c.Next()
+}
+
+func (s *Server) limitBody(c *gin.Context) {
+	if c.Request.ContentLength > s.maxBody {
+		fail(c, http.StatusRequestEntityTooLarge, "body_too_large", "the request body is larger than the limit", gin.H{"limit_bytes": s.maxBody})
+		return
+	}
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, s.maxBody)
+	c.Next()
+}
+
+// accessLog logs method, path and status; never bodies, queries or headers, which may hold secrets.
+func (s *Server) accessLog(c *gin.Context) {
+	start := time.Now()
+	c.Next()
+	if strings.HasPrefix(c.Request.URL.Path, "/api/") {
+		s.log.Debug("http", "method", c.Request.Method, "path", c.FullPath(), "status", c.Writer.Status(), "ms", time.Since(start).Milliseconds())
+	}
+}
+
+// noRoute serves the builder: files from the UI, and index.html for any other non-API path so
+// the SPA's own routes work on reload.
+func (s *Server) noRoute(c *gin.Context) {
+	p := c.Request.URL.Path
+	if strings.HasPrefix(p, "/api/") || s.ui == nil || (c.Request.Method != http.MethodGet && c.Request.Method != http.MethodHead) {
+		fail(c, http.StatusNotFound, "not_found", "no such endpoint: "+c.Request.Method+" "+p, nil)
+		return
+	}
+	name := strings.TrimPrefix(p, "/")
+	if name != "" && name != "index.html" {
+		if st, err := fs.Stat(s.ui, name); err == nil && !st.IsDir() {
+			if strings.HasPrefix(name, "assets/") {
+				c.Header("Cache-Control", "public, max-age=31536000, immutable")
+			}
+			c.FileFromFS(name, http.FS(s.ui))
+			return
+		}
+	}
+	index, err := fs.ReadFile(s.ui, "index.html")
+	if err != nil {
+		fail(c, http.StatusNotFound, "not_found", "the builder is not built", nil)
+		return
+	}
+	c.Header("Cache-Control", "no-cache")
+	c.Data(http.StatusOK, "text/html; charset=utf-8", index)
+}
