@@ -1,0 +1,261 @@
+package examples_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/opsflow/opsflow/engine/api"
+	"github.com/opsflow/opsflow/engine/compile"
+	"github.com/opsflow/opsflow/engine/enginetest"
+	"github.com/opsflow/opsflow/engine/flow"
+	_ "github.com/opsflow/opsflow/nodes"
+)
+
+// Every example flow in this directory must be a valid flow document.
+func TestExamplesAreValid(t *testing.T) {
+	files, _ := filepath.Glob("*.json")
+	if len(files) == 0 {
+		t.Fatal("no example flows found")
+	}
+	for _, file := range files {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := flow.Parse(b)
+		if err != nil {
+			t.Errorf("%s: %v", file, err)
+			continue
+		}
+		if _, problems := compile.Compile(f, nil); problems != nil {
+			t.Errorf("%s: %v", file, problems)
+		}
+	}
+}
+
+// twilio is a local server speaking Twilio's Messages API: it checks each request as Twilio
+// documents it and records the messages it accepted.
+type twilio struct {
+	sid, token string
+	mu         sync.Mutex
+	sent       []url.Values
+	srv        *httptest.Server
+}
+
+func newTwilio(t *testing.T) *twilio {
+	tw := &twilio{sid: "AC" + strings.Repeat("0123456789abcdef", 2), token: "tw-secret-token-9f8e7d"}
+	tw.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		want := "/2010-04-01/Accounts/" + tw.sid + "/Messages.json"
+		user, pass, ok := r.BasicAuth()
+		switch {
+		case r.Method != http.MethodPost || r.URL.Path != want:
+			http.Error(w, `{"code":20404,"message":"The requested resource was not found","status":404}`, http.StatusNotFound)
+			return
+		case !ok || user != tw.sid || pass != tw.token:
+			w.WriteHeader(http.StatusUnauthorized)
+			io.WriteString(w, `{"code":20003,"message":"Authenticate","status":401}`)
+			return
+		case r.Header.Get("Content-Type") != "application/x-www-form-urlencoded":
+			http.Error(w, `{"code":21000,"message":"bad content type"}`, http.StatusBadRequest)
+			return
+		}
+		if err := r.ParseForm(); err != nil || r.PostForm.Get("To") == "" || r.PostForm.Get("Body") == "" || r.PostForm.Get("From") == "" {
+			w.WriteHeader(http.StatusBadRequest)
+			io.WriteString(w, `{"code":21604,"message":"A 'To' phone number is required.","status":400}`)
+			return
+		}
+		tw.mu.Lock()
+		tw.sent = append(tw.sent, r.PostForm)
+		n := len(tw.sent)
+		tw.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusCreated)
+		json.NewEncoder(w).Encode(map[string]any{
+			"sid": fmt.Sprintf("SM%032d", n), "status": "queued", "to": r.PostForm.Get("To"), "from": r.PostForm.Get("From"),
+			"body": r.PostForm.Get("Body"), "account_sid": tw.sid, "api_version": "2010-04-01",
+		})
+	}))
+	t.Cleanup(tw.srv.Close)
+	return tw
+}
+
+func (tw *twilio) messages() []url.Values {
+	tw.mu.Lock()
+	defer tw.mu.Unlock()
+	return append([]url.Values(nil), tw.sent...)
+}
+
+// client calls the opsflow API and decodes JSON answers.
+type client struct {
+	t    *testing.T
+	base string
+}
+
+func (c client) do(method, path string, body any, wantStatus int) map[string]any {
+	c.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		j, _ := json.Marshal(b)
+		rd = bytes.NewReader(j)
+	}
+	req, _ := http.NewRequest(method, c.base+path, rd)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != wantStatus {
+		c.t.Fatalf("%s %s: status %d, want %d: %s", method, path, resp.StatusCode, wantStatus, raw)
+	}
+	out := map[string]any{}
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &out); err != nil {
+			c.t.Fatalf("%s %s: %v: %s", method, path, err, raw)
+		}
+	}
+	out["_raw"] = string(raw)
+	return out
+}
+
+func (c client) waitRun(id string) map[string]any {
+	c.t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		run := c.do("GET", "/api/v1/runs/"+id, nil, 200)
+		switch run["status"] {
+		case "succeeded", "failed", "cancelled":
+			return run
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("run %s still %v", id, run["status"])
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func steps(run map[string]any) map[string]map[string]any {
+	out := map[string]map[string]any{}
+	list, _ := run["steps"].([]any)
+	for _, s := range list {
+		m := s.(map[string]any)
+		out[m["node_id"].(string)] = m
+	}
+	return out
+}
+
+// The payment-failed example end to end: team, credential, flow and events all over the REST
+// API, SMS through a Twilio-shaped server, on every available backend.
+func TestPaymentFailedSupportSMS(t *testing.T) {
+	for _, b := range enginetest.Backends() {
+		t.Run(string(b), func(t *testing.T) {
+			e := enginetest.New(t, b)
+			srv := httptest.NewServer(api.New(e, api.Options{}))
+			defer srv.Close()
+			c := client{t, srv.URL}
+			tw := newTwilio(t)
+
+			team := c.do("POST", "/api/v1/teams", map[string]any{"name": "Support"}, 201)
+			teamID := team["id"].(string)
+			c.do("POST", "/api/v1/teams/"+teamID+"/members", map[string]any{"name": "Ana", "phone": "+14155550101"}, 201)
+			c.do("POST", "/api/v1/teams/"+teamID+"/members", map[string]any{"name": "Bo", "phone": "+14155550102"}, 201)
+			c.do("POST", "/api/v1/credentials", map[string]any{"name": "twilio", "type": "twilio",
+				"data": map[string]string{"account_sid": tw.sid, "auth_token": tw.token, "from": "+14155550000", "base_url": tw.srv.URL}}, 201)
+
+			doc, err := os.ReadFile("payment-failed-support-sms.json")
+			if err != nil {
+				t.Fatal(err)
+			}
+			created := c.do("POST", "/api/v1/flows", doc, 201)
+			flowID := created["id"].(string)
+			c.do("POST", "/api/v1/flows/"+flowID+"/publish", nil, 200)
+
+			evDoc, _ := os.ReadFile("events/payment-failed.json")
+			var ev map[string]any
+			json.Unmarshal(evDoc, &ev)
+			acc := c.do("POST", "/api/v1/events", ev, 202)
+			runIDs := acc["run_ids"].([]any)
+			if len(runIDs) != 1 {
+				t.Fatalf("run_ids = %v, want one run", runIDs)
+			}
+			run := c.waitRun(runIDs[0].(string))
+			if run["status"] != "succeeded" {
+				t.Fatalf("run %v: %v", run["status"], run["_raw"])
+			}
+			st := steps(run)
+			if st["large_amount"]["port"] != "true" {
+				t.Errorf("condition took port %v, want true", st["large_amount"]["port"])
+			}
+			if _, ran := st["log_small"]; ran {
+				t.Error("the false branch ran")
+			}
+			assignee := st["assign_support"]["output"].(map[string]any)["assignee"].(map[string]any)
+			msgs := tw.messages()
+			if len(msgs) != 2 {
+				t.Fatalf("twilio got %d messages, want 2", len(msgs))
+			}
+			byTo := map[string]string{}
+			for _, m := range msgs {
+				byTo[m.Get("To")] = m.Get("Body")
+				if m.Get("From") != "+14155550000" {
+					t.Errorf("From = %q", m.Get("From"))
+				}
+			}
+			wantCustomer := "Hi Li Wei, your payment of 249 USD failed. " + assignee["name"].(string) + " from our support team will contact you shortly."
+			if byTo["+8613800138000"] != wantCustomer {
+				t.Errorf("customer SMS = %q, want %q", byTo["+8613800138000"], wantCustomer)
+			}
+			if !strings.Contains(byTo[assignee["phone"].(string)], "payment pi_3OqL2b2eZvKYlo2C1 of 249 USD failed for Li Wei") {
+				t.Errorf("assignee SMS = %q", byTo[assignee["phone"].(string)])
+			}
+			if strings.Contains(run["_raw"].(string), tw.token) {
+				t.Error("the Twilio auth token appears in the run history")
+			}
+			if creds := c.do("GET", "/api/v1/credentials", nil, 200); strings.Contains(creds["_raw"].(string), tw.token) {
+				t.Error("the credential list returns the secret")
+			}
+
+			// The same idempotency key is the same event: 200, same ids, nothing sent again.
+			again := c.do("POST", "/api/v1/events", ev, 200)
+			if again["event_id"] != acc["event_id"] || fmt.Sprint(again["run_ids"]) != fmt.Sprint(acc["run_ids"]) {
+				t.Errorf("duplicate answered %v, want the original %v", again, acc)
+			}
+
+			// The next failure goes to the other agent: round-robin.
+			ev["idempotency_key"] = "second"
+			run2 := c.waitRun(c.do("POST", "/api/v1/events", ev, 202)["run_ids"].([]any)[0].(string))
+			assignee2 := steps(run2)["assign_support"]["output"].(map[string]any)["assignee"].(map[string]any)
+			if assignee2["id"] == assignee["id"] {
+				t.Errorf("both failures went to %v; round-robin should alternate", assignee["name"])
+			}
+
+			// A small amount takes the false branch and sends nothing.
+			ev["idempotency_key"] = "small"
+			ev["data"].(map[string]any)["amount"] = 20.5
+			run3 := c.waitRun(c.do("POST", "/api/v1/events", ev, 202)["run_ids"].([]any)[0].(string))
+			st3 := steps(run3)
+			if st3["large_amount"]["port"] != "false" || st3["log_small"] == nil || st3["assign_support"] != nil {
+				t.Errorf("small amount took the wrong path: %v", run3["_raw"])
+			}
+			if n := len(tw.messages()); n != 4 {
+				t.Errorf("twilio got %d messages in all, want 4", n)
+			}
+		})
+	}
+}
