@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -315,14 +314,4 @@ func (e *Engine) ExportFlow(ctx context.Context, id string, v int) ([]byte, erro
 		return nil, err
 	}
 	return json.MarshalIndent(info.Def, "", "  ")
-}
-
-// sortedKeys is a small helper for deterministic output.
-func sortedKeys[M ~map[string]V, V any](m M) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
