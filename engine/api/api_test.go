@@ -1,0 +1,195 @@
+package api
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/opsflow/opsflow/engine/enginetest"
+	_ "github.com/opsflow/opsflow/nodes"
+)
+
+func newServer(t *testing.T) (*httptest.Server, http.Handler) {
+	e := enginetest.New(t, enginetest.Embedded)
+	ui := fstest.MapFS{"index.html": {Data: []byte("<html>builder</html>")}, "assets/app.js": {Data: []byte("console.log(1)")}}
+	h := New(e, Options{MaxBody: 4096, UI: ui})
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv, h
+}
+
+func call(t *testing.T, srv *httptest.Server, method, path, body string) (int, map[string]any, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	out := map[string]any{}
+	json.Unmarshal(raw, &out)
+	return resp.StatusCode, out, string(raw)
+}
+
+const validFlow = `{"schema":"opsflow/v1","name":"f","nodes":[
+	{"id":"t","type":"trigger.event","config":{"event_type":"payment.failed","sample":{"amount":1}}},
+	{"id":"c","type":"logic.condition","config":{"expression":"event.data.amount >= 100"}},
+	{"id":"l","type":"action.log","config":{"message":"big {{ event.data.amount }}"}}],
+	"edges":[{"from":"t","to":"c"},{"from":"c","to":"l","port":"true"}]}`
+
+// Every bad input gets a JSON error with a 4xx code and a message that says what is wrong.
+func TestBadInputs(t *testing.T) {
+	srv, _ := newServer(t)
+	cases := []struct {
+		name, method, path, body string
+		status                   int
+		code, mention            string
+	}{
+		{"malformed flow", "POST", "/api/v1/flows", `{"name":`, 400, "invalid_json", "invalid flow JSON"},
+		{"unknown key", "POST", "/api/v1/flows", `{"name":"x","nodes":[],"edges":[],"colour":1}`, 400, "invalid_json", "colour"},
+		{"unknown node type", "POST", "/api/v1/flows", strings.Replace(validFlow, "action.log", "action.fax", 1), 422, "invalid_flow", "action.fax"},
+		{"invalid expression", "POST", "/api/v1/flows", strings.Replace(validFlow, "event.data.amount >= 100", "event.data.amout >= 100", 1), 422, "invalid_flow", "amout"},
+		{"oversize body", "POST", "/api/v1/events", `{"type":"x","data":"` + strings.Repeat("a", 5000) + `"}`, 413, "body_too_large", "larger"},
+		{"event without type", "POST", "/api/v1/events", `{"data":{}}`, 400, "invalid_event", "type is required"},
+		{"event wrong type", "POST", "/api/v1/events", `{"type":5}`, 400, "invalid_json", "type"},
+		{"empty body", "POST", "/api/v1/events", ``, 400, "invalid_json", "empty"},
+		{"unknown flow", "GET", "/api/v1/flows/nope", "", 404, "not_found", "not found"},
+		{"webhook to unknown flow", "POST", "/api/v1/hooks/nope", `{}`, 404, "not_found", "not found"},
+		{"unknown run", "GET", "/api/v1/runs/nope", "", 404, "not_found", "not found"},
+		{"bad run status filter", "GET", "/api/v1/runs?status=done", "", 400, "invalid_request", "status"},
+		{"bad limit", "GET", "/api/v1/runs?limit=0", "", 400, "invalid_request", "limit"},
+		{"bad since", "GET", "/api/v1/runs?since=yesterday", "", 400, "invalid_request", "RFC 3339"},
+		{"unknown api path", "GET", "/api/v1/nothing", "", 404, "not_found", "no such endpoint"},
+		{"wrong method", "DELETE", "/api/v1/events", "", 405, "method_not_allowed", "not allowed"},
+		{"team without name", "POST", "/api/v1/teams", `{"name":""}`, 400, "invalid_request", "name is required"},
+		{"credential without data", "POST", "/api/v1/credentials", `{"name":"a","type":"twilio"}`, 400, "invalid_request", "data"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			status, body, raw := call(t, srv, tc.method, tc.path, tc.body)
+			if status != tc.status {
+				t.Fatalf("status %d, want %d: %s", status, tc.status, raw)
+			}
+			e, _ := body["error"].(map[string]any)
+			if e == nil || e["code"] != tc.code || !strings.Contains(e["message"].(string), tc.mention) {
+				t.Fatalf("error %s; want code %s mentioning %q", raw, tc.code, tc.mention)
+			}
+		})
+	}
+}
+
+// A 422 lists every problem with its node and field, so the builder can point at each.
+func TestInvalidFlowListsEveryProblem(t *testing.T) {
+	srv, _ := newServer(t)
+	bad := `{"name":"f","nodes":[
+		{"id":"t","type":"trigger.event","config":{"event_type":"p","sample":{"amount":1}}},
+		{"id":"c","type":"logic.condition","config":{"expression":"event.data.amout > 1"}},
+		{"id":"x","type":"action.fax"},
+		{"id":"l","type":"action.log","config":{}}],
+		"edges":[{"from":"t","to":"c"},{"from":"c","to":"l","port":"maybe"},{"from":"c","to":"ghost","port":"true"}]}`
+	status, body, raw := call(t, srv, "POST", "/api/v1/flows", bad)
+	if status != 422 {
+		t.Fatalf("status %d: %s", status, raw)
+	}
+	problems := body["error"].(map[string]any)["details"].(map[string]any)["problems"].([]any)
+	got := map[string]bool{}
+	for _, p := range problems {
+		m := p.(map[string]any)
+		got[m["node_id"].(string)+"/"+m["code"].(string)] = true
+	}
+	for _, want := range []string{"c/invalid_expression", "x/unknown_node_type", "c/unknown_port", "ghost/dangling_edge", "l/required", "x/unreachable", "l/unreachable"} {
+		if !got[want] {
+			t.Errorf("missing problem %s in %s", want, raw)
+		}
+	}
+}
+
+// Validation returns the scope each node's expressions may use, for autocomplete.
+func TestValidateScopes(t *testing.T) {
+	srv, _ := newServer(t)
+	status, body, raw := call(t, srv, "POST", "/api/v1/flows/validate", validFlow)
+	if status != 200 || body["valid"] != true {
+		t.Fatalf("%d %s", status, raw)
+	}
+	scope := body["scopes"].(map[string]any)["l"].([]any)
+	var paths []string
+	for _, p := range scope {
+		paths = append(paths, p.(string))
+	}
+	joined := strings.Join(paths, " ")
+	if !strings.Contains(joined, "event.data.amount") || !strings.Contains(joined, "nodes.c.result") {
+		t.Errorf("scope of l = %v", paths)
+	}
+}
+
+// The OpenAPI document describes every route the server has, and nothing else.
+func TestOpenAPICoversEveryRoute(t *testing.T) {
+	_, h := newServer(t)
+	var doc struct {
+		Paths map[string]map[string]any `json:"paths"`
+	}
+	if err := json.Unmarshal(openAPIDoc, &doc); err != nil {
+		t.Fatal(err)
+	}
+	param := regexp.MustCompile(`:([a-z_]+)`)
+	seen := map[string]bool{}
+	for _, r := range h.(*gin.Engine).Routes() {
+		if !strings.HasPrefix(r.Path, "/api/v1/") {
+			continue
+		}
+		p := param.ReplaceAllString(strings.TrimPrefix(r.Path, "/api/v1"), "{$1}")
+		seen[strings.ToLower(r.Method)+" "+p] = true
+		if _, ok := doc.Paths[p][strings.ToLower(r.Method)]; !ok {
+			t.Errorf("route %s %s is not in openapi.json", r.Method, p)
+		}
+	}
+	for p, ops := range doc.Paths {
+		for m := range ops {
+			if m != "parameters" && !seen[m+" "+p] {
+				t.Errorf("openapi.json documents %s %s, which the server does not have", m, p)
+			}
+		}
+	}
+}
+
+// The builder is served at /, its files directly, and any other page path falls back to
+// index.html so the SPA's routes survive a reload; /api paths never do.
+func TestBuilderServing(t *testing.T) {
+	srv, _ := newServer(t)
+	for path, want := range map[string]string{"/": "builder", "/flows/123/edit": "builder", "/assets/app.js": "console.log"} {
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(b), want) {
+			t.Errorf("GET %s: %d %q", path, resp.StatusCode, b)
+		}
+	}
+}
+
+// Secrets go in and never come out: not from the list, not from an update.
+func TestCredentialsNeverReturned(t *testing.T) {
+	srv, _ := newServer(t)
+	status, body, raw := call(t, srv, "POST", "/api/v1/credentials", `{"name":"crm","type":"http_bearer","data":{"token":"sk_live_very_secret"}}`)
+	if status != 201 || strings.Contains(raw, "sk_live_very_secret") {
+		t.Fatalf("%d %s", status, raw)
+	}
+	id := body["id"].(string)
+	for _, r := range []struct{ m, p, b string }{{"GET", "/api/v1/credentials", ""}, {"PUT", "/api/v1/credentials/" + id, `{"data":{"token":"sk_live_rotated"}}`}} {
+		_, _, raw := call(t, srv, r.m, r.p, r.b)
+		if strings.Contains(raw, "sk_live") {
+			t.Errorf("%s %s returned a secret: %s", r.m, r.p, raw)
+		}
+	}
+}
