@@ -5,6 +5,7 @@
 //	opsflow validate FILE    check a flow document
 //	opsflow import FILE      store a flow document as a new flow (--publish to publish it)
 //	opsflow export ID        print a flow's document
+//	opsflow docs             print the node reference
 package main
 
 import (
@@ -28,6 +29,7 @@ import (
 	"github.com/opsflow/opsflow/engine/api"
 	"github.com/opsflow/opsflow/engine/compile"
 	"github.com/opsflow/opsflow/engine/flow"
+	"github.com/opsflow/opsflow/engine/node"
 	_ "github.com/opsflow/opsflow/nodes" // registers every node type
 )
 
@@ -39,6 +41,7 @@ Usage:
   opsflow validate  FILE           check a flow document and list every problem
   opsflow import    [flags] FILE   store a flow document as a new flow (-publish to publish it)
   opsflow export    [flags] ID     print a flow's document (-version N for an older one)
+  opsflow docs                     print the node reference (Markdown)
 
 Run "opsflow serve -h" for the configuration flags; each has an environment variable.
 `
@@ -60,6 +63,8 @@ func main() {
 		err = importFlow(args, os.Stdout)
 	case "export":
 		err = exportFlow(args, os.Stdout)
+	case "docs":
+		fmt.Print(node.Markdown())
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return
@@ -91,6 +96,7 @@ type settings struct {
 	logLevel    string
 	httpAllow   string
 	maxBody     int64
+	worker      bool
 }
 
 func env(key, def string) string {
@@ -117,6 +123,7 @@ func (s *settings) register(fs *flag.FlagSet) error {
 	fs.StringVar(&s.logLevel, "log-level", env("OPSFLOW_LOG_LEVEL", "info"), "debug, info, warn or error (OPSFLOW_LOG_LEVEL)")
 	fs.StringVar(&s.httpAllow, "http-allow", env("OPSFLOW_HTTP_ALLOW", ""), "comma-separated CIDRs outbound HTTP may reach although internal (OPSFLOW_HTTP_ALLOW)")
 	fs.Int64Var(&s.maxBody, "max-body-bytes", maxBody, "largest accepted request body (OPSFLOW_MAX_BODY_BYTES)")
+	fs.BoolVar(&s.worker, "worker", env("OPSFLOW_WORKER", "true") != "false", "serve: also execute runs in this process (OPSFLOW_WORKER)")
 	return nil
 }
 
@@ -185,8 +192,12 @@ func serve(args []string, withAPI bool) error {
 		return err
 	}
 	defer e.Close()
-	if err := e.StartWorker(); err != nil {
-		return err
+	if !withAPI || s.worker {
+		if err := e.StartWorker(); err != nil {
+			return err
+		}
+	} else if s.redisAddr == "" {
+		return errors.New("-worker=false needs REDIS_ADDR: with the embedded queue only this process can execute runs")
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
