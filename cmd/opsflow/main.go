@@ -69,14 +69,15 @@ func main() {
 		fmt.Print(usage)
 		return
 	default:
-		err = fmt.Errorf("unknown command %q (want serve, worker, validate, import or export)", cmd)
+		err = fmt.Errorf("unknown command %q (want serve, worker, validate, import, export or docs)", cmd)
 	}
 	if err != nil {
 		var ex exitError
 		if errors.As(err, &ex) {
 			os.Exit(int(ex))
 		}
-		fmt.Fprintln(os.Stderr, "opsflow:", err)
+		// One line, however many lines the cause had (drivers like to wrap theirs).
+		fmt.Fprintln(os.Stderr, "opsflow:", strings.Join(strings.Fields(err.Error()), " "))
 		os.Exit(1)
 	}
 }
