@@ -115,7 +115,7 @@ func Publish(t testing.TB, e *engine.Engine, f *flow.Flow) string {
 	return info.Flow.ID
 }
 
-// WaitRun polls a run until it is finished (or waiting, if untilWaiting) and returns it with its steps.
+// WaitRun polls a run until it is finished and returns it with its steps.
 func WaitRun(t testing.TB, e *engine.Engine, runID string, timeout time.Duration) *engine.RunDetail {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
@@ -130,7 +130,7 @@ func WaitRun(t testing.TB, e *engine.Engine, runID string, timeout time.Duration
 		if time.Now().After(deadline) {
 			t.Fatalf("run %s still %s after %s", runID, d.Run.Status, timeout)
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(2 * time.Millisecond)
 	}
 }
 
