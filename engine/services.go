@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -56,7 +57,10 @@ func (s services) Assign(ctx context.Context, req node.AssignRequest) (*node.Ass
 		if len(members) == 0 {
 			return node.Permanentf("team %s has no active members", team.Name)
 		}
-		m := members[int((team.RRCursor-1)%int64(len(members)))]
+		m, err := pickMember(tx, req, &team, members)
+		if err != nil {
+			return err
+		}
 		now := time.Now().UTC()
 		a = store.Assignment{ID: store.NewID(), RunID: req.RunID, NodeID: req.NodeID, TeamID: team.ID, MemberID: m.ID, Subject: req.Subject, Reason: req.Reason, Status: "open", CreatedAt: now}
 		if req.Due > 0 {
@@ -70,6 +74,48 @@ func (s services) Assign(ctx context.Context, req node.AssignRequest) (*node.Ass
 		return nil
 	})
 	return out, err
+}
+
+// pickMember chooses among a team's active members (ordered by when they joined).
+func pickMember(tx *gorm.DB, req node.AssignRequest, team *store.Team, members []store.Member) (store.Member, error) {
+	rr := members[int((team.RRCursor-1)%int64(len(members)))]
+	switch req.Strategy {
+	case "", "round_robin":
+		return rr, nil
+	case "least_open":
+		type count struct {
+			MemberID string
+			N        int64
+		}
+		var counts []count
+		err := tx.Model(&store.Assignment{}).Select("member_id, COUNT(*) AS n").
+			Where("team_id = ? AND status = ?", team.ID, "open").Group("member_id").Scan(&counts).Error
+		if err != nil {
+			return store.Member{}, err
+		}
+		open := map[string]int64{}
+		for _, c := range counts {
+			open[c.MemberID] = c.N
+		}
+		// Fewest open assignments wins; ties go round-robin, starting from the cursor.
+		best := -1
+		for i := range members {
+			j := (int(team.RRCursor-1) + i) % len(members)
+			if best < 0 || open[members[j].ID] < open[members[best].ID] {
+				best = j
+			}
+		}
+		return members[best], nil
+	case "rule":
+		want := strings.TrimSpace(req.Member)
+		for _, m := range members {
+			if want != "" && (m.ID == want || strings.EqualFold(m.Name, want) || strings.EqualFold(m.Email, want) || m.Phone == want) {
+				return m, nil
+			}
+		}
+		return store.Member{}, node.Permanentf("the rule chose %q, who is not an active member of team %s", want, team.Name)
+	}
+	return store.Member{}, node.Permanentf("unknown assignment strategy %q", req.Strategy)
 }
 
 func assignmentView(tx *gorm.DB, a *store.Assignment) (*node.Assignment, error) {

@@ -14,12 +14,19 @@ func init() {
 		Type:        "action.assign",
 		Category:    node.Action,
 		Title:       node.Text{En: "Assign to team", Zh: "分配给团队"},
-		Description: node.Text{En: "Assigns the work to the next member of a team (round-robin) and records the assignment.", Zh: "按轮询将工作分配给团队的下一位成员，并记录分配。"},
+		Description: node.Text{En: "Assigns the work to a team member — round-robin, fewest open assignments, or by rule — and records the assignment.", Zh: "将工作分配给团队成员（轮询、未完成最少者或按规则），并记录分配。"},
 		Icon:        "user-plus",
 		Fields: []node.Field{
 			{Name: "team", Kind: node.KindTeam, Required: true, Title: node.Text{En: "Team", Zh: "团队"}},
 			{Name: "strategy", Kind: node.KindSelect, Default: "round_robin", Title: node.Text{En: "Strategy", Zh: "分配方式"},
-				Options: []node.Option{{Value: "round_robin", Title: node.Text{En: "Round-robin", Zh: "轮询"}}}},
+				Options: []node.Option{
+					{Value: "round_robin", Title: node.Text{En: "Round-robin", Zh: "轮询"}},
+					{Value: "least_open", Title: node.Text{En: "Fewest open assignments", Zh: "未完成最少者"}},
+					{Value: "rule", Title: node.Text{En: "By rule", Zh: "按规则"}},
+				}},
+			{Name: "rule", Kind: node.KindExpr, ExprType: "string", Placeholder: `event.data.country == "CN" ? "Li Wei" : "Ana"`,
+				Title: node.Text{En: "Rule", Zh: "规则"},
+				Help:  node.Text{En: "With the rule strategy: an expression giving the member's name, email, phone or id.", Zh: "按规则分配时：给出成员姓名、邮箱、电话或 ID 的表达式。"}},
 			{Name: "subject", Kind: node.KindTemplate, Title: node.Text{En: "Subject", Zh: "事项"}, Placeholder: "Payment {{ event.data.payment_id }} failed"},
 			{Name: "reason", Kind: node.KindTemplate, Title: node.Text{En: "Reason", Zh: "原因"}},
 			{Name: "due_in", Kind: node.KindDuration, Title: node.Text{En: "Due in", Zh: "截止时长"}, Placeholder: "4h"},
@@ -29,7 +36,9 @@ func init() {
 			"assignee": memberSchema, "subject": node.Str(), "due_at": node.Str(),
 		}),
 		Run: func(ctx context.Context, in *node.Input) (*node.Result, error) {
-			req := node.AssignRequest{RunID: in.RunID, NodeID: in.NodeID, Strategy: "round_robin"}
+			req := node.AssignRequest{RunID: in.RunID, NodeID: in.NodeID}
+			req.Strategy, _ = in.Config["strategy"].(string)
+			req.Member, _ = in.Config["rule"].(string)
 			req.TeamID, _ = in.Config["team"].(string)
 			req.Subject, _ = in.Config["subject"].(string)
 			req.Reason, _ = in.Config["reason"].(string)
@@ -45,6 +54,12 @@ func init() {
 				"assignee": map[string]any{"id": a.Assignee.ID, "name": a.Assignee.Name, "email": a.Assignee.Email, "phone": a.Assignee.Phone},
 			}}, nil
 		},
-		Docs: "Use the assignee downstream, e.g. `{{ nodes.assign.assignee.phone }}`. A retried step keeps its first assignee.",
+		Check: func(cfg map[string]any) []node.FieldError {
+			if cfg["strategy"] == "rule" && cfg["rule"] == nil {
+				return []node.FieldError{{Field: "rule", Message: "the rule strategy needs a rule"}}
+			}
+			return nil
+		},
+		Docs: "Use the assignee downstream, e.g. `{{ nodes.assign.assignee.phone }}`. A retried step keeps its first assignee. Assignments are listed at GET /api/v1/assignments and closed with POST /api/v1/assignments/{id}/done, which also makes the member count as less busy for the least_open strategy.",
 	})
 }

@@ -205,7 +205,9 @@ type AssignRequest struct {
 	RunID    string
 	NodeID   string
 	TeamID   string
-	Strategy string // "round_robin" (default)
+	Strategy string // "round_robin" (default), "least_open" or "rule"
+	// Member names the member (id, name, email or phone) for the "rule" strategy.
+	Member string
 	Subject  string
 	Reason   string
 	Due      time.Duration
