@@ -9,7 +9,6 @@ import (
 	"github.com/opsflow/opsflow/engine/store"
 )
 
-
 func TestAssignStrategies(t *testing.T) {
 	for _, b := range enginetest.Backends() {
 		t.Run(string(b), func(t *testing.T) {

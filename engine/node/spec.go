@@ -207,10 +207,10 @@ type AssignRequest struct {
 	TeamID   string
 	Strategy string // "round_robin" (default), "least_open" or "rule"
 	// Member names the member (id, name, email or phone) for the "rule" strategy.
-	Member string
-	Subject  string
-	Reason   string
-	Due      time.Duration
+	Member  string
+	Subject string
+	Reason  string
+	Due     time.Duration
 }
 
 // Member is a person on a team.
