@@ -1,0 +1,79 @@
+import type {
+  Credential, EventItem, FlowDetail, FlowDoc, FlowSummary, NodeSpec, Run, Team, Template,
+  ValidateResult, VersionInfo, Problem,
+} from './types';
+
+const BASE = '/api/v1';
+
+/** An error answered by the API ({"error":{code,message,details}}) or the network. */
+export class ApiError extends Error {
+  constructor(
+    public status: number,
+    public code: string,
+    message: string,
+    public details?: { problems?: Problem[] } & Record<string, unknown>,
+  ) {
+    super(message);
+  }
+  get problems(): Problem[] { return this.details?.problems ?? []; }
+}
+
+async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  let res: Response;
+  try {
+    res = await fetch(BASE + path, {
+      method,
+      headers: body === undefined ? undefined : { 'Content-Type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (e) {
+    throw new ApiError(0, 'network', e instanceof Error ? e.message : String(e));
+  }
+  if (res.status === 204) return undefined as T;
+  const text = await res.text();
+  let data: unknown = undefined;
+  if (text) {
+    try { data = JSON.parse(text); } catch { data = undefined; }
+  }
+  if (!res.ok) {
+    const err = (data as { error?: { code?: string; message?: string; details?: ApiError['details'] } })?.error;
+    throw new ApiError(res.status, err?.code ?? 'http_' + res.status, err?.message ?? res.statusText, err?.details);
+  }
+  return data as T;
+}
+
+function qs(params: Record<string, string | number | undefined | null>): string {
+  const p = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && v !== '') p.set(k, String(v));
+  const s = p.toString();
+  return s ? '?' + s : '';
+}
+
+export interface Page<T> { items: T[]; next_cursor?: string }
+export interface RunFilter { flow_id?: string; status?: string; since?: string; until?: string; limit?: number; cursor?: string }
+
+export const api = {
+  nodeTypes: () => request<{ node_types: NodeSpec[] }>('GET', '/node-types').then((r) => r.node_types ?? []),
+  listFlows: (q = '', cursor = '') => request<Page<FlowSummary>>('GET', '/flows' + qs({ q, limit: 100, cursor })),
+  getFlow: (id: string) => request<FlowDetail>('GET', `/flows/${id}`),
+  createFlow: (doc: FlowDoc) => request<FlowDetail>('POST', '/flows', doc),
+  saveFlow: (id: string, doc: FlowDoc) => request<FlowDetail>('PUT', `/flows/${id}`, doc),
+  setEnabled: (id: string, enabled: boolean) => request<FlowSummary>('PATCH', `/flows/${id}`, { enabled }),
+  deleteFlow: (id: string) => request<void>('DELETE', `/flows/${id}`),
+  publish: (id: string, version?: number) =>
+    request<FlowSummary>('POST', `/flows/${id}/publish`, version === undefined ? {} : { version }),
+  versions: (id: string) => request<{ items: VersionInfo[] }>('GET', `/flows/${id}/versions`).then((r) => r.items ?? []),
+  version: (id: string, v: number) => request<VersionInfo>('GET', `/flows/${id}/versions/${v}`),
+  validate: (doc: FlowDoc) => request<ValidateResult>('POST', '/flows/validate', doc),
+  runFlow: (id: string, data: unknown, dryRun: boolean, version?: number) =>
+    request<{ event_id: string; run_ids: string[] }>('POST', `/flows/${id}/run`, { data, dry_run: dryRun, version }),
+  events: (flowId?: string, limit = 20) =>
+    request<{ items: EventItem[] }>('GET', '/events' + qs({ flow_id: flowId, limit })).then((r) => r.items ?? []),
+  runs: (f: RunFilter) => request<Page<Run>>('GET', '/runs' + qs({ ...f })),
+  run: (id: string) => request<Run>('GET', `/runs/${id}`),
+  cancelRun: (id: string) => request<Run>('POST', `/runs/${id}/cancel`),
+  retryRun: (id: string, from: 'failed' | 'start') => request<{ run_id: string }>('POST', `/runs/${id}/retry`, { from }),
+  teams: () => request<{ items: Team[] }>('GET', '/teams').then((r) => r.items ?? []),
+  credentials: () => request<{ items: Credential[] }>('GET', '/credentials').then((r) => r.items ?? []),
+  templates: () => request<{ items: Template[] }>('GET', '/templates').then((r) => r.items ?? []),
+};

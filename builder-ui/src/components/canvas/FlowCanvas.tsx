@@ -1,0 +1,106 @@
+import { useCallback, useMemo, type DragEvent } from 'react';
+import {
+  Background, Controls, MiniMap, ReactFlow, useReactFlow,
+  type Connection, type EdgeChange, type NodeChange, type IsValidConnection, type OnSelectionChangeFunc,
+} from '@xyflow/react';
+import type { FlowEdge, FlowNode } from '../../flow/model';
+import { DEFAULT_PORT } from '../../flow/model';
+import { useNodeTypes } from '../../nodeTypes';
+import { useI18n } from '../../i18n';
+import { OpsNode } from './OpsNode';
+import { CanvasContext, type CanvasInfo } from './CanvasContext';
+
+export const DND_MIME = 'application/opsflow-node';
+const nodeTypes = { opsflow: OpsNode };
+
+export interface FlowCanvasProps {
+  nodes: FlowNode[];
+  edges: FlowEdge[];
+  info: CanvasInfo;
+  onNodesChange?: (changes: NodeChange<FlowNode>[]) => void;
+  onEdgesChange?: (changes: EdgeChange<FlowEdge>[]) => void;
+  onConnect?: (c: Connection) => void;
+  onDropType?: (type: string, position: { x: number; y: number }) => void;
+  onNodeDragStart?: () => void;
+  onSelectionChange?: OnSelectionChangeFunc<FlowNode, FlowEdge>;
+}
+
+/** Which edges a run went along: the source ran and left by this edge's port, and the target ran. */
+function decorateEdges(edges: FlowEdge[], info: CanvasInfo): FlowEdge[] {
+  const steps = info.stepByNode;
+  if (!steps) return edges;
+  return edges.map((e) => {
+    const from = steps.get(e.source);
+    const taken = !!from && !!steps.get(e.target) && (from.port || DEFAULT_PORT) === (e.sourceHandle || DEFAULT_PORT);
+    return { ...e, className: taken ? 'edge-taken' : 'edge-nottaken', animated: taken, data: { ...e.data, taken } };
+  });
+}
+
+export function FlowCanvas(props: FlowCanvasProps) {
+  const { nodes, edges, info, onDropType } = props;
+  const { t } = useI18n();
+  const { byType } = useNodeTypes();
+  const rf = useReactFlow<FlowNode, FlowEdge>();
+  const readOnly = info.readOnly;
+
+  const shownEdges = useMemo(() => decorateEdges(edges, info), [edges, info]);
+
+  const isValidConnection: IsValidConnection<FlowEdge> = useCallback((c) => {
+    if (!c.source || !c.target || c.source === c.target) return false;
+    const target = nodes.find((n) => n.id === c.target);
+    if (!target || byType.get(target.data.type)?.category === 'trigger') return false;
+    const port = c.sourceHandle || DEFAULT_PORT;
+    return !edges.some((e) => e.source === c.source && e.target === c.target && (e.sourceHandle || DEFAULT_PORT) === port);
+  }, [nodes, edges, byType]);
+
+  const onDragOver = (e: DragEvent) => {
+    if (readOnly) return;
+    if (e.dataTransfer.types.includes(DND_MIME)) {
+      e.preventDefault();
+      e.dataTransfer.dropEffect = 'copy';
+    }
+  };
+  const onDrop = (e: DragEvent) => {
+    if (readOnly || !onDropType) return;
+    const type = e.dataTransfer.getData(DND_MIME);
+    if (!type) return;
+    e.preventDefault();
+    const pos = rf.screenToFlowPosition({ x: e.clientX, y: e.clientY });
+    onDropType(type, { x: pos.x - 90, y: pos.y - 30 });
+  };
+
+  return (
+    <CanvasContext.Provider value={info}>
+      <div className="canvas" onDragOver={onDragOver} onDrop={onDrop} aria-label={t('canvas.label')} role="region">
+        <ReactFlow<FlowNode, FlowEdge>
+          nodes={nodes}
+          edges={shownEdges}
+          nodeTypes={nodeTypes}
+          onNodesChange={props.onNodesChange}
+          onEdgesChange={props.onEdgesChange}
+          onConnect={props.onConnect}
+          onNodeDragStart={props.onNodeDragStart}
+          onSelectionChange={props.onSelectionChange}
+          isValidConnection={isValidConnection}
+          nodesDraggable={!readOnly}
+          nodesConnectable={!readOnly}
+          elementsSelectable
+          deleteKeyCode={readOnly ? null : ['Delete', 'Backspace']}
+          multiSelectionKeyCode={['Shift', 'Meta', 'Control']}
+          selectionKeyCode="Shift"
+          fitView
+          fitViewOptions={{ padding: 0.25, maxZoom: 1.1 }}
+          minZoom={0.2}
+          maxZoom={2}
+          proOptions={{ hideAttribution: true }}
+          defaultEdgeOptions={{ type: 'smoothstep' }}
+        >
+          <Background gap={20} />
+          <Controls showInteractive={!readOnly} />
+          <MiniMap pannable zoomable ariaLabel="minimap" />
+        </ReactFlow>
+        {nodes.length === 0 && !readOnly && <div className="canvas-empty">{t('canvas.empty')}</div>}
+      </div>
+    </CanvasContext.Provider>
+  );
+}

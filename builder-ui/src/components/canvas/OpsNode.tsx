@@ -1,0 +1,66 @@
+import { memo } from 'react';
+import { Handle, Position, type NodeProps } from '@xyflow/react';
+import type { FlowNode } from '../../flow/model';
+import { DEFAULT_PORT } from '../../flow/model';
+import { useNodeTypes } from '../../nodeTypes';
+import { useI18n } from '../../i18n';
+import { useCanvasInfo } from './CanvasContext';
+import { NodeIcon } from './icons';
+
+/** A flow node on the canvas: title, name, id, one target handle and one labelled source handle per port. */
+function OpsNodeView({ id, data, selected }: NodeProps<FlowNode>) {
+  const { byType } = useNodeTypes();
+  const { t, lt } = useI18n();
+  const { problemsByNode, stepByNode } = useCanvasInfo();
+  const spec = byType.get(data.type);
+  const ports = spec?.ports?.length ? spec.ports : [DEFAULT_PORT];
+  const problems = problemsByNode.get(id) ?? [];
+  const step = stepByNode?.get(id);
+  const runClass = stepByNode ? (step ? `run-${step.status}` : 'run-notrun') : '';
+  const isTrigger = spec?.category === 'trigger';
+  const title = spec ? lt(spec.title) : t('canvas.unknownType');
+  return (
+    <div
+      className={`opsnode cat-${spec?.category ?? 'other'} ${selected ? 'selected' : ''} ${problems.length ? 'has-problems' : ''} ${runClass}`}
+      data-node-id={id}
+      data-run-status={step?.status ?? (stepByNode ? 'notrun' : undefined)}
+      aria-label={`${title}: ${data.name || id}`}
+    >
+      {!isTrigger && <Handle type="target" position={Position.Top} id="in" className="handle-in" />}
+      <div className="opsnode-head">
+        <NodeIcon icon={spec?.icon} category={spec?.category} />
+        <span className="opsnode-type">{title}</span>
+        {spec?.side_effect && <span className="side-effect" title={t('canvas.sideEffect')} aria-label={t('canvas.sideEffect')}>↗</span>}
+      </div>
+      <div className="opsnode-name">{data.name || title}</div>
+      <div className="opsnode-id mono">{id}</div>
+      {problems.length > 0 && (
+        <div className="opsnode-problems" role="note" title={problems.map((p) => p.message).join('\n')}>
+          ⚠ {t('canvas.problems', { n: problems.length })}
+        </div>
+      )}
+      {step && <div className={`opsnode-run badge status-${step.status}`}>{step.status}{step.port && step.port !== DEFAULT_PORT ? ` → ${step.port}` : ''}</div>}
+      <div className="opsnode-ports">
+        {ports.map((port, i) => {
+          const left = `${((i + 1) * 100) / (ports.length + 1)}%`;
+          return (
+            <div key={port} className="port" style={{ left }}>
+              <Handle
+                type="source"
+                position={Position.Bottom}
+                id={port}
+                className={`handle-out port-${port}`}
+                data-port={port}
+                style={{ left: '50%' }}
+                aria-label={port}
+              />
+              {(ports.length > 1 || port !== DEFAULT_PORT) && <span className="port-label">{port}</span>}
+            </div>
+          );
+        })}
+      </div>
+    </div>
+  );
+}
+
+export const OpsNode = memo(OpsNodeView);

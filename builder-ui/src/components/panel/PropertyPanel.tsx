@@ -1,0 +1,175 @@
+import { useEffect, useState } from 'react';
+import type { Credential, Problem, Team } from '../../api/types';
+import type { FlowEdge, FlowNode, NodeData } from '../../flow/model';
+import { DEFAULT_PORT, NODE_ID_RE } from '../../flow/model';
+import { useI18n } from '../../i18n';
+import { useNodeTypes } from '../../nodeTypes';
+import { FieldEditor } from '../fields/FieldEditor';
+
+export interface PropertyPanelProps {
+  nodes: FlowNode[];
+  edges: FlowEdge[];
+  selected: FlowNode[];
+  meta: { name: string; description: string };
+  problems: Problem[];
+  scopes: Record<string, string[]>;
+  credentials: Credential[];
+  teams: Team[];
+  onMeta: (m: { name: string; description: string }) => void;
+  onNodeData: (id: string, patch: Partial<NodeData>, coalesceKey: string) => void;
+  onRename: (id: string, next: string) => void;
+  onDelete: (ids: string[]) => void;
+  onSelect: (id: string) => void;
+  onConnectPort: (source: string, port: string, target: string) => void;
+  onDisconnect: (edgeId: string) => void;
+}
+
+/** Field name a problem points at: "config.expression" → "expression". */
+export function problemField(p: Problem): string | null {
+  const m = /^config\.([^.[\]]+)/.exec(p.field ?? '');
+  return m ? m[1] : null;
+}
+
+export function PropertyPanel(props: PropertyPanelProps) {
+  const { t } = useI18n();
+  if (props.selected.length === 1) return <NodeProperties {...props} node={props.selected[0]} key={props.selected[0].id} />;
+  if (props.selected.length > 1) {
+    return (
+      <div className="panel-body">
+        <h2>{t('panel.multi', { n: props.selected.length })}</h2>
+        <button type="button" className="danger" onClick={() => props.onDelete(props.selected.map((n) => n.id))}>{t('common.delete')}</button>
+        <p className="muted small">{t('shortcut.help')}</p>
+      </div>
+    );
+  }
+  return <FlowSettings {...props} />;
+}
+
+function FlowSettings({ meta, onMeta, problems, onSelect }: PropertyPanelProps) {
+  const { t } = useI18n();
+  return (
+    <div className="panel-body">
+      <h2>{t('panel.flow')}</h2>
+      <div className="field">
+        <label htmlFor="flow-description">{t('editor.description')}</label>
+        <textarea id="flow-description" rows={3} value={meta.description} onChange={(e) => onMeta({ ...meta, description: e.target.value })} />
+      </div>
+      <h3>{t('panel.flowProblems')}</h3>
+      {problems.length === 0 ? <p className="muted">{t('panel.noProblems')}</p> : (
+        <ul className="problems">
+          {problems.map((p, i) => (
+            <li key={i}>
+              {p.node_id ? (
+                <button type="button" className="link" onClick={() => onSelect(p.node_id!)}>{p.node_id}</button>
+              ) : null}
+              {p.field && <span className="mono small"> {p.field}</span>}: {p.message}
+            </li>
+          ))}
+        </ul>
+      )}
+      <p className="muted small">{t('panel.selectHint')}</p>
+      <p className="muted small">{t('shortcut.help')}</p>
+    </div>
+  );
+}
+
+function NodeProperties(props: PropertyPanelProps & { node: FlowNode }) {
+  const { node, problems, scopes, onNodeData } = props;
+  const { t, lt } = useI18n();
+  const { byType } = useNodeTypes();
+  const spec = byType.get(node.data.type);
+  const mine = problems.filter((p) => p.node_id === node.id);
+  const fieldNames = new Set(spec?.fields.map((f) => f.name));
+  const general = mine.filter((p) => { const f = problemField(p); return !f || !fieldNames.has(f); });
+  const scope = scopes[node.id] ?? [];
+  const [idText, setIdText] = useState(node.id);
+  useEffect(() => setIdText(node.id), [node.id]);
+  const idOk = NODE_ID_RE.test(idText) && (idText === node.id || !props.nodes.some((n) => n.id === idText));
+
+  return (
+    <div className="panel-body" aria-label={lt(spec?.title) || node.data.type}>
+      <h2>{lt(spec?.title) || node.data.type}</h2>
+      {spec && <p className="muted small">{lt(spec.description)}</p>}
+      <div className="field">
+        <label htmlFor="node-name">{t('panel.nodeName')}</label>
+        <input id="node-name" type="text" value={node.data.name} onChange={(e) => onNodeData(node.id, { name: e.target.value }, node.id + ':name')} />
+      </div>
+      <div className={`field ${idOk ? '' : 'invalid'}`}>
+        <label htmlFor="node-id">{t('panel.nodeId', { id: idText })}</label>
+        <input
+          id="node-id"
+          type="text"
+          className="mono"
+          value={idText}
+          aria-invalid={!idOk || undefined}
+          aria-describedby={idOk ? undefined : 'node-id-err'}
+          onChange={(e) => setIdText(e.target.value)}
+          onBlur={() => { if (idOk && idText !== node.id) props.onRename(node.id, idText); else setIdText(node.id); }}
+          onKeyDown={(e) => { if (e.key === 'Enter') (e.target as HTMLInputElement).blur(); }}
+        />
+        {!idOk && <div id="node-id-err" className="field-error">{t('panel.nodeIdInvalid')}</div>}
+      </div>
+      {general.length > 0 && (
+        <ul className="problems" role="alert">
+          {general.map((p, i) => <li key={i}>{p.field && <span className="mono small">{p.field}: </span>}{p.message}</li>)}
+        </ul>
+      )}
+      {spec?.fields.map((f) => (
+        <FieldEditor
+          key={f.name}
+          field={f}
+          value={node.data.config[f.name]}
+          onChange={(v) => onNodeData(node.id, { config: { ...node.data.config, [f.name]: v } }, `${node.id}:config.${f.name}`)}
+          errors={mine.filter((p) => problemField(p) === f.name).map((p) => p.message)}
+          scope={scope}
+          credentials={props.credentials}
+          teams={props.teams}
+        />
+      ))}
+      {spec && <PortConnections {...props} node={node} ports={spec.ports?.length ? spec.ports : [DEFAULT_PORT]} />}
+      {spec?.docs && (
+        <details className="docs">
+          <summary>{t('panel.docs')}</summary>
+          <p>{spec.docs}</p>
+        </details>
+      )}
+      <button type="button" className="danger" onClick={() => props.onDelete([node.id])}>{t('panel.deleteNode')}</button>
+    </div>
+  );
+}
+
+/** Keyboard-friendly connections: for each output port, its targets and a picker to add one. */
+function PortConnections({ node, ports, nodes, edges, onConnectPort, onDisconnect }: PropertyPanelProps & { node: FlowNode; ports: string[] }) {
+  const { t } = useI18n();
+  const { byType } = useNodeTypes();
+  const candidates = nodes.filter((n) => n.id !== node.id && byType.get(n.data.type)?.category !== 'trigger');
+  return (
+    <fieldset className="ports-editor">
+      <legend>{t('panel.outputs')}</legend>
+      {ports.map((port) => {
+        const out = edges.filter((e) => e.source === node.id && (e.sourceHandle || DEFAULT_PORT) === port);
+        return (
+          <div key={port} className="port-row">
+            <span className="badge">{port}</span>
+            {out.map((e) => (
+              <span key={e.id} className="chip">
+                → {e.target}
+                <button type="button" className="icon" aria-label={`${t('common.remove')} ${port} → ${e.target}`} onClick={() => onDisconnect(e.id)}>×</button>
+              </span>
+            ))}
+            <select
+              aria-label={`${port} → …`}
+              value=""
+              onChange={(e) => { if (e.target.value) onConnectPort(node.id, port, e.target.value); }}
+            >
+              <option value="">+ {t('common.add')}</option>
+              {candidates.filter((c) => !out.some((e) => e.target === c.id)).map((c) => (
+                <option key={c.id} value={c.id}>{c.data.name || c.id} ({c.id})</option>
+              ))}
+            </select>
+          </div>
+        );
+      })}
+    </fieldset>
+  );
+}

@@ -1,0 +1,119 @@
+import { useEffect, useMemo, useState } from 'react';
+import { api } from '../../api/client';
+import type { FlowDoc, VersionInfo } from '../../api/types';
+import { diffLines, stableJson } from '../../flow/diff';
+import { useI18n } from '../../i18n';
+import { useNotify } from '../Toasts';
+import { ConfirmDialog } from '../ConfirmDialog';
+
+/** History of a flow's versions: view, compare two, load one into the editor, roll back. */
+export function VersionsPanel({ flowId, refreshKey, onLoad, onPublished }: {
+  flowId: string | null;
+  refreshKey: number;
+  onLoad: (doc: FlowDoc) => void;
+  onPublished: () => void;
+}) {
+  const { t, fmtTime } = useI18n();
+  const notify = useNotify();
+  const [versions, setVersions] = useState<VersionInfo[]>([]);
+  const [a, setA] = useState(0);
+  const [b, setB] = useState(0);
+  const [docs, setDocs] = useState<Record<number, FlowDoc>>({});
+  const [rollback, setRollback] = useState<number | null>(null);
+
+  useEffect(() => {
+    if (!flowId) return;
+    api.versions(flowId).then((vs) => {
+      const sorted = [...vs].sort((x, y) => y.version - x.version);
+      setVersions(sorted);
+      if (sorted.length) { setB(sorted[0].version); setA(sorted[Math.min(1, sorted.length - 1)].version); }
+    }, (e: Error) => notify(e.message, 'error'));
+  }, [flowId, refreshKey, notify]);
+
+  const getDoc = async (v: number): Promise<FlowDoc> => {
+    if (docs[v]) return docs[v];
+    const full = await api.version(flowId!, v);
+    const doc = full.definition!;
+    setDocs((d) => ({ ...d, [v]: doc }));
+    return doc;
+  };
+
+  useEffect(() => {
+    if (!flowId || !a || !b) return;
+    void getDoc(a).catch(() => {});
+    void getDoc(b).catch(() => {});
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [flowId, a, b]);
+
+  const diff = useMemo(() => {
+    if (!docs[a] || !docs[b]) return null;
+    return diffLines(stableJson(docs[a]), stableJson(docs[b]));
+  }, [docs, a, b]);
+
+  const doRollback = async (v: number) => {
+    setRollback(null);
+    try {
+      await api.publish(flowId!, v);
+      notify(t('versions.rolledBack', { v }));
+      onPublished();
+    } catch (e) { notify((e as Error).message, 'error'); }
+  };
+
+  if (!flowId) return <div className="panel-body"><p className="muted">{t('versions.none')}</p></div>;
+  const changed = diff?.some((l) => l.kind !== 'same');
+  return (
+    <div className="panel-body">
+      <h2>{t('versions.heading')}</h2>
+      <ul className="versions">
+        {versions.map((v) => (
+          <li key={v.version} data-version={v.version}>
+            <strong>v{v.version}</strong>{' '}
+            {v.live ? <span className="badge published">{t('versions.live')}</span>
+              : v.published ? <span className="badge">{t('versions.published')}</span>
+                : <span className="badge draft">{t('versions.draft')}</span>}
+            <div className="muted small">{t('versions.created', { t: fmtTime(v.created_at) })}</div>
+            <div className="row">
+              <button type="button" className="small" onClick={() => void getDoc(v.version).then(onLoad)}>{t('versions.load')}</button>
+              {!v.live && (
+                <button type="button" className="small" onClick={() => setRollback(v.version)}>{t('versions.rollback')}</button>
+              )}
+            </div>
+          </li>
+        ))}
+      </ul>
+      {versions.length > 1 && (
+        <>
+          <h3>{t('versions.diff')}</h3>
+          <div className="row">
+            <label>{t('versions.diffA')}{' '}
+              <select value={a} onChange={(e) => setA(Number(e.target.value))}>
+                {versions.map((v) => <option key={v.version} value={v.version}>v{v.version}</option>)}
+              </select>
+            </label>
+            <label>{t('versions.diffB')}{' '}
+              <select value={b} onChange={(e) => setB(Number(e.target.value))}>
+                {versions.map((v) => <option key={v.version} value={v.version}>v{v.version}</option>)}
+              </select>
+            </label>
+          </div>
+          {diff && !changed && <p className="muted">{t('versions.noDiff')}</p>}
+          {diff && changed && (
+            <pre className="diff" aria-label={t('versions.diff')}>
+              {diff.map((l, i) => (
+                <div key={i} className={`diff-${l.kind}`}>{l.kind === 'add' ? '+ ' : l.kind === 'del' ? '- ' : '  '}{l.text}</div>
+              ))}
+            </pre>
+          )}
+        </>
+      )}
+      {rollback !== null && (
+        <ConfirmDialog
+          message={t('versions.rollbackConfirm', { v: rollback })}
+          confirmLabel={t('versions.rollback')}
+          onConfirm={() => void doRollback(rollback)}
+          onCancel={() => setRollback(null)}
+        />
+      )}
+    </div>
+  );
+}

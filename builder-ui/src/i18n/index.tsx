@@ -1,0 +1,80 @@
+import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from 'react';
+import { en, type MessageKey } from './en';
+import { zhCN } from './zh-CN';
+import type { Lang, LocalText } from '../api/types';
+
+export type { MessageKey };
+const dicts: Record<Lang, Record<MessageKey, string>> = { en, 'zh-CN': zhCN };
+export const LANGS: { value: Lang; label: string }[] = [
+  { value: 'en', label: 'English' },
+  { value: 'zh-CN', label: '简体中文' },
+];
+const STORAGE_KEY = 'opsflow.lang';
+
+/** The language to start with: a saved choice, else the browser's. */
+export function detectLang(nav: { language?: string; languages?: readonly string[] } = navigator): Lang {
+  try {
+    const saved = localStorage.getItem(STORAGE_KEY);
+    if (saved === 'en' || saved === 'zh-CN') return saved;
+  } catch { /* storage unavailable */ }
+  const list = [...(nav.languages ?? []), nav.language ?? ''];
+  for (const l of list) {
+    const lc = l.toLowerCase();
+    if (lc.startsWith('zh')) return 'zh-CN';
+    if (lc.startsWith('en')) return 'en';
+  }
+  return 'en';
+}
+
+export function format(msg: string, vars?: Record<string, string | number>): string {
+  if (!vars) return msg;
+  return msg.replace(/\{(\w+)\}/g, (m, k: string) => (k in vars ? String(vars[k]) : m));
+}
+
+export type TFunc = (key: MessageKey, vars?: Record<string, string | number>) => string;
+
+interface I18n {
+  lang: Lang;
+  setLang: (l: Lang) => void;
+  t: TFunc;
+  /** Picks the current language from an API text ({en, "zh-CN"}), falling back to English. */
+  lt: (text: LocalText | string | undefined) => string;
+  fmtTime: (iso: string | null | undefined) => string;
+}
+
+const Ctx = createContext<I18n | null>(null);
+
+export function I18nProvider({ children, initial }: { children: ReactNode; initial?: Lang }) {
+  const [lang, setLangState] = useState<Lang>(() => initial ?? detectLang());
+  const setLang = useCallback((l: Lang) => {
+    setLangState(l);
+    try { localStorage.setItem(STORAGE_KEY, l); } catch { /* ignore */ }
+  }, []);
+  useEffect(() => { document.documentElement.lang = lang; }, [lang]);
+  const value = useMemo<I18n>(() => {
+    const dict = dicts[lang];
+    const dtf = new Intl.DateTimeFormat(lang, { dateStyle: 'medium', timeStyle: 'medium' });
+    return {
+      lang,
+      setLang,
+      t: (key, vars) => format(dict[key] ?? en[key] ?? key, vars),
+      lt: (text) => {
+        if (text === undefined || text === null) return '';
+        if (typeof text === 'string') return text;
+        return text[lang] || text.en || '';
+      },
+      fmtTime: (iso) => {
+        if (!iso) return '—';
+        const d = new Date(iso);
+        return isNaN(d.getTime()) ? iso : dtf.format(d);
+      },
+    };
+  }, [lang, setLang]);
+  return <Ctx.Provider value={value}>{children}</Ctx.Provider>;
+}
+
+export function useI18n(): I18n {
+  const v = useContext(Ctx);
+  if (!v) throw new Error('useI18n outside I18nProvider');
+  return v;
+}

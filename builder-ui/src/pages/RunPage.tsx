@@ -1,0 +1,111 @@
+import { useEffect, useMemo, useState } from 'react';
+import { ReactFlowProvider } from '@xyflow/react';
+import { api, ApiError } from '../api/client';
+import type { FlowDoc, Run } from '../api/types';
+import { TERMINAL } from '../api/types';
+import { docToGraph } from '../flow/model';
+import { useI18n } from '../i18n';
+import { Link, useRouter } from '../router';
+import { useNotify } from '../components/Toasts';
+import { FlowCanvas } from '../components/canvas/FlowCanvas';
+import type { CanvasInfo } from '../components/canvas/CanvasContext';
+import { StatusBadge } from '../components/StatusBadge';
+import { StepList } from '../components/StepList';
+
+/** One run on a read-only canvas of the version it ran, with the path taken highlighted. */
+export function RunPage({ id }: { id: string }) {
+  const { t, fmtTime } = useI18n();
+  const { navigate } = useRouter();
+  const notify = useNotify();
+  const [run, setRun] = useState<Run | null>(null);
+  const [doc, setDoc] = useState<FlowDoc | null>(null);
+  const [notFound, setNotFound] = useState(false);
+
+  useEffect(() => {
+    let stop = false;
+    let timer: ReturnType<typeof setTimeout>;
+    const poll = async () => {
+      try {
+        const r = await api.run(id);
+        if (stop) return;
+        setRun(r);
+        if (!TERMINAL.includes(r.status)) timer = setTimeout(() => void poll(), 800);
+      } catch (e) {
+        if (!stop) { if ((e as ApiError).status === 404) setNotFound(true); else notify((e as Error).message, 'error'); }
+      }
+    };
+    void poll();
+    return () => { stop = true; clearTimeout(timer); };
+  }, [id, notify]);
+
+  const flowId = run?.flow_id;
+  const version = run?.flow_version;
+  useEffect(() => {
+    if (!flowId || !version) return;
+    api.version(flowId, version).then((v) => setDoc(v.definition ?? null), () => setDoc(null));
+  }, [flowId, version]);
+
+  const graph = useMemo(() => (doc ? docToGraph(doc) : { nodes: [], edges: [] }), [doc]);
+  const info = useMemo<CanvasInfo>(() => {
+    const m = new Map<string, { status: string; port?: string }>();
+    for (const s of run?.steps ?? []) m.set(s.node_id, { status: s.status, port: s.port });
+    return { problemsByNode: new Map(), stepByNode: m, readOnly: true };
+  }, [run]);
+
+  const retry = async (from: 'failed' | 'start') => {
+    try {
+      const r = await api.retryRun(id, from);
+      notify(t('run.retried'));
+      navigate(`/runs/${r.run_id}`);
+    } catch (e) { notify((e as Error).message, 'error'); }
+  };
+  const cancel = async () => {
+    try { setRun(await api.cancelRun(id)); } catch (e) { notify((e as Error).message, 'error'); }
+  };
+
+  if (notFound) return <section className="page"><p className="empty">{t('run.notFound')}</p></section>;
+  if (!run) return <section className="page"><p className="muted">{t('common.loading')}</p></section>;
+  const path = (run.steps ?? []).map((s) => s.node_id + (s.port && s.port !== 'out' ? ` (${s.port})` : '')).join(' → ');
+
+  return (
+    <div className="runview">
+      <div className="toolbar">
+        <Link to="/runs" className="back" aria-label={t('common.back')}>←</Link>
+        <h1 className="run-title">{t('run.heading', { id: run.id.slice(0, 8) })}</h1>
+        <StatusBadge status={run.status} />
+        {run.dry_run && <span className="badge dry">{t('runs.dry')}</span>}
+        <span className="muted small">
+          {t('run.flow')}: <Link to={`/flows/${run.flow_id}`}>{run.flow_name || run.flow_id}</Link> · {t('run.version')} v{run.flow_version} · {fmtTime(run.created_at)}
+        </span>
+        <div className="spacer" />
+        {run.status === 'failed' && (
+          <>
+            <button type="button" onClick={() => void retry('failed')}>{t('run.retryFailed')}</button>
+            <button type="button" onClick={() => void retry('start')}>{t('run.retryStart')}</button>
+          </>
+        )}
+        {!TERMINAL.includes(run.status) && <button type="button" className="danger" onClick={() => void cancel()}>{t('run.cancel')}</button>}
+      </div>
+      <div className="runview-body">
+        <ReactFlowProvider>
+          <FlowCanvas nodes={graph.nodes} edges={graph.edges} info={info} key={doc ? 'doc' : 'empty'} />
+        </ReactFlowProvider>
+        <aside className="sidepanel">
+          <div className="panel-body">
+            {run.error && <div className="field-error" role="alert"><strong>{t('run.error')}:</strong> {run.error}</div>}
+            <h2>{t('run.path')}</h2>
+            <p className="mono small" data-testid="run-path">{path || '—'}</p>
+            {run.event && (
+              <details>
+                <summary>{t('run.event')}: <span className="mono">{run.event.type}</span></summary>
+                <pre className="json">{JSON.stringify(run.event.data, null, 2)}</pre>
+              </details>
+            )}
+            <h2>{t('run.steps')}</h2>
+            <StepList steps={run.steps ?? []} />
+          </div>
+        </aside>
+      </div>
+    </div>
+  );
+}

@@ -1,0 +1,36 @@
+import { useCallback, useEffect, useState } from 'react';
+import { api } from '../api/client';
+import type { Run } from '../api/types';
+import { useI18n } from '../i18n';
+import { RunsTable } from '../components/RunsTable';
+import { RunFilters, toRfc3339, type RunFilterState } from '../components/RunFilters';
+
+/** Runs of every flow, filtered by status and time. */
+export function RunsPage() {
+  const { t } = useI18n();
+  const [filter, setFilter] = useState<RunFilterState>({ status: '', since: '', until: '' });
+  const [runs, setRuns] = useState<Run[] | null>(null);
+  const [cursor, setCursor] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const query = useCallback((c = '') => api.runs({
+    status: filter.status, since: toRfc3339(filter.since), until: toRfc3339(filter.until), limit: 50, cursor: c,
+  }), [filter]);
+  const load = useCallback(() => {
+    query().then((p) => { setRuns(p.items ?? []); setCursor(p.next_cursor ?? ''); setError(null); }, (e: Error) => setError(e.message));
+  }, [query]);
+  useEffect(load, [load]);
+  const more = () => query(cursor).then((p) => { setRuns((r) => [...(r ?? []), ...(p.items ?? [])]); setCursor(p.next_cursor ?? ''); });
+  return (
+    <section className="page">
+      <div className="page-head">
+        <h1>{t('runs.heading')}</h1>
+        <RunFilters value={filter} onChange={setFilter} />
+        <div className="spacer" />
+        <button type="button" onClick={load}>{t('common.refresh')}</button>
+      </div>
+      {error && <p className="error" role="alert">{error}</p>}
+      {runs === null && !error ? <p className="muted">{t('common.loading')}</p> : runs && <RunsTable runs={runs} />}
+      {cursor && <button type="button" onClick={() => void more()}>{t('common.loadMore')}</button>}
+    </section>
+  );
+}
