@@ -115,6 +115,10 @@ func (e *Engine) AcceptWebhook(ctx context.Context, flowID string, w *node.Webho
 			var re *node.RejectError
 			if errors.As(err, &re) {
 				e.log.Warn("webhook rejected", "flow_id", flowID, "reason", re.Message)
+				if err := e.Store.DB.WithContext(ctx).Model(&store.Flow{}).Where("id = ?", f.ID).
+					UpdateColumn("rejected_deliveries", gorm.Expr("rejected_deliveries + 1")).Error; err != nil {
+					e.log.Warn("counting a rejected delivery", "flow_id", flowID, "error", err)
+				}
 				return nil, &WebhookError{Status: re.Status, Code: re.Code, Message: re.Message}
 			}
 			return nil, err

@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/opsflow/opsflow/engine"
 	"github.com/opsflow/opsflow/engine/enginetest"
+	"github.com/opsflow/opsflow/engine/node"
 	"github.com/opsflow/opsflow/engine/store"
 	_ "github.com/opsflow/opsflow/nodes"
 )
@@ -372,5 +374,37 @@ func TestSSRFGuardByDefault(t *testing.T) {
 	d := enginetest.WaitRun(t, e, acc.RunIDs[0], 5*time.Second)
 	if d.Run.Status != store.RunFailed || !strings.Contains(d.Run.Error, "internal addresses are blocked") || calls.Load() != 0 {
 		t.Fatalf("status %s, error %q, %d calls; want failed by the SSRF guard", d.Run.Status, d.Run.Error, calls.Load())
+	}
+}
+
+// Webhook deliveries run the published flow with the parsed body; refused ones are counted.
+func TestWebhookAcceptAndReject(t *testing.T) {
+	e := enginetest.New(t, enginetest.Embedded)
+	flowID := enginetest.Publish(t, e, enginetest.MustFlow(t, `{"name":"hook","nodes":[
+		{"id":"t","type":"trigger.webhook","config":{"method":"POST","sample":{"order":{"id":"SO-1"}}}},
+		{"id":"l","type":"action.log","config":{"message":"order {{ event.data.order.id }} via {{ event.headers[\"x-source\"] }}"}}],
+		"edges":[{"from":"t","to":"l"}]}`))
+	ctx := context.Background()
+	hdr := http.Header{"Content-Type": {"application/json"}, "X-Source": {"crm"}, "Authorization": {"Bearer sk_secret"}}
+	acc, err := e.AcceptWebhook(ctx, flowID, &node.Webhook{Method: "POST", Headers: hdr, Body: []byte(`{"order":{"id":"SO-77"}}`), Received: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := enginetest.WaitRun(t, e, acc.RunIDs[0], 5*time.Second)
+	if got := enginetest.Output(t, enginetest.Step(d, "l"))["message"]; got != "order SO-77 via crm" {
+		t.Errorf("logged %q", got)
+	}
+	if strings.Contains(d.Event.Headers, "sk_secret") || d.Event.RawBody != `{"order":{"id":"SO-77"}}` {
+		t.Errorf("stored headers %s, raw body %q", d.Event.Headers, d.Event.RawBody)
+	}
+	_, err = e.AcceptWebhook(ctx, flowID, &node.Webhook{Method: "PUT", Headers: hdr, Body: []byte(`{}`), Received: time.Now()})
+	var we *engine.WebhookError
+	if !errors.As(err, &we) || we.Status != http.StatusMethodNotAllowed {
+		t.Fatalf("PUT to a POST webhook: %v", err)
+	}
+	var f store.Flow
+	e.Store.DB.Where("id = ?", flowID).Take(&f)
+	if f.RejectedDeliveries != 1 {
+		t.Errorf("rejected deliveries = %d, want 1", f.RejectedDeliveries)
 	}
 }

@@ -19,20 +19,22 @@ type runRef struct {
 }
 
 type flowView struct {
-	ID               string     `json:"id"`
-	Name             string     `json:"name"`
-	Description      string     `json:"description"`
-	Enabled          bool       `json:"enabled"`
-	LatestVersion    int        `json:"latest_version"`
-	PublishedVersion int        `json:"published_version"`
-	TriggerType      string     `json:"trigger_type"`
-	EventType        string     `json:"event_type"`
-	WebhookURL       string     `json:"webhook_url,omitempty"`
-	CreatedAt        time.Time  `json:"created_at"`
-	UpdatedAt        time.Time  `json:"updated_at"`
-	LastRun          *runRef    `json:"last_run"`
-	Version          *versionV  `json:"version,omitempty"`
-	Definition       *flow.Flow `json:"definition,omitempty"`
+	ID               string `json:"id"`
+	Name             string `json:"name"`
+	Description      string `json:"description"`
+	Enabled          bool   `json:"enabled"`
+	LatestVersion    int    `json:"latest_version"`
+	PublishedVersion int    `json:"published_version"`
+	TriggerType      string `json:"trigger_type"`
+	EventType        string `json:"event_type"`
+	WebhookURL       string `json:"webhook_url,omitempty"`
+	// RejectedDeliveries counts webhook deliveries refused by verification.
+	RejectedDeliveries int64      `json:"rejected_deliveries"`
+	CreatedAt          time.Time  `json:"created_at"`
+	UpdatedAt          time.Time  `json:"updated_at"`
+	LastRun            *runRef    `json:"last_run"`
+	Version            *versionV  `json:"version,omitempty"`
+	Definition         *flow.Flow `json:"definition,omitempty"`
 }
 
 type versionV struct {
@@ -46,7 +48,8 @@ type versionV struct {
 
 func toFlowView(f *store.Flow, last *store.Run) flowView {
 	v := flowView{ID: f.ID, Name: f.Name, Description: f.Description, Enabled: f.Enabled, LatestVersion: f.LatestVersion,
-		PublishedVersion: f.PublishedVersion, TriggerType: f.TriggerType, EventType: f.EventType, CreatedAt: f.CreatedAt, UpdatedAt: f.UpdatedAt}
+		PublishedVersion: f.PublishedVersion, TriggerType: f.TriggerType, EventType: f.EventType, RejectedDeliveries: f.RejectedDeliveries,
+		CreatedAt: f.CreatedAt, UpdatedAt: f.UpdatedAt}
 	if f.TriggerType == "trigger.webhook" {
 		v.WebhookURL = "/api/v1/hooks/" + f.ID
 	}

@@ -38,8 +38,10 @@ type Flow struct {
 	// TriggerType and EventType describe the published version, so events find their flows by index.
 	TriggerType string `gorm:"size:64;index"`
 	EventType   string `gorm:"size:200;index"`
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	// RejectedDeliveries counts webhook deliveries refused by verification (bad signatures).
+	RejectedDeliveries int64 `gorm:"not null;default:0"`
+	CreatedAt          time.Time
+	UpdatedAt          time.Time
 }
 
 // FlowVersion is one saved definition. A published version is frozen; saving again makes a new draft.
