@@ -66,6 +66,7 @@ type Engine struct {
 
 	stopDispatch context.CancelFunc
 	dispatchDone chan struct{}
+	scheduleDone chan struct{}
 	server       *asynq.Server
 }
 
@@ -134,7 +135,9 @@ func Open(cfg Config) (*Engine, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	e.stopDispatch = cancel
 	e.dispatchDone = make(chan struct{})
+	e.scheduleDone = make(chan struct{})
 	go e.dispatchLoop(ctx)
+	go e.scheduleLoop(ctx, time.Second)
 	return e, nil
 }
 
@@ -163,6 +166,7 @@ func (e *Engine) Close() {
 	if e.stopDispatch != nil {
 		e.stopDispatch()
 		<-e.dispatchDone
+		<-e.scheduleDone
 	}
 	if e.Queue != nil {
 		e.Queue.Close()

@@ -39,6 +39,27 @@ func Backends() []Backend {
 // New starts an engine with a worker and stops it when the test ends.
 func New(t testing.TB, b Backend) *engine.Engine {
 	t.Helper()
+	return Start(t, Config(t, b))
+}
+
+// Start opens an engine with cfg, starts its worker and stops it when the test ends. Opening two
+// engines with one Config gives two processes' worth of engine sharing a database and queue.
+func Start(t testing.TB, cfg engine.Config) *engine.Engine {
+	t.Helper()
+	e, err := engine.Open(cfg)
+	if err != nil {
+		t.Fatalf("engine.Open: %v", err)
+	}
+	if err := e.StartWorker(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Close)
+	return e
+}
+
+// Config is a test engine's configuration for backend b, with a fresh database.
+func Config(t testing.TB, b Backend) engine.Config {
+	t.Helper()
 	cfg := engine.Config{
 		DataDir:      t.TempDir(),
 		HTTPAllow:    []string{"127.0.0.0/8", "::1/128"},
@@ -55,15 +76,7 @@ func New(t testing.TB, b Backend) *engine.Engine {
 		// Tests share one Redis: a queue of its own keeps each engine's tasks away from the others.
 		cfg.QueueName = fmt.Sprintf("test-%d", time.Now().UnixNano())
 	}
-	e, err := engine.Open(cfg)
-	if err != nil {
-		t.Fatalf("engine.Open(%s): %v", b, err)
-	}
-	if err := e.StartWorker(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(e.Close)
-	return e
+	return cfg
 }
 
 // freshDatabase creates a database of its own for one test, dropped at the end, so tests can run

@@ -95,9 +95,14 @@ type Spec struct {
 	Check func(cfg map[string]any) []FieldError `json:"-"`
 	// Receive, on webhook triggers, vets each delivery before it is stored.
 	Receive Receiver `json:"-"`
+	// Schedule, on time triggers, parses the config into the trigger's fire times.
+	Schedule func(cfg map[string]any) (Schedule, error) `json:"-"`
 	// Run executes the node. Triggers have no Run: their output is the event.
 	Run func(ctx context.Context, in *Input) (*Result, error) `json:"-"`
 }
+
+// Schedule returns the first fire time strictly after the given time.
+type Schedule func(after time.Time) time.Time
 
 // FieldError is a problem with one config field found by Spec.Check.
 type FieldError struct {
