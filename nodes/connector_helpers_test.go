@@ -14,6 +14,7 @@ import (
 
 	"github.com/opsflow/opsflow/engine"
 	"github.com/opsflow/opsflow/engine/enginetest"
+	"github.com/opsflow/opsflow/engine/node"
 	"github.com/opsflow/opsflow/engine/store"
 )
 
@@ -30,7 +31,7 @@ func cxBackends(t *testing.T, fn func(t *testing.T, e *engine.Engine)) {
 // cxCredential stores a credential and returns its id.
 func cxCredential(t *testing.T, e *engine.Engine, typ string, data map[string]string) string {
 	t.Helper()
-	c, err := e.CreateCredential(context.Background(), "test "+typ, typ, data)
+	c, err := e.CreateCredential(context.Background(), fmt.Sprintf("test %s %d", typ, cxSeq.Add(1)), typ, data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,3 +122,13 @@ func cxNoSecrets(t *testing.T, d *engine.RunDetail, secrets ...string) {
 
 // cxRetried is how often a retryable failure runs in the test engine (1 + MaxRetry 2).
 const cxRetried = 3
+
+// cxSpec returns a registered node type.
+func cxSpec(t *testing.T, typ string) *node.Spec {
+	t.Helper()
+	s := node.Lookup(typ)
+	if s == nil {
+		t.Fatalf("node type %s is not registered", typ)
+	}
+	return s
+}
