@@ -13,6 +13,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/opsflow/opsflow/engine/compile"
 	"github.com/opsflow/opsflow/engine/mask"
 	"github.com/opsflow/opsflow/engine/node"
 	"github.com/opsflow/opsflow/engine/queue"
@@ -25,6 +26,8 @@ type Accepted struct {
 	RunIDs  []string `json:"run_ids"`
 	// Duplicate is true when the idempotency key was seen before; nothing new was started.
 	Duplicate bool `json:"duplicate,omitempty"`
+	// RespondWithin is set for webhook flows that answer the request themselves: how long to wait.
+	RespondWithin time.Duration `json:"-"`
 }
 
 // target is a flow version a new event runs against.
@@ -132,7 +135,76 @@ func (e *Engine) AcceptWebhook(ctx context.Context, flowID string, w *node.Webho
 		k := "hook:" + f.ID + ":" + dedupID
 		ev.IdempotencyKey = &k
 	}
-	return e.accept(ctx, ev, data, []target{{flowID: f.ID, version: f.PublishedVersion}})
+	acc, err := e.accept(ctx, ev, data, []target{{flowID: f.ID, version: f.PublishedVersion}})
+	if err != nil || acc.Duplicate {
+		return acc, err
+	}
+	for _, n := range cf.Order {
+		if n.Spec.Responds {
+			acc.RespondWithin = 10 * time.Second
+			if s, ok := n.LiteralConfig()["timeout"].(string); ok {
+				if d, err := compile.ParseDuration(s); err == nil {
+					acc.RespondWithin = d
+				}
+			}
+		}
+	}
+	return acc, nil
+}
+
+// WebhookResponse is what a flow answers to the webhook that started it.
+type WebhookResponse struct {
+	Status  int
+	Headers map[string]string
+	Body    any
+}
+
+// Why a webhook flow gave no response.
+var (
+	ErrNoResponse        = errors.New("the flow did not respond in time")
+	ErrFailedBeforeReply = errors.New("the flow failed before it responded")
+)
+
+// WaitResponse waits until the run's responding node has run, or the run ends, or within passes.
+func (e *Engine) WaitResponse(ctx context.Context, runID string, within time.Duration) (*WebhookResponse, error) {
+	ctx, cancel := context.WithTimeout(ctx, within)
+	defer cancel()
+	responders := map[string]bool{}
+	for _, s := range node.All() {
+		if s.Responds {
+			responders[s.Type] = true
+		}
+	}
+	types := make([]string, 0, len(responders))
+	for t := range responders {
+		types = append(types, t)
+	}
+	for {
+		var st store.Step
+		err := e.Store.DB.WithContext(ctx).Where("run_id = ? AND node_type IN ? AND status = ?", runID, types, store.StepSucceeded).Take(&st).Error
+		if err == nil {
+			var out struct {
+				Status  int               `json:"status"`
+				Headers map[string]string `json:"headers"`
+				Body    any               `json:"body"`
+			}
+			if err := json.Unmarshal([]byte(st.Output), &out); err != nil {
+				return nil, err
+			}
+			return &WebhookResponse{Status: out.Status, Headers: out.Headers, Body: out.Body}, nil
+		}
+		if status, err := e.runStatus(ctx, runID); err == nil && store.Terminal(status) {
+			if status == store.RunFailed {
+				return nil, ErrFailedBeforeReply
+			}
+			return nil, ErrNoResponse
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ErrNoResponse
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }
 
 // webhookData is what a webhook flow sees as event.data: the JSON body, a form, or the text.

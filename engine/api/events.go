@@ -1,12 +1,14 @@
 package api
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/opsflow/opsflow/engine"
 	"github.com/opsflow/opsflow/engine/node"
 	"github.com/opsflow/opsflow/engine/store"
 )
@@ -60,6 +62,25 @@ func (s *Server) webhook(c *gin.Context) {
 	if err != nil {
 		s.failErr(c, err)
 		return
+	}
+	if acc.RespondWithin > 0 && len(acc.RunIDs) == 1 {
+		resp, err := s.e.WaitResponse(c.Request.Context(), acc.RunIDs[0], acc.RespondWithin)
+		switch {
+		case err == nil:
+			for k, v := range resp.Headers {
+				c.Header(k, v)
+			}
+			if str, ok := resp.Body.(string); ok {
+				c.String(resp.Status, str)
+			} else {
+				c.JSON(resp.Status, resp.Body)
+			}
+			return
+		case errors.Is(err, engine.ErrFailedBeforeReply):
+			fail(c, http.StatusBadGateway, "flow_failed", "the flow failed before it responded; see run "+acc.RunIDs[0], gin.H{"event_id": acc.EventID, "run_ids": acc.RunIDs})
+			return
+		}
+		// No answer in time: the event is safely accepted all the same.
 	}
 	status := http.StatusAccepted
 	if acc.Duplicate {

@@ -88,6 +88,9 @@ type Spec struct {
 	// OutputFor, when set, computes the output shape from the node's config
 	// (a trigger's event shape comes from its sample, for instance).
 	OutputFor func(cfg map[string]any) *Schema `json:"-"`
+	// Responds marks nodes whose output ({status, headers, body}) answers the webhook that started
+	// the run; a webhook flow containing one waits for it (up to its "timeout" config).
+	Responds bool `json:"responds,omitempty"`
 	// SideEffect marks actions that a dry run records instead of performing.
 	SideEffect bool   `json:"side_effect,omitempty"`
 	Docs       string `json:"docs,omitempty"`
