@@ -26,6 +26,8 @@ type Accepted struct {
 	RunIDs  []string `json:"run_ids"`
 	// Duplicate is true when the idempotency key was seen before; nothing new was started.
 	Duplicate bool `json:"duplicate,omitempty"`
+	// ResumedRunIDs are waiting runs this event woke (logic.wait_for_event).
+	ResumedRunIDs []string `json:"resumed_run_ids,omitempty"`
 	// RespondWithin is set for webhook flows that answer the request themselves: how long to wait.
 	RespondWithin time.Duration `json:"-"`
 }
@@ -292,6 +294,14 @@ func (e *Engine) accept(ctx context.Context, ev *store.Event, data any, targets 
 			acc.RunIDs = append(acc.RunIDs, run.ID)
 			dispatches = append(dispatches, store.Dispatch{RunID: run.ID, Token: run.Token, ProcessAt: ev.CreatedAt})
 		}
+		woken, err := wakeWaits(tx, ev, data)
+		if err != nil {
+			return err
+		}
+		for _, d := range woken {
+			acc.ResumedRunIDs = append(acc.ResumedRunIDs, d.RunID)
+		}
+		dispatches = append(dispatches, woken...)
 		if len(dispatches) > 0 {
 			return tx.Create(&dispatches).Error
 		}
@@ -311,6 +321,61 @@ func (e *Engine) accept(ctx context.Context, ev *store.Event, data any, targets 
 		e.enqueue(ctx, dispatches)
 	}
 	return acc, nil
+}
+
+// wakeWaits resumes the runs waiting for this event, in the accepting transaction: the received
+// event is recorded on the waiting step and the run gets a new token and a dispatch. A run whose
+// timeout already woke it (its token moved on) is left alone.
+func wakeWaits(tx *gorm.DB, ev *store.Event, data any) ([]store.Dispatch, error) {
+	var fields []string
+	if err := tx.Model(&store.Wait{}).Distinct("field").Where("event_type = ?", ev.Type).Pluck("field", &fields).Error; err != nil {
+		return nil, err
+	}
+	var out []store.Dispatch
+	for _, field := range fields {
+		v, ok := lookupPath(data, field)
+		if !ok {
+			continue
+		}
+		var waits []store.Wait
+		if err := tx.Where("event_type = ? AND field = ? AND value = ?", ev.Type, field, compile.Stringify(v)).Find(&waits).Error; err != nil {
+			return nil, err
+		}
+		for _, w := range waits {
+			token := "event-" + ev.ID
+			res := tx.Model(&store.Run{}).Where("id = ? AND token = ? AND status = ?", w.RunID, w.Token, store.RunWaiting).
+				Updates(map[string]any{"token": token, "status": store.RunQueued, "updated_at": ev.CreatedAt})
+			if res.Error != nil {
+				return nil, res.Error
+			}
+			if res.RowsAffected == 0 {
+				continue
+			}
+			received := toJSON(map[string]any{"id": ev.ID, "type": ev.Type, "data": data})
+			if err := tx.Model(&store.Step{}).Where("run_id = ? AND node_id = ?", w.RunID, w.NodeID).Update("received", received).Error; err != nil {
+				return nil, err
+			}
+			if err := tx.Delete(&w).Error; err != nil {
+				return nil, err
+			}
+			out = append(out, store.Dispatch{RunID: w.RunID, Token: token, ProcessAt: ev.CreatedAt, CreatedAt: ev.CreatedAt})
+		}
+	}
+	return out, nil
+}
+
+// lookupPath follows a dotted path ("customer.id") into decoded JSON.
+func lookupPath(v any, path string) (any, bool) {
+	for _, part := range strings.Split(path, ".") {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		if v, ok = m[part]; !ok {
+			return nil, false
+		}
+	}
+	return v, v != nil
 }
 
 func findDuplicate(tx *gorm.DB, key string) (*Accepted, error) {

@@ -177,6 +177,9 @@ func (e *Engine) step(ctx context.Context, run *store.Run, n *compile.Node, env 
 	if st.WaitStarted != nil {
 		in.WaitStarted = *st.WaitStarted
 	}
+	if resumed && st.Received != "" {
+		in.Received, _ = fromJSON(st.Received).(map[string]any)
+	}
 	var res *node.Result
 	if run.DryRun && n.Spec.SideEffect {
 		res = &node.Result{Output: map[string]any{"dry_run": true}}
@@ -196,7 +199,12 @@ func (e *Engine) step(ctx context.Context, run *store.Run, n *compile.Node, env 
 		return "", goOn, e.failStep(ctx, st, node.Permanentf("node type %s returned unknown port %q", n.Spec.Type, res.Port))
 	}
 	if !res.WaitUntil.IsZero() {
-		return "", stopWait, e.park(ctx, run, st, res.WaitUntil)
+		return "", stopWait, e.park(ctx, run, st, res.WaitUntil, res.WaitFor)
+	}
+	if resumed {
+		if err := e.Store.DB.WithContext(ctx).Where("run_id = ? AND node_id = ?", run.ID, id).Delete(&store.Wait{}).Error; err != nil {
+			return "", goOn, err
+		}
 	}
 	// Outputs pass through JSON so expressions downstream see the same types they were checked against.
 	var out any = map[string]any{}
@@ -238,12 +246,12 @@ func (e *Engine) failStep(ctx context.Context, st *store.Step, cause error) erro
 
 // park suspends the run until at: the step is marked waiting and a scheduled dispatch with a new
 // token is written in the same transaction, so the wake-up cannot be lost.
-func (e *Engine) park(ctx context.Context, run *store.Run, st *store.Step, at time.Time) error {
+func (e *Engine) park(ctx context.Context, run *store.Run, st *store.Step, at time.Time, wf *node.WaitFor) error {
 	now := time.Now().UTC()
 	if st.WaitStarted == nil {
 		st.WaitStarted = &now
 	}
-	st.Status = store.StepWaiting
+	st.Status, st.Received = store.StepWaiting, ""
 	token := fmt.Sprintf("wait-%s-%d", st.NodeID, now.UnixNano())
 	d := store.Dispatch{RunID: run.ID, Token: token, ProcessAt: at.UTC()}
 	err := e.Store.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
@@ -257,6 +265,15 @@ func (e *Engine) park(ctx context.Context, run *store.Run, st *store.Step, at ti
 		}
 		if res.RowsAffected == 0 {
 			return errCancelled
+		}
+		if wf != nil {
+			w := store.Wait{RunID: run.ID, NodeID: st.NodeID, Token: token, EventType: wf.EventType, Field: wf.Field, Value: wf.Value, ExpiresAt: at.UTC(), CreatedAt: now}
+			if err := tx.Where("run_id = ? AND node_id = ?", run.ID, st.NodeID).Delete(&store.Wait{}).Error; err != nil {
+				return err
+			}
+			if err := tx.Create(&w).Error; err != nil {
+				return err
+			}
 		}
 		return tx.Create(&d).Error
 	})

@@ -169,6 +169,8 @@ type Input struct {
 	Resumed bool
 	// WaitStarted is when the node first asked to wait (zero unless Resumed or waiting again).
 	WaitStarted time.Time
+	// Received is the event that ended a WaitFor wait ({id, type, data}); nil if the wait timed out.
+	Received map[string]any
 	DryRun      bool
 	Services    Services
 	Log         *slog.Logger
@@ -186,6 +188,16 @@ type Result struct {
 	WaitUntil time.Time
 	// Stop ends the run successfully after this node; nothing downstream runs.
 	Stop bool
+	// WaitFor, with WaitUntil as its deadline, resumes the run early when a matching event arrives.
+	WaitFor *WaitFor
+}
+
+// WaitFor describes the event a waiting node wants: its type, and the value one of its data
+// fields (a dotted path such as "order_id") must have.
+type WaitFor struct {
+	EventType string
+	Field     string
+	Value     string
 }
 
 // Services are the engine facilities a node may use.

@@ -104,6 +104,22 @@ type Step struct {
 	FinishedAt  *time.Time
 	DurationMs  int64
 	WaitStarted *time.Time
+	// Received holds the event that ended a wait for an event.
+	Received string `gorm:"type:text"`
+}
+
+// Wait is a parked step waiting for an event: an incoming event of EventType whose data field
+// Field equals Value resumes the run.
+type Wait struct {
+	ID        uint   `gorm:"primaryKey"`
+	RunID     string `gorm:"size:36;not null;uniqueIndex:wait_step"`
+	NodeID    string `gorm:"size:64;not null;uniqueIndex:wait_step"`
+	Token     string `gorm:"size:64;not null"`
+	EventType string `gorm:"size:200;not null;index:wait_match"`
+	Field     string `gorm:"size:200;not null;index:wait_match"`
+	Value     string `gorm:"size:500;not null;index:wait_match"`
+	ExpiresAt time.Time
+	CreatedAt time.Time
 }
 
 // Dispatch is the outbox: a run to hand to the queue. It is written in the same transaction
@@ -166,4 +182,4 @@ type Credential struct {
 }
 
 // Models lists every table, for migration.
-var Models = []any{&Flow{}, &FlowVersion{}, &Event{}, &Run{}, &Step{}, &Dispatch{}, &Team{}, &Member{}, &Assignment{}, &Credential{}}
+var Models = []any{&Flow{}, &FlowVersion{}, &Event{}, &Run{}, &Step{}, &Dispatch{}, &Wait{}, &Team{}, &Member{}, &Assignment{}, &Credential{}}
