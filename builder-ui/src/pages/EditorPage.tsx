@@ -12,6 +12,7 @@ import {
 } from '../flow/model';
 import { History } from '../flow/history';
 import { layeredLayout } from '../flow/layout';
+import { runStepMap } from '../flow/run';
 import { useI18n } from '../i18n';
 import { setLeaveGuard, useRouter, Link } from '../router';
 import { useNodeTypes } from '../nodeTypes';
@@ -98,7 +99,8 @@ function Editor({ routeId }: { routeId: string | null }) {
     setMeta(m);
     setSavedJson(saved ? JSON.stringify(graphToDoc(m, g.nodes, g.edges)) : '');
     history.current.clear();
-    requestAnimationFrame(() => rf.fitView({ padding: 0.25, maxZoom: 1.1 }));
+    // (fitView before any node exists would be queued and fire on the first node dropped.)
+    if (g.nodes.length) requestAnimationFrame(() => rf.fitView({ padding: 0.25, maxZoom: 1.1 }));
   }, [rf]);
 
   useEffect(() => {
@@ -164,10 +166,9 @@ function Editor({ routeId }: { routeId: string | null }) {
   }, [problems]);
   const stepByNode = useMemo(() => {
     if (!testRun) return null;
-    const m = new Map<string, { status: string; port?: string }>();
-    for (const s of testRun.steps ?? []) m.set(s.node_id, { status: s.status, port: s.port });
-    return m;
-  }, [testRun]);
+    return runStepMap(testRun, nodes.map((n) => ({ id: n.id, type: n.data.type })), byType);
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [testRun, byType]);
   const info = useMemo<CanvasInfo>(() => ({ problemsByNode, stepByNode, readOnly: false }), [problemsByNode, stepByNode]);
 
   // ---- history ----

@@ -4,6 +4,8 @@ import { api, ApiError } from '../api/client';
 import type { FlowDoc, Run } from '../api/types';
 import { TERMINAL } from '../api/types';
 import { docToGraph } from '../flow/model';
+import { runPath, runStepMap } from '../flow/run';
+import { useNodeTypes } from '../nodeTypes';
 import { useI18n } from '../i18n';
 import { Link, useRouter } from '../router';
 import { useNotify } from '../components/Toasts';
@@ -17,6 +19,7 @@ export function RunPage({ id }: { id: string }) {
   const { t, fmtTime } = useI18n();
   const { navigate } = useRouter();
   const notify = useNotify();
+  const { byType } = useNodeTypes();
   const [run, setRun] = useState<Run | null>(null);
   const [doc, setDoc] = useState<FlowDoc | null>(null);
   const [notFound, setNotFound] = useState(false);
@@ -46,11 +49,12 @@ export function RunPage({ id }: { id: string }) {
   }, [flowId, version]);
 
   const graph = useMemo(() => (doc ? docToGraph(doc) : { nodes: [], edges: [] }), [doc]);
-  const info = useMemo<CanvasInfo>(() => {
-    const m = new Map<string, { status: string; port?: string }>();
-    for (const s of run?.steps ?? []) m.set(s.node_id, { status: s.status, port: s.port });
-    return { problemsByNode: new Map(), stepByNode: m, readOnly: true };
-  }, [run]);
+  const docNodes = useMemo(() => (doc?.nodes ?? []).map((n) => ({ id: n.id, type: n.type })), [doc]);
+  const info = useMemo<CanvasInfo>(() => ({
+    problemsByNode: new Map(),
+    stepByNode: run ? runStepMap(run, docNodes, byType) : new Map(),
+    readOnly: true,
+  }), [run, docNodes, byType]);
 
   const retry = async (from: 'failed' | 'start') => {
     try {
@@ -65,7 +69,7 @@ export function RunPage({ id }: { id: string }) {
 
   if (notFound) return <section className="page"><p className="empty">{t('run.notFound')}</p></section>;
   if (!run) return <section className="page"><p className="muted">{t('common.loading')}</p></section>;
-  const path = (run.steps ?? []).map((s) => s.node_id + (s.port && s.port !== 'out' ? ` (${s.port})` : '')).join(' → ');
+  const path = runPath(run, docNodes, byType);
 
   return (
     <div className="runview">

@@ -88,7 +88,7 @@ export function FlowCanvas(props: FlowCanvasProps) {
           deleteKeyCode={readOnly ? null : ['Delete', 'Backspace']}
           multiSelectionKeyCode={['Shift', 'Meta', 'Control']}
           selectionKeyCode="Shift"
-          fitView
+          fitView={readOnly}
           fitViewOptions={{ padding: 0.25, maxZoom: 1.1 }}
           minZoom={0.2}
           maxZoom={2}

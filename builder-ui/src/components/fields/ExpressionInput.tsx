@@ -1,4 +1,4 @@
-import { useId, useRef, useState, type KeyboardEvent } from 'react';
+import { useEffect, useId, useRef, useState, type KeyboardEvent } from 'react';
 import { completionAt, suggest, type Completion } from '../../flow/expr';
 import { useI18n } from '../../i18n';
 
@@ -32,6 +32,13 @@ export function ExpressionInput({ id, value, onChange, scope, template, placehol
     setItems(list);
     setActive(0);
   };
+
+  // The scope comes from the server's validation and may arrive after the user typed: refresh then.
+  useEffect(() => {
+    const el = ref.current;
+    if (el && document.activeElement === el) refresh(el.value, el.selectionStart ?? el.value.length);
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [scope]);
 
   const accept = (path: string) => {
     if (!comp) return;

@@ -1,0 +1,326 @@
+// End-to-end test: builds and starts the real opsflow server, a fake Twilio, and drives
+// Debian's Chromium with playwright-core through building, publishing and running a flow.
+// Usage: npm run e2e   (needs /usr/bin/chromium, Go, and a built dist/: npm run build)
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const uiDir = path.resolve(here, '..');
+const repo = path.resolve(uiDir, '..');
+const shots = path.join(uiDir, 'screenshots');
+const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+const HEADED = process.env.E2E_HEADED === '1';
+
+let passed = 0;
+let currentPage = null;
+let failed = 0;
+const cleanups = [];
+const log = (...a) => console.log('[e2e]', ...a);
+
+async function check(name, fn) {
+  try {
+    await fn();
+    passed++;
+    console.log(`  ok   ${name}`);
+  } catch (e) {
+    failed++;
+    console.log(`  FAIL ${name}\n       ${(e && e.stack) || e}`);
+    if (currentPage) {
+      const out = path.join(uiDir, 'e2e-output');
+      mkdirSync(out, { recursive: true });
+      await currentPage.screenshot({ path: path.join(out, 'failure.png') }).catch(() => {});
+      console.log('       screenshot: e2e-output/failure.png');
+    }
+    throw e;
+  }
+}
+function assert(cond, msg) { if (!cond) throw new Error(msg); }
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
+    s.on('error', reject);
+  });
+}
+
+async function waitFor(fn, what, timeoutMs = 60_000, everyMs = 300) {
+  const end = Date.now() + timeoutMs;
+  let last;
+  while (Date.now() < end) {
+    try { const v = await fn(); if (v) return v; } catch (e) { last = e; }
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? ': ' + last.message : ''}`);
+}
+
+/** A tiny stand-in for Twilio's Messages API. */
+function startFakeTwilio() {
+  const messages = [];
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => { body += c; });
+    req.on('end', () => {
+      const m = /^\/2010-04-01\/Accounts\/([^/]+)\/Messages\.json$/.exec(req.url ?? '');
+      if (req.method !== 'POST' || !m) { res.writeHead(404).end('{}'); return; }
+      const form = Object.fromEntries(new URLSearchParams(body));
+      const sid = 'SM' + String(messages.length + 1).padStart(32, '0');
+      messages.push({ account: m[1], auth: req.headers.authorization, form });
+      res.writeHead(201, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify({ sid, status: 'queued', to: form.To, from: form.From, body: form.Body }));
+    });
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, messages, port: server.address().port })));
+}
+
+async function main() {
+  mkdirSync(shots, { recursive: true });
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'opsflow-e2e-'));
+  cleanups.push(() => rmSync(tmp, { recursive: true, force: true }));
+
+  log('building the server (embeds builder-ui/dist)…');
+  const bin = path.join(tmp, 'opsflow');
+  execFileSync('go', ['build', '-o', bin, './cmd/opsflow'], { cwd: repo, stdio: 'inherit' });
+
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const dataDir = path.join(tmp, 'data');
+  mkdirSync(dataDir);
+  const srv = spawn(bin, ['serve'], {
+    cwd: repo,
+    env: { ...process.env, OPSFLOW_ADDR: `127.0.0.1:${port}`, OPSFLOW_DATA_DIR: dataDir, OPSFLOW_HTTP_ALLOW: '127.0.0.0/8' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let srvLog = '';
+  srv.stdout.on('data', (d) => { srvLog += d; });
+  srv.stderr.on('data', (d) => { srvLog += d; });
+  cleanups.push(() => { if (srv.exitCode === null) srv.kill('SIGTERM'); });
+  await waitFor(async () => (await fetch(base + '/healthz')).ok, 'GET /healthz');
+  log('server up at', base);
+
+  const apiCall = async (method, p, body) => {
+    const res = await fetch(base + '/api/v1' + p, {
+      method, headers: body ? { 'Content-Type': 'application/json' } : undefined, body: body ? JSON.stringify(body) : undefined,
+    });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`${method} ${p} → ${res.status} ${text}`);
+    return text ? JSON.parse(text) : null;
+  };
+
+  const twilio = await startFakeTwilio();
+  cleanups.push(() => twilio.server.close());
+
+  // ---- fixtures through the API ----
+  const team = await apiCall('POST', '/teams', { name: 'Billing escalations', description: 'Handles failed payments' });
+  const member = await apiCall('POST', `/teams/${team.id}/members`, { name: 'Mei Chen', email: 'mei@example.com', phone: '+15550001111', active: true });
+  await apiCall('POST', '/credentials', {
+    name: 'Twilio (test)', type: 'twilio',
+    data: { account_sid: 'AC0123456789', auth_token: 'secret-token', from: '+15550000000', base_url: `http://127.0.0.1:${twilio.port}` },
+  });
+  log('team, member and credential created');
+
+  // ---- browser ----
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: !HEADED,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync'],
+  });
+  cleanups.push(() => browser.close());
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'en-US' });
+  const page = await context.newPage();
+  currentPage = page;
+  const consoleErrors = [];
+  page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
+  page.on('pageerror', (e) => consoleErrors.push(String(e)));
+  if (process.env.E2E_DEBUG === '1') page.on('console', (m) => console.log('[browser]', m.type(), m.text()));
+  page.on('dialog', (d) => void d.accept());
+  page.setDefaultTimeout(15_000);
+
+  await check('flow list loads (empty state)', async () => {
+    await page.goto(base + '/');
+    await page.getByRole('heading', { name: 'Flows' }).waitFor();
+    await page.getByText('No flows yet').waitFor();
+  });
+
+  const pane = page.locator('.react-flow__pane');
+  const dropNode = async (type, x, y) => {
+    await page.locator(`.palette-item[data-node-type="${type}"]`).dragTo(pane, { targetPosition: { x, y } });
+  };
+  const node = (id) => page.locator(`.react-flow__node[data-id="${id}"]`);
+  const connect = async (from, port, to) => {
+    const src = node(from).locator(`.react-flow__handle[data-handleid="${port}"]`);
+    const dst = node(to).locator('.react-flow__handle[data-handleid="in"]');
+    const a = await src.boundingBox();
+    const b = await dst.boundingBox();
+    await page.mouse.move(a.x + a.width / 2, a.y + a.height / 2);
+    await page.mouse.down();
+    await page.mouse.move((a.x + b.x) / 2, (a.y + b.y) / 2, { steps: 5 });
+    await page.mouse.move(b.x + b.width / 2, b.y + b.height / 2, { steps: 5 });
+    await page.mouse.up();
+    await page.locator(`.react-flow__edge[data-id="${from}:${port}->${to}"]`).waitFor({ state: 'attached' });
+  };
+  const field = (name) => page.locator(`.sidepanel [data-field="${name}"]`);
+
+  await check('build the payment-failed flow by drag and drop', async () => {
+    await page.getByRole('button', { name: 'New flow' }).click();
+    await page.getByText('Drag a trigger from the palette to start.').waitFor();
+    await page.getByLabel('Flow name').fill('Payment failed → billing team');
+
+    await dropNode('trigger.event', 420, 60);
+    await node('event').waitFor();
+    if (process.env.E2E_DEBUG === '1') log('pane', await pane.boundingBox(), 'node', await node('event').boundingBox());
+    await field('event_type').locator('input').fill('payment.failed');
+    await field('sample').locator('textarea').fill('{"payment_id": "pay_1", "amount": 150, "currency": "USD", "customer": {"name": "Ann", "phone": "+15557654321"}}');
+
+    await dropNode('logic.condition', 420, 200);
+    await node('condition').waitFor();
+    await connect('event', 'out', 'condition');
+    await node('condition').click();
+    // The expression editor suggests the fields of the trigger's sample.
+    const expr = field('expression').locator('textarea');
+    await expr.click();
+    await waitFor(async () => (await page.locator('.sidepanel').textContent()).length > 0, 'panel');
+    await expr.pressSequentially('event.data.am', { delay: 20 });
+    await page.getByRole('option', { name: 'event.data.amount' }).waitFor();
+    await expr.press('Enter');
+    await expr.pressSequentially(' >= 100', { delay: 10 });
+    assert((await expr.inputValue()) === 'event.data.amount >= 100', 'expression is ' + (await expr.inputValue()));
+
+    await dropNode('action.assign', 300, 350);
+    await node('assign').waitFor();
+    await connect('condition', 'true', 'assign');
+    await node('assign').click();
+    await field('team').locator('select').selectOption({ label: `${team.name} · 1 member(s)` });
+    await field('subject').locator('textarea').fill('Payment {{ event.data.payment_id }} failed');
+
+    await dropNode('action.sms', 300, 500);
+    await node('sms').waitFor();
+    await connect('assign', 'out', 'sms');
+    await node('sms').click();
+    await field('credential').locator('select').selectOption({ label: 'Twilio (test) (twilio)' });
+    await field('to').locator('textarea').fill('{{ nodes.assign.assignee.phone }}');
+    await field('body').locator('textarea').fill('Payment of {{ event.data.amount }} {{ event.data.currency }} failed for {{ event.data.customer.name }}');
+  });
+
+  await check('an invalid expression is reported on the node and field, and blocks publishing', async () => {
+    await node('condition').click();
+    const expr = field('expression').locator('textarea');
+    await expr.fill('event.data.amout >= 100');
+    await node('condition').locator('.opsnode-problems').waitFor();
+    await field('expression').locator('.field-error').waitFor();
+    assert(await page.getByRole('button', { name: 'Publish' }).isDisabled(), 'publish should be disabled');
+    await page.locator('#publish-blocked').waitFor();
+    await expr.fill('event.data.amount >= 100');
+    await page.locator('.validity.good').waitFor();
+    assert(await page.getByRole('button', { name: 'Publish' }).isEnabled(), 'publish should be enabled');
+  });
+
+  await check('auto-layout, then screenshot of the canvas with the panel', async () => {
+    await page.getByRole('button', { name: 'Auto-layout' }).click();
+    await page.waitForTimeout(400);
+    await node('sms').click();
+    await page.waitForTimeout(300);
+    await page.screenshot({ path: path.join(shots, 'canvas-panel.png') });
+  });
+
+  let flowId;
+  await check('publish', async () => {
+    await page.getByRole('button', { name: 'Publish' }).click();
+    await page.getByText('Published v1', { exact: true }).first().waitFor();
+    flowId = page.url().split('/flows/')[1];
+    assert(flowId && flowId !== 'new', 'url has the flow id: ' + page.url());
+    const f = await apiCall('GET', `/flows/${flowId}`);
+    assert(f.published_version === 1, 'published_version ' + f.published_version);
+    assert(f.definition.edges.some((e) => e.from === 'condition' && e.to === 'assign' && e.port === 'true'), 'true edge saved');
+  });
+
+  await check('test run (dry) from the builder highlights the false path', async () => {
+    await page.getByRole('tab', { name: 'Test run' }).click();
+    await page.locator('#test-data').fill('{"payment_id": "pay_0", "amount": 20, "currency": "USD", "customer": {"name": "Bo", "phone": "+1555"}}');
+    await page.getByRole('button', { name: 'Run test' }).click();
+    await page.locator('.test-result h3 .status-succeeded').waitFor({ timeout: 30_000 });
+    await page.locator('.opsnode[data-node-id="condition"][data-run-status="succeeded"]').waitFor();
+    await page.locator('.opsnode[data-node-id="assign"][data-run-status="notrun"]').waitFor();
+    assert(twilio.messages.length === 0, 'no SMS for a small amount');
+  });
+
+  let runId;
+  await check('an event through the API runs the published flow and sends the SMS', async () => {
+    const ev = await apiCall('POST', '/events', {
+      type: 'payment.failed', idempotency_key: 'e2e-1',
+      data: { payment_id: 'pay_42', amount: 250, currency: 'USD', customer: { name: 'Ann', phone: '+15557654321' } },
+    });
+    assert(ev.run_ids?.length === 1, 'one run started: ' + JSON.stringify(ev));
+    runId = ev.run_ids[0];
+    const run = await waitFor(async () => {
+      const r = await apiCall('GET', `/runs/${runId}`);
+      return ['succeeded', 'failed', 'cancelled'].includes(r.status) ? r : null;
+    }, 'run to finish', 60_000, 400);
+    assert(run.status === 'succeeded', 'run status ' + run.status + ' ' + (run.error ?? '') + JSON.stringify(run.steps));
+    assert(twilio.messages.length === 1, 'one SMS sent, got ' + twilio.messages.length);
+    const sms = twilio.messages[0];
+    assert(sms.form.To === member.phone, 'SMS to the assignee: ' + sms.form.To);
+    assert(sms.form.Body.includes('250'), 'SMS body: ' + sms.form.Body);
+  });
+
+  await check('the run view highlights the path taken', async () => {
+    await page.goto(`${base}/runs/${runId}`);
+    for (const id of ['event', 'condition', 'assign', 'sms'])
+      await page.locator(`.opsnode[data-node-id="${id}"][data-run-status="succeeded"]`).waitFor();
+    await page.locator('.react-flow__edge.edge-taken[data-id="condition:true->assign"]').waitFor();
+    const taken = await page.locator('.react-flow__edge.edge-taken').count();
+    assert(taken === 3, 'three edges taken, got ' + taken);
+    const pathText = await page.getByTestId('run-path').textContent();
+    assert(pathText === 'event → condition (true) → assign → sms', 'path: ' + pathText);
+    await page.locator('.step[data-step-node="sms"] summary').click();
+    await page.waitForTimeout(300);
+    await page.screenshot({ path: path.join(shots, 'run-view.png') });
+  });
+
+  await check('runs list and flow list show the run', async () => {
+    await page.getByRole('link', { name: 'Runs' }).click();
+    await page.locator('.runs-table .status-succeeded').first().waitFor();
+    await page.getByRole('link', { name: 'Flows' }).click();
+    await page.getByRole('link', { name: 'Payment failed → billing team' }).waitFor();
+    await page.getByText('Published v1').waitFor();
+    await page.waitForTimeout(200);
+    await page.screenshot({ path: path.join(shots, 'flow-list.png') });
+  });
+
+  await check('Chinese UI', async () => {
+    await page.getByLabel('Language').selectOption('zh-CN');
+    await page.getByRole('heading', { name: '流程' }).waitFor();
+    await page.screenshot({ path: path.join(shots, 'flow-list-zh.png') });
+    await page.getByRole('link', { name: 'Payment failed → billing team' }).click();
+    await page.locator('.palette').getByText('触发器').waitFor();
+    await node('condition').click();
+    await page.waitForTimeout(300);
+    await page.screenshot({ path: path.join(shots, 'canvas-zh.png') });
+    await page.getByLabel('语言').selectOption('en');
+  });
+
+  await check('no console errors', async () => {
+    assert(consoleErrors.length === 0, 'console errors:\n' + consoleErrors.join('\n'));
+  });
+
+  if (process.env.E2E_SERVER_LOG === '1') console.log(srvLog);
+}
+
+let code = 0;
+try {
+  await main();
+} catch (e) {
+  code = 1;
+  if (!failed) { failed++; console.log('  FAIL setup\n       ' + ((e && e.stack) || e)); }
+} finally {
+  for (const c of cleanups.reverse()) { try { await c(); } catch { /* ignore */ } }
+}
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(code || (failed ? 1 : 0));
