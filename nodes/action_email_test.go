@@ -62,7 +62,6 @@ func testCert(t *testing.T) (tls.Certificate, string) {
 
 // received is one message as the test SMTP server got it.
 type received struct {
-	tls      bool
 	mech     string
 	user     string
 	from     string

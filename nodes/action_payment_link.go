@@ -100,7 +100,7 @@ func runPaymentLink(ctx context.Context, in *node.Input) (*node.Result, error) {
 		quantity = int(q)
 	}
 	form := url.Values{
-		"mode": {"payment"},
+		"mode":                                          {"payment"},
 		"line_items[0][price_data][currency]":           {currency},
 		"line_items[0][price_data][unit_amount]":        {strconv.FormatInt(int64(amount), 10)},
 		"line_items[0][price_data][product_data][name]": {name},
@@ -165,7 +165,7 @@ func runPaymentLink(ctx context.Context, in *node.Input) (*node.Result, error) {
 	id, _ := out["id"].(string)
 	link, _ := out["url"].(string)
 	if id == "" || link == "" {
-		return nil, fmt.Errorf("Stripe answered %d without a session id and url: %s", resp.Status, snippet(resp.Body))
+		return nil, fmt.Errorf("%s answered %d without a session id and url: %s", "Stripe", resp.Status, snippet(resp.Body))
 	}
 	return &node.Result{Output: map[string]any{
 		"id":             id,

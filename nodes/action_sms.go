@@ -131,6 +131,9 @@ func runTwilioSMS(ctx context.Context, in *node.Input, cred *node.Credential, to
 	return &node.Result{Output: map[string]any{"provider": "twilio", "sid": out["sid"], "status": out["status"], "to": to}}, nil
 }
 
+// aliyunName names the provider in errors.
+const aliyunName = "Alibaba Cloud SMS"
+
 // aliyunRetryable are SendSms result codes that may succeed later.
 var aliyunRetryable = map[string]bool{
 	"isv.BUSINESS_LIMIT_CONTROL": true, // per-number rate limit
@@ -204,7 +207,7 @@ func runAliyunSMS(ctx context.Context, in *node.Input, cred *node.Credential, to
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
-	resp, err := send(ctx, in, req, "Alibaba Cloud SMS")
+	resp, err := send(ctx, in, req, aliyunName)
 	if err != nil {
 		return nil, redactErr(err, secret)
 	}
@@ -212,10 +215,10 @@ func runAliyunSMS(ctx context.Context, in *node.Input, cred *node.Credential, to
 		Code, Message, RequestId, BizId string
 	}
 	if json.Unmarshal(resp.Body, &out) != nil || out.Code == "" {
-		return nil, fmt.Errorf("Alibaba Cloud SMS answered %d with an unexpected body: %s", resp.Status, snippet(resp.Body))
+		return nil, fmt.Errorf("%s answered %d with an unexpected body: %s", aliyunName, resp.Status, snippet(resp.Body))
 	}
 	if out.Code != "OK" {
-		err := fmt.Errorf("Alibaba Cloud SMS refused the message: %s: %s (request %s)", out.Code, out.Message, out.RequestId)
+		err := fmt.Errorf("%s refused the message: %s: %s (request %s)", aliyunName, out.Code, out.Message, out.RequestId)
 		if !aliyunRetryable[out.Code] {
 			err = node.Permanent(err)
 		}
