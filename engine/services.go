@@ -76,6 +76,53 @@ func (s services) Assign(ctx context.Context, req node.AssignRequest) (*node.Ass
 	return out, err
 }
 
+// maxSubflowDepth stops flows that call themselves (directly or not) from recursing forever.
+const maxSubflowDepth = 5
+
+func (s services) StartSubflow(ctx context.Context, req node.SubflowRequest) (string, error) {
+	e := s.e
+	db := e.Store.DB.WithContext(ctx)
+	var f store.Flow
+	if err := db.Where("id = ? OR name = ?", req.Flow, req.Flow).Order("id").Take(&f).Error; err != nil {
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return "", node.Permanentf("flow %q does not exist", req.Flow)
+		}
+		return "", err
+	}
+	if f.PublishedVersion == 0 {
+		return "", node.Permanentf("flow %q has no published version", f.Name)
+	}
+	// Depth: follow the chain of subflow events upwards.
+	parent := req.ParentRunID
+	for depth := 1; ; depth++ {
+		if depth > maxSubflowDepth {
+			return "", node.Permanentf("subflows nest deeper than %d levels; does a flow call itself?", maxSubflowDepth)
+		}
+		var key string
+		err := db.Model(&store.Event{}).Select("COALESCE(events.idempotency_key, '')").Joins("JOIN runs ON runs.event_id = events.id").
+			Where("runs.id = ?", parent).Scan(&key).Error
+		if err != nil {
+			return "", err
+		}
+		rest, ok := strings.CutPrefix(key, "subflow:")
+		if !ok {
+			break
+		}
+		parent, _, _ = strings.Cut(rest, ":")
+	}
+	ev := &store.Event{Type: "subflow", Source: "subflow", FlowID: f.ID}
+	key := "subflow:" + req.ParentRunID + ":" + req.NodeID
+	ev.IdempotencyKey = &key
+	acc, err := e.accept(ctx, ev, req.Data, []target{{flowID: f.ID, version: f.PublishedVersion, dryRun: req.DryRun}})
+	if err != nil {
+		return "", err
+	}
+	if len(acc.RunIDs) != 1 {
+		return "", fmt.Errorf("subflow event %s has %d runs", acc.EventID, len(acc.RunIDs))
+	}
+	return acc.RunIDs[0], nil
+}
+
 // pickMember chooses among a team's active members (ordered by when they joined).
 func pickMember(tx *gorm.DB, req node.AssignRequest, team *store.Team, members []store.Member) (store.Member, error) {
 	rr := members[int((team.RRCursor-1)%int64(len(members)))]

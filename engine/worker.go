@@ -62,11 +62,11 @@ func (e *Engine) execute(ctx context.Context, p queue.Payload, final bool) error
 	log := e.log.With("run_id", run.ID, "flow_id", run.FlowID)
 	cf, err := e.compiledVersion(ctx, run.FlowID, run.FlowVersion)
 	if err != nil {
-		return e.finish(ctx, &run, store.RunFailed, "cannot load the flow: "+err.Error())
+		return e.finish(ctx, &run, store.RunFailed, "cannot load the flow: "+err.Error(), nil)
 	}
 	var ev store.Event
 	if err := db.Where("id = ?", run.EventID).Take(&ev).Error; err != nil {
-		return e.finish(ctx, &run, store.RunFailed, "cannot load the event: "+err.Error())
+		return e.finish(ctx, &run, store.RunFailed, "cannot load the event: "+err.Error(), nil)
 	}
 	var steps []store.Step
 	if err := db.Where("run_id = ?", run.ID).Find(&steps).Error; err != nil {
@@ -81,6 +81,7 @@ func (e *Engine) execute(ctx context.Context, p queue.Payload, final bool) error
 	outputs := map[string]any{}
 	env := map[string]any{"event": event, "nodes": outputs}
 	taken := map[string]string{} // node id → port taken, for nodes that ran
+	result := &runResult{event: &ev, outputs: outputs}
 	for _, n := range cf.Order {
 		id := n.Def.ID
 		if n == cf.Trigger {
@@ -96,6 +97,7 @@ func (e *Engine) execute(ctx context.Context, p queue.Payload, final bool) error
 			_ = json.Unmarshal([]byte(s.Output), &out)
 			outputs[id] = out
 			taken[id] = s.Port
+			result.last = out
 			continue
 		}
 		status, err := e.runStatus(ctx, run.ID)
@@ -113,18 +115,20 @@ func (e *Engine) execute(ctx context.Context, p queue.Payload, final bool) error
 		case err != nil:
 			var perm *node.PermanentError
 			if final || errors.As(err, &perm) {
-				return e.finish(ctx, &run, store.RunFailed, fmt.Sprintf("node %s: %v", id, err))
+				return e.finish(ctx, &run, store.RunFailed, fmt.Sprintf("node %s: %v", id, err), result)
 			}
 			log.Warn("step failed; will retry", "node_id", id, "error", err)
 			return err
 		case stop == stopWait:
 			return nil
 		case stop == stopRun:
-			return e.finish(ctx, &run, store.RunSucceeded, "")
+			result.last = outputs[id]
+			return e.finish(ctx, &run, store.RunSucceeded, "", result)
 		}
 		taken[id] = port
+		result.last = outputs[id]
 	}
-	return e.finish(ctx, &run, store.RunSucceeded, "")
+	return e.finish(ctx, &run, store.RunSucceeded, "", result)
 }
 
 // activated reports whether any edge into n comes from a node that ran and took that edge's port.
@@ -267,6 +271,18 @@ func (e *Engine) park(ctx context.Context, run *store.Run, st *store.Step, at ti
 			return errCancelled
 		}
 		if wf != nil {
+			// The awaited event may have arrived between the step's start and now; then resume at once.
+			if got, err := earlierMatch(tx, wf, st.StartedAt); err != nil || got != nil {
+				if got != nil {
+					st.Received = toJSON(map[string]any{"id": got.ID, "type": got.Type, "data": fromJSON(got.Data)})
+					d.ProcessAt = now
+					if err := tx.Save(st).Error; err != nil {
+						return err
+					}
+					return tx.Create(&d).Error
+				}
+				return err
+			}
 			w := store.Wait{RunID: run.ID, NodeID: st.NodeID, Token: token, EventType: wf.EventType, Field: wf.Field, Value: wf.Value, ExpiresAt: at.UTC(), CreatedAt: now}
 			if err := tx.Where("run_id = ? AND node_id = ?", run.ID, st.NodeID).Delete(&store.Wait{}).Error; err != nil {
 				return err
@@ -284,17 +300,60 @@ func (e *Engine) park(ctx context.Context, run *store.Run, st *store.Step, at ti
 	return nil
 }
 
-// finish records a run's final status unless it was cancelled meanwhile.
-func (e *Engine) finish(ctx context.Context, run *store.Run, status, msg string) error {
+// runResult is what a finished run produced.
+type runResult struct {
+	event   *store.Event
+	outputs map[string]any // node id → output, for nodes that ran
+	last    any            // output of the last node that ran
+}
+
+// earlierMatch finds an event of the awaited kind that arrived since the waiting step started.
+func earlierMatch(tx *gorm.DB, wf *node.WaitFor, since time.Time) (*store.Event, error) {
+	var evs []store.Event
+	if err := tx.Where("type = ? AND created_at >= ?", wf.EventType, since.Add(-time.Second)).Order("id").Limit(1000).Find(&evs).Error; err != nil {
+		return nil, err
+	}
+	for i := range evs {
+		if v, ok := lookupPath(fromJSON(evs[i].Data), wf.Field); ok && compile.Stringify(v) == wf.Value {
+			return &evs[i], nil
+		}
+	}
+	return nil, nil
+}
+
+// finish records a run's final status unless it was cancelled meanwhile. A run started by a
+// subflow node also records a run.finished event, which wakes the parent waiting for it.
+func (e *Engine) finish(ctx context.Context, run *store.Run, status, msg string, res *runResult) error {
+	ctx = context.WithoutCancel(ctx)
 	now := time.Now().UTC()
-	err := e.Store.DB.WithContext(context.WithoutCancel(ctx)).Model(&store.Run{}).
-		Where("id = ? AND status = ?", run.ID, store.RunRunning).
-		Updates(map[string]any{"status": status, "error": mask.String(msg), "finished_at": now, "updated_at": now}).Error
+	var woken []store.Dispatch
+	err := e.Store.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		upd := tx.Model(&store.Run{}).Where("id = ? AND status = ?", run.ID, store.RunRunning).
+			Updates(map[string]any{"status": status, "error": mask.String(msg), "finished_at": now, "updated_at": now})
+		if upd.Error != nil || upd.RowsAffected == 0 || res == nil || res.event.Source != "subflow" {
+			return upd.Error
+		}
+		data := map[string]any{"run_id": run.ID, "status": status, "error": msg, "result": res.last, "nodes": res.outputs}
+		data = mask.Value(fromJSON(toJSON(data))).(map[string]any)
+		ev := &store.Event{ID: store.NewID(), Type: runFinishedEvent, Source: "engine", FlowID: run.FlowID, Data: toJSON(data), CreatedAt: now}
+		if err := tx.Create(ev).Error; err != nil {
+			return err
+		}
+		var err error
+		if woken, err = wakeWaits(tx, ev, data); err != nil || len(woken) == 0 {
+			return err
+		}
+		return tx.Create(&woken).Error
+	})
 	if err == nil {
 		e.log.Info("run finished", "run_id", run.ID, "flow_id", run.FlowID, "status", status)
+		e.enqueue(ctx, woken)
 	}
 	return err
 }
+
+// runFinishedEvent is the event type a subflow's run records when it ends.
+const runFinishedEvent = "run.finished"
 
 func (e *Engine) runStatus(ctx context.Context, id string) (string, error) {
 	var status string

@@ -402,6 +402,9 @@ func (s cxServices) Credential(context.Context, string) (*node.Credential, error
 func (s cxServices) Assign(context.Context, node.AssignRequest) (*node.Assignment, error) {
 	return nil, errors.New("no teams here")
 }
+func (s cxServices) StartSubflow(context.Context, node.SubflowRequest) (string, error) {
+	return "", errors.New("no flows here")
+}
 
 // SMTP connections go through the engine's address guard: with loopback not allowed, the
 // connection is refused before any byte is sent, and permanently.

@@ -123,4 +123,3 @@ func options(values ...string) []node.Option {
 }
 
 func ptr(f float64) *float64 { return &f }
-

@@ -210,6 +210,19 @@ type Services interface {
 	// Assign picks a member of a team and records the assignment; a repeat call for the same
 	// run and node returns the first result.
 	Assign(ctx context.Context, req AssignRequest) (*Assignment, error)
+	// StartSubflow starts a run of another flow's published version with data as its event data and
+	// returns the run's id; a repeat call for the same run and node returns the same run. When that
+	// run ends, a "run.finished" event with data {run_id, status, error, result, nodes} is recorded.
+	StartSubflow(ctx context.Context, req SubflowRequest) (runID string, err error)
+}
+
+// SubflowRequest asks for a run of another flow.
+type SubflowRequest struct {
+	ParentRunID string
+	NodeID      string
+	Flow        string // id or name
+	Data        any
+	DryRun      bool
 }
 
 // Credential is a decrypted stored secret.
