@@ -171,9 +171,9 @@ type Input struct {
 	WaitStarted time.Time
 	// Received is the event that ended a WaitFor wait ({id, type, data}); nil if the wait timed out.
 	Received map[string]any
-	DryRun      bool
-	Services    Services
-	Log         *slog.Logger
+	DryRun   bool
+	Services Services
+	Log      *slog.Logger
 }
 
 // IdempotencyKey is stable across retries of the same step, so providers can drop duplicates.
