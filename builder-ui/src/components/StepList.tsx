@@ -21,7 +21,7 @@ export function StepList({ steps, onFocusNode }: { steps: Step[]; onFocusNode?: 
               <StatusBadge status={s.status} />{' '}
               <strong>{s.node_id}</strong>{' '}
               <span className="muted small">{lt(byType.get(s.node_type)?.title) || s.node_type}</span>{' '}
-              {s.port && <span className="small">{t('run.port', { port: s.port })}</span>}{' '}
+              {s.port && s.port !== 'out' && <span className="small">{t('run.port', { port: s.port })}</span>}{' '}
               <span className="muted small">{t('run.duration', { ms: s.duration_ms })}</span>
               {s.attempt > 1 && <span className="muted small"> · {t('run.attempt', { n: s.attempt })}</span>}
             </summary>

@@ -35,7 +35,6 @@ export function makeEdge(source: string, port: string, target: string): FlowEdge
     target,
     sourceHandle: port,
     targetHandle: 'in',
-    label: port === DEFAULT_PORT ? undefined : port,
   };
 }
 

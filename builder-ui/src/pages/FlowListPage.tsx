@@ -154,9 +154,11 @@ export function FlowListPage() {
                     <span aria-hidden="true" />
                   </label>
                 </td>
-                <td className="actions">
-                  <button type="button" onClick={() => void duplicate(f)}>{t('flows.duplicate')}</button>
-                  <button type="button" className="danger" onClick={() => setToDelete(f)}>{t('common.delete')}</button>
+                <td>
+                  <div className="actions">
+                    <button type="button" onClick={() => void duplicate(f)} aria-label={`${t('flows.duplicate')}: ${f.name}`}>{t('flows.duplicate')}</button>
+                    <button type="button" className="danger" onClick={() => setToDelete(f)} aria-label={`${t('common.delete')}: ${f.name}`}>{t('common.delete')}</button>
+                  </div>
                 </td>
               </tr>
             ))}

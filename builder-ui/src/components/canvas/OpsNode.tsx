@@ -6,6 +6,7 @@ import { useNodeTypes } from '../../nodeTypes';
 import { useI18n } from '../../i18n';
 import { useCanvasInfo } from './CanvasContext';
 import { NodeIcon } from './icons';
+import { StatusBadge } from '../StatusBadge';
 
 /** A flow node on the canvas: title, name, id, one target handle and one labelled source handle per port. */
 function OpsNodeView({ id, data, selected }: NodeProps<FlowNode>) {
@@ -39,7 +40,12 @@ function OpsNodeView({ id, data, selected }: NodeProps<FlowNode>) {
           ⚠ {t('canvas.problems', { n: problems.length })}
         </div>
       )}
-      {step && <div className={`opsnode-run badge status-${step.status}`}>{step.status}{step.port && step.port !== DEFAULT_PORT ? ` → ${step.port}` : ''}</div>}
+      {step && (
+        <div className="opsnode-run">
+          <StatusBadge status={step.status} />
+          {step.port && step.port !== DEFAULT_PORT && <span className="small"> → {step.port}</span>}
+        </div>
+      )}
       <div className="opsnode-ports">
         {ports.map((port, i) => {
           const left = `${((i + 1) * 100) / (ports.length + 1)}%`;

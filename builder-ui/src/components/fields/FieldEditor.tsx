@@ -82,11 +82,11 @@ function Control(p: ControlProps) {
     case 'bool': {
       const on = value === true;
       return (
-        <label className="switch inline">
+        <span className="switch inline">
           <input {...common} type="checkbox" role="switch" checked={on} onChange={(e) => onChange(e.target.checked)} />
           <span aria-hidden="true" />
-          <span className="switch-text">{on ? t('panel.on') : t('panel.off')}</span>
-        </label>
+          <span className="switch-text" aria-hidden="true">{on ? t('panel.on') : t('panel.off')}</span>
+        </span>
       );
     }
     case 'select':
