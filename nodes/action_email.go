@@ -41,8 +41,8 @@ func init() {
 			{Name: "credential", Kind: node.KindCredential, Required: true, CredentialTypes: []string{"smtp"},
 				Title: node.Text{En: "SMTP server", Zh: "SMTP 服务器"},
 				Help: node.Text{
-					En: "An smtp credential: host, port, username, password, from, tls (starttls, tls or none) and optionally ca_cert (PEM) to trust a private CA.",
-					Zh: "smtp 凭据：host、port、username、password、from、tls（starttls、tls 或 none），可选 ca_cert（PEM）以信任私有 CA。"}},
+					En: "An smtp credential: host, port, username, password, from, tls (starttls, tls or none), optionally ca_cert (PEM) to trust a private CA and helo (the name sent in EHLO).",
+					Zh: "smtp 凭据：host、port、username、password、from、tls（starttls、tls 或 none），可选 ca_cert（PEM）以信任私有 CA，以及 helo（EHLO 中发送的主机名）。"}},
 			{Name: "to", Kind: node.KindTemplate, Required: true, Placeholder: "{{ event.data.customer.email }}",
 				Title: node.Text{En: "To", Zh: "收件人"},
 				Help:  node.Text{En: "One or more addresses separated by commas, e.g. Ann <ann@example.com>, ops@example.com.", Zh: "一个或多个地址，以逗号分隔，例如 Ann <ann@example.com>, ops@example.com。"}},
@@ -85,14 +85,14 @@ func init() {
 
 // smtpConfig is an smtp credential, checked.
 type smtpConfig struct {
-	host, addr, username, password, mode string
-	from                                 *mail.Address
-	tls                                  *tls.Config
+	host, addr, username, password, mode, helo string
+	from                                       *mail.Address
+	tls                                        *tls.Config
 }
 
 func smtpCredential(cred *node.Credential) (*smtpConfig, error) {
 	d := cred.Data
-	c := &smtpConfig{host: strings.TrimSpace(d["host"]), username: d["username"], password: d["password"], mode: strings.ToLower(strings.TrimSpace(d["tls"]))}
+	c := &smtpConfig{host: strings.TrimSpace(d["host"]), username: d["username"], password: d["password"], mode: strings.ToLower(strings.TrimSpace(d["tls"])), helo: strings.TrimSpace(d["helo"])}
 	if c.host == "" || d["from"] == "" {
 		return nil, node.Permanentf("credential %s needs host and from", cred.Name)
 	}
@@ -334,7 +334,11 @@ func deliverSMTP(ctx context.Context, in *node.Input, cfg *smtpConfig, rcpts []s
 		return err
 	}
 	defer c.Close()
-	if err := c.Hello("localhost"); err != nil {
+	helo := cfg.helo
+	if helo == "" {
+		helo = "localhost"
+	}
+	if err := c.Hello(helo); err != nil {
 		return err
 	}
 	if cfg.mode == "starttls" {

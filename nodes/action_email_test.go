@@ -63,6 +63,7 @@ func testCert(t *testing.T) (tls.Certificate, string) {
 // received is one message as the test SMTP server got it.
 type received struct {
 	mech     string
+	helo     string
 	user     string
 	from     string
 	rcpts    []string
@@ -128,6 +129,7 @@ func (s *smtpSession) Mail(from string, _ *smtp.MailOptions) error {
 	}
 	_, s.cur.tlsAtMsg = s.c.TLSConnectionState()
 	s.cur.from = from
+	s.cur.helo = s.c.Hostname()
 	return nil
 }
 
@@ -252,7 +254,7 @@ func TestEmailSMTP(t *testing.T) {
 		port := startSMTP(t, f, cert, false, true)
 		cred := cxCredential(t, e, "smtp", map[string]string{
 			"host": "127.0.0.1", "port": port, "username": "mailer@example.com", "password": password,
-			"from": "Opsflow Billing <billing@example.com>", "tls": "starttls", "ca_cert": caPEM,
+			"from": "Opsflow Billing <billing@example.com>", "tls": "starttls", "ca_cert": caPEM, "helo": "mailer.example.com",
 		})
 		typ := cxPublish(t, e, "action.email", map[string]any{
 			"credential": cred,
@@ -266,8 +268,8 @@ func TestEmailSMTP(t *testing.T) {
 		d := cxRun(t, e, typ, map[string]any{"name": "Ann Lee", "email": "ann@example.com", "order": "A-17"})
 		out := cxSucceeded(t, d)
 		msg := f.last()
-		if msg.mech != sasl.Plain || msg.user != "mailer@example.com" || !msg.tlsAtMsg {
-			t.Fatalf("auth %s as %s, TLS %v", msg.mech, msg.user, msg.tlsAtMsg)
+		if msg.mech != sasl.Plain || msg.user != "mailer@example.com" || !msg.tlsAtMsg || msg.helo != "mailer.example.com" {
+			t.Fatalf("auth %s as %s, TLS %v, EHLO %s", msg.mech, msg.user, msg.tlsAtMsg, msg.helo)
 		}
 		if msg.from != "billing@example.com" || strings.Join(msg.rcpts, ",") != "ann@example.com,ops@example.com,finance@example.com,audit@example.com" {
 			t.Fatalf("envelope from %s to %v", msg.from, msg.rcpts)

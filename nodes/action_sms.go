@@ -209,6 +209,11 @@ func runAliyunSMS(ctx context.Context, in *node.Input, cred *node.Credential, to
 	req.Header.Set("Accept", "application/json")
 	resp, err := send(ctx, in, req, aliyunName)
 	if err != nil {
+		// Throttling comes back as a 4xx, which send treats as permanent: the Code says otherwise.
+		var e struct{ Code string }
+		if resp != nil && json.Unmarshal(resp.Body, &e) == nil && aliyunRetryable[e.Code] {
+			return nil, fmt.Errorf("%s answered %d: %s", aliyunName, resp.Status, snippet(resp.Body))
+		}
 		return nil, redactErr(err, secret)
 	}
 	var out struct {

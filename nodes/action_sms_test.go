@@ -114,8 +114,11 @@ func (s *aliyunServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	status, code := s.status, s.code
 	s.mu.Unlock()
 	if status != 0 {
+		if code == "" {
+			code = "ServiceUnavailable"
+		}
 		w.WriteHeader(status)
-		_, _ = io.WriteString(w, `{"Code":"ServiceUnavailable","Message":"down","RequestId":"R1"}`)
+		_ = json.NewEncoder(w).Encode(map[string]string{"Code": code, "Message": "error " + code, "RequestId": "R1"})
 		return
 	}
 	if code == "" {
@@ -213,6 +216,19 @@ func TestSMSAliyun(t *testing.T) {
 			t.Fatalf("hits %d", fake.hits.Load()-before)
 		}
 		cxNoSecrets(t, d, secret)
+		// Throttling answered with a 400 is retried; another 4xx is not.
+		fake.set("Throttling.User", http.StatusBadRequest)
+		before = fake.hits.Load()
+		cxFailed(t, cxRun(t, e, typ, map[string]any{"phone": "+8613800138000", "code": "1"}), cxRetried)
+		if fake.hits.Load()-before != cxRetried {
+			t.Fatalf("hits %d", fake.hits.Load()-before)
+		}
+		fake.set("InvalidAccessKeyId.NotFound", http.StatusNotFound)
+		d = cxRun(t, e, typ, map[string]any{"phone": "+8613800138000", "code": "1"})
+		if s := cxFailed(t, d, 1); !strings.Contains(s.Error, "InvalidAccessKeyId.NotFound") {
+			t.Fatalf("error %q", s.Error)
+		}
+		fake.set("", 0)
 
 		// A template code is required for Alibaba Cloud.
 		typ2 := cxPublish(t, e, "action.sms", map[string]any{"credential": cred, "to": "+8613800138000", "body": "hi"})
