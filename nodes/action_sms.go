@@ -60,11 +60,11 @@ func init() {
 			"biz_id":     node.Str(),
 			"request_id": node.Str(),
 		}),
+		// Which of body and template_code is needed depends on the credential's type, known only at
+		// run time; at save time at least one of them must be there.
 		Check: func(cfg map[string]any) []node.FieldError {
-			if p, ok := cfg["template_param"]; ok && p != nil {
-				if _, isStr := p.(string); !isStr {
-					return []node.FieldError{{Field: "template_param", Message: "template variables must be an expression giving a map"}}
-				}
+			if strings.TrimSpace(str(cfg, "body")) == "" && strings.TrimSpace(str(cfg, "template_code")) == "" {
+				return []node.FieldError{{Field: "body", Message: "a message (Twilio) or a template code (Alibaba Cloud) is required"}}
 			}
 			return nil
 		},

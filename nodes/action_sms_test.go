@@ -239,6 +239,18 @@ func TestSMSAliyun(t *testing.T) {
 	})
 }
 
+func TestSMSCheck(t *testing.T) {
+	spec := cxSpec(t, "action.sms")
+	if errs := spec.Check(map[string]any{"to": "+14155550100"}); len(errs) != 1 || errs[0].Field != "body" {
+		t.Fatalf("Check: %v", errs)
+	}
+	for _, cfg := range []map[string]any{{"body": "hi"}, {"template_code": "SMS_1"}} {
+		if errs := spec.Check(cfg); len(errs) != 0 {
+			t.Fatalf("Check(%v): %v", cfg, errs)
+		}
+	}
+}
+
 func TestSMSTwilio(t *testing.T) {
 	const token = "twilio-auth-token-123"
 	cxBackends(t, func(t *testing.T, e *engine.Engine) {
