@@ -2,7 +2,7 @@
 // Debian's Chromium with playwright-core through building, publishing and running a flow.
 // Usage: npm run e2e   (needs /usr/bin/chromium, Go, and a built dist/: npm run build)
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
@@ -63,6 +63,7 @@ async function waitFor(fn, what, timeoutMs = 60_000, everyMs = 300) {
 /** A tiny stand-in for Twilio's Messages API. */
 function startFakeTwilio() {
   const messages = [];
+  const state = { failNext: 0 };
   const server = createServer((req, res) => {
     let body = '';
     req.on('data', (c) => { body += c; });
@@ -70,18 +71,25 @@ function startFakeTwilio() {
       const m = /^\/2010-04-01\/Accounts\/([^/]+)\/Messages\.json$/.exec(req.url ?? '');
       if (req.method !== 'POST' || !m) { res.writeHead(404).end('{}'); return; }
       const form = Object.fromEntries(new URLSearchParams(body));
+      if (state.failNext > 0) {
+        state.failNext--;
+        res.writeHead(400, { 'Content-Type': 'application/json' });
+        res.end(JSON.stringify({ code: 21211, message: "The 'To' number is not a valid phone number.", status: 400 }));
+        return;
+      }
       const sid = 'SM' + String(messages.length + 1).padStart(32, '0');
       messages.push({ account: m[1], auth: req.headers.authorization, form });
       res.writeHead(201, { 'Content-Type': 'application/json' });
       res.end(JSON.stringify({ sid, status: 'queued', to: form.To, from: form.From, body: form.Body }));
     });
   });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, messages, port: server.address().port })));
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, messages, state, port: server.address().port })));
 }
 
+let tmp;
 async function main() {
   mkdirSync(shots, { recursive: true });
-  const tmp = mkdtempSync(path.join(os.tmpdir(), 'opsflow-e2e-'));
+  tmp = mkdtempSync(path.join(os.tmpdir(), 'opsflow-e2e-'));
   cleanups.push(() => rmSync(tmp, { recursive: true, force: true }));
 
   log('building the server (embeds builder-ui/dist)…');
@@ -209,6 +217,21 @@ async function main() {
     await field('body').locator('textarea').fill('Payment of {{ event.data.amount }} {{ event.data.currency }} failed for {{ event.data.customer.name }}');
   });
 
+  await check('copy, paste, undo, redo and delete on the canvas', async () => {
+    await node('sms').click();
+    await page.keyboard.press('Control+c');
+    await page.keyboard.press('Control+v');
+    await node('sms_2').waitFor();
+    await page.keyboard.press('Control+z');
+    await node('sms_2').waitFor({ state: 'detached' });
+    await page.keyboard.press('Control+Shift+z');
+    await node('sms_2').waitFor();
+    await node('sms_2').click();
+    await page.keyboard.press('Delete');
+    await node('sms_2').waitFor({ state: 'detached' });
+    assert(await page.locator('.react-flow__node').count() === 4, 'four nodes left');
+  });
+
   await check('an invalid expression is reported on the node and field, and blocks publishing', async () => {
     await node('condition').click();
     const expr = field('expression').locator('textarea');
@@ -251,6 +274,48 @@ async function main() {
     assert(twilio.messages.length === 0, 'no SMS for a small amount');
   });
 
+  await check('versions: save a draft, compare, publish, roll back', async () => {
+    await page.getByRole('tab', { name: 'Properties' }).click();
+    await node('condition').click();
+    await field('expression').locator('textarea').fill('event.data.amount >= 200');
+    await page.locator('.validity.good').waitFor();
+    await page.getByRole('button', { name: 'Save draft' }).click();
+    await page.getByText('Draft saved (v2)').waitFor();
+    await page.getByRole('tab', { name: 'Versions' }).click();
+    await page.locator('.versions li[data-version="2"]').waitFor();
+    await page.locator('.diff .diff-add', { hasText: '>= 200' }).waitFor();
+    await page.locator('.diff .diff-del', { hasText: '>= 100' }).waitFor();
+    await page.screenshot({ path: path.join(shots, 'versions-diff.png') });
+    await page.getByRole('button', { name: 'Publish' }).click();
+    await page.getByText('Published v2', { exact: true }).first().waitFor();
+    await page.locator('.versions li[data-version="1"]').getByRole('button', { name: 'Roll back' }).click();
+    await page.getByRole('alertdialog').getByRole('button', { name: 'Roll back' }).click();
+    await page.getByText('Version 1 is live again').waitFor();
+    const f = await apiCall('GET', `/flows/${flowId}`);
+    assert(f.published_version === 1 && f.latest_version === 2, `live v${f.published_version}, latest v${f.latest_version}`);
+  });
+
+  let exported;
+  await check('export the flow as JSON and import it as a new flow', async () => {
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: 'Export JSON' }).click(),
+    ]);
+    exported = path.join(tmp, 'exported.json');
+    await download.saveAs(exported);
+    const doc = JSON.parse(readFileSync(exported, 'utf8'));
+    assert(doc.schema === 'opsflow/v1' && doc.nodes.length === 4 && doc.edges.length === 3, 'exported doc: ' + JSON.stringify(doc));
+    await page.getByRole('link', { name: 'Flows' }).first().click();
+    await page.getByRole('link', { name: 'Payment failed → billing team' }).waitFor();
+    await page.getByTestId('import-file').setInputFiles(exported);
+    await node('sms').waitFor();
+    await page.getByLabel('Flow name').fill('Imported copy');
+    await page.locator('.validity.good').waitFor();
+    await page.getByRole('button', { name: 'Save draft' }).click();
+    await page.getByText('Draft saved (v1)').waitFor();
+    await page.waitForURL(/\/flows\/[0-9a-f-]{8,}/);
+  });
+
   let runId;
   await check('an event through the API runs the published flow and sends the SMS', async () => {
     const ev = await apiCall('POST', '/events', {
@@ -282,6 +347,25 @@ async function main() {
     await page.locator('.step[data-step-node="sms"] summary').click();
     await page.waitForTimeout(300);
     await page.screenshot({ path: path.join(shots, 'run-view.png') });
+  });
+
+  await check('a failed run is shown on the canvas and retried from the failed step', async () => {
+    twilio.state.failNext = 1;
+    const before = twilio.messages.length;
+    const ev = await apiCall('POST', '/events', {
+      type: 'payment.failed', idempotency_key: 'e2e-2',
+      data: { payment_id: 'pay_43', amount: 300, currency: 'USD', customer: { name: 'Li', phone: '+15557654322' } },
+    });
+    const failedId = ev.run_ids[0];
+    await waitFor(async () => (await apiCall('GET', `/runs/${failedId}`)).status === 'failed', 'run to fail', 60_000, 400);
+    await page.goto(`${base}/runs/${failedId}`);
+    await page.locator('.opsnode[data-node-id="sms"][data-run-status="failed"]').waitFor();
+    await page.locator('.opsnode[data-node-id="assign"][data-run-status="succeeded"]').waitFor();
+    await page.locator('.step[data-step-node="sms"] .field-error').waitFor();
+    await page.screenshot({ path: path.join(shots, 'run-failed.png') });
+    await page.getByRole('button', { name: 'Retry from the failed step' }).click();
+    await page.locator('.opsnode[data-node-id="sms"][data-run-status="succeeded"]').waitFor({ timeout: 30_000 });
+    assert(twilio.messages.length === before + 1, 'the retry sent the SMS');
   });
 
   await check('runs list and flow list show the run', async () => {

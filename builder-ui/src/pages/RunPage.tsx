@@ -23,6 +23,7 @@ export function RunPage({ id }: { id: string }) {
   const [run, setRun] = useState<Run | null>(null);
   const [doc, setDoc] = useState<FlowDoc | null>(null);
   const [notFound, setNotFound] = useState(false);
+  const [reload, setReload] = useState(0);
 
   useEffect(() => {
     let stop = false;
@@ -39,7 +40,7 @@ export function RunPage({ id }: { id: string }) {
     };
     void poll();
     return () => { stop = true; clearTimeout(timer); };
-  }, [id, notify]);
+  }, [id, notify, reload]);
 
   const flowId = run?.flow_id;
   const version = run?.flow_version;
@@ -60,7 +61,8 @@ export function RunPage({ id }: { id: string }) {
     try {
       const r = await api.retryRun(id, from);
       notify(t('run.retried'));
-      navigate(`/runs/${r.run_id}`);
+      if (r.run_id === id) setReload((x) => x + 1);
+      else navigate(`/runs/${r.run_id}`);
     } catch (e) { notify((e as Error).message, 'error'); }
   };
   const cancel = async () => {
