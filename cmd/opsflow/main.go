@@ -9,6 +9,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -30,6 +31,8 @@ import (
 	"github.com/opsflow/opsflow/engine/compile"
 	"github.com/opsflow/opsflow/engine/flow"
 	"github.com/opsflow/opsflow/engine/node"
+	"github.com/opsflow/opsflow/engine/template"
+	"github.com/opsflow/opsflow/examples"
 	_ "github.com/opsflow/opsflow/nodes" // registers every node type
 )
 
@@ -39,7 +42,8 @@ Usage:
   opsflow serve     [flags]        run the API, the builder and a worker (http://localhost:8080)
   opsflow worker    [flags]        run workers only (needs DATABASE_URL and REDIS_ADDR)
   opsflow validate  FILE           check a flow document and list every problem
-  opsflow import    [flags] FILE   store a flow document as a new flow (-publish to publish it)
+  opsflow import    [flags] FILE   store a flow document or template as a new flow (-publish to publish it;
+                                   -template ID imports from the gallery, with -param/-credential/-team)
   opsflow export    [flags] ID     print a flow's document (-version N for an older one)
   opsflow docs                     print the node reference (Markdown)
 
@@ -212,7 +216,11 @@ func serve(args []string, withAPI bool) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Addr: s.addr, Handler: api.New(e, api.Options{MaxBody: s.maxBody, UI: ui, Logger: log}), ReadHeaderTimeout: 10 * time.Second}
+	gallery, err := template.Gallery(examples.Templates, "templates")
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Addr: s.addr, Handler: api.New(e, api.Options{MaxBody: s.maxBody, UI: ui, Templates: gallery, Logger: log}), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
 	store, queue := "sqlite ("+s.dataDir+")", "embedded"
@@ -282,18 +290,68 @@ func offlineEngine(s *settings) (*engine.Engine, error) {
 	return engine.Open(cfg)
 }
 
+// pairs collects repeated -flag key=value options.
+type pairs map[string]string
+
+func (p pairs) String() string { return "" }
+func (p pairs) Set(v string) error {
+	k, val, ok := strings.Cut(v, "=")
+	if !ok || k == "" {
+		return fmt.Errorf("want name=value, got %q", v)
+	}
+	p[k] = val
+	return nil
+}
+
 func importFlow(args []string, out io.Writer) error {
 	var publish bool
-	s, fs, err := parse("import", args, func(fs *flag.FlagSet) { fs.BoolVar(&publish, "publish", false, "publish the imported flow") })
+	var name, galleryID string
+	params, creds, teams := pairs{}, pairs{}, pairs{}
+	s, fs, err := parse("import", args, func(fs *flag.FlagSet) {
+		fs.BoolVar(&publish, "publish", false, "publish the imported flow")
+		fs.StringVar(&name, "name", "", "name of the new flow (templates)")
+		fs.StringVar(&galleryID, "template", "", "import this template of the built-in gallery instead of a FILE")
+		fs.Var(params, "param", "template parameter name=value (repeatable)")
+		fs.Var(creds, "credential", "map a template's credential to a stored one: need=name-or-id (repeatable)")
+		fs.Var(teams, "team", "map a template's team to a stored one: need=name-or-id (repeatable)")
+	})
 	if err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
-		return errors.New("usage: opsflow import [-publish] FILE")
+	var raw []byte
+	switch {
+	case galleryID != "" && fs.NArg() == 0:
+	case galleryID == "" && fs.NArg() == 1:
+		if raw, err = os.ReadFile(fs.Arg(0)); err != nil {
+			return err
+		}
+	default:
+		return errors.New("usage: opsflow import [-publish] [-name N] [-param k=v] [-credential need=ref] [-team need=ref] (FILE | -template ID)")
 	}
-	f, err := readFlowFile(fs.Arg(0))
-	if err != nil {
-		return err
+	var tmpl *template.Template
+	var f *flow.Flow
+	switch {
+	case galleryID != "":
+		gallery, err := template.Gallery(examples.Templates, "templates")
+		if err != nil {
+			return err
+		}
+		for _, t := range gallery {
+			if t.ID == galleryID {
+				tmpl = t
+			}
+		}
+		if tmpl == nil {
+			return fmt.Errorf("no template %q in the gallery", galleryID)
+		}
+	case bytes.Contains(raw[:min(len(raw), 200)], []byte(`"template"`)):
+		if tmpl, err = template.Parse(raw); err != nil {
+			return err
+		}
+	default:
+		if f, err = flow.Parse(raw); err != nil {
+			return err
+		}
 	}
 	e, err := offlineEngine(s)
 	if err != nil {
@@ -301,7 +359,19 @@ func importFlow(args []string, out io.Writer) error {
 	}
 	defer e.Close()
 	ctx := context.Background()
-	info, err := e.CreateFlow(ctx, f)
+	var info *engine.FlowInfo
+	if tmpl != nil {
+		choices := template.Choices{Name: name, Parameters: map[string]any{}, Credentials: creds, Teams: teams}
+		for k, v := range params {
+			choices.Parameters[k] = paramValue(tmpl, k, v)
+		}
+		info, err = e.ImportTemplate(ctx, tmpl, choices)
+	} else {
+		if name != "" {
+			f.Name = name
+		}
+		info, err = e.CreateFlow(ctx, f)
+	}
 	if err != nil {
 		return err
 	}
@@ -312,6 +382,26 @@ func importFlow(args []string, out io.Writer) error {
 	}
 	fmt.Fprintln(out, info.Flow.ID)
 	return nil
+}
+
+// paramValue converts a command-line value to the parameter's declared type.
+func paramValue(t *template.Template, name, v string) any {
+	for _, p := range t.Parameters {
+		if p.Name != name {
+			continue
+		}
+		switch p.Type {
+		case "number":
+			if f, err := strconv.ParseFloat(v, 64); err == nil {
+				return f
+			}
+		case "boolean":
+			if b, err := strconv.ParseBool(v); err == nil {
+				return b
+			}
+		}
+	}
+	return v
 }
 
 func exportFlow(args []string, out io.Writer) error {

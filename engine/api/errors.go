@@ -35,7 +35,10 @@ func (s *Server) failErr(c *gin.Context, err error) {
 	var invalid *engine.InvalidFlowError
 	var hookErr *engine.WebhookError
 	var tooBig *http.MaxBytesError
+	var importErr *engine.ImportError
 	switch {
+	case errors.As(err, &importErr):
+		fail(c, http.StatusBadRequest, "invalid_import", importErr.Error(), nil)
 	case errors.As(err, &invalid):
 		fail(c, http.StatusUnprocessableEntity, "invalid_flow", invalid.Error(), gin.H{"problems": invalid.Problems})
 	case errors.As(err, &hookErr):

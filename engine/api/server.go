@@ -12,6 +12,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/opsflow/opsflow/engine"
+	"github.com/opsflow/opsflow/engine/template"
 )
 
 // DefaultMaxBody bounds request bodies (events, webhooks, flows).
@@ -19,10 +20,11 @@ const DefaultMaxBody = 1 << 20
 
 // Server is the HTTP front of an Engine.
 type Server struct {
-	e       *engine.Engine
-	log     *slog.Logger
-	maxBody int64
-	ui      fs.FS
+	e         *engine.Engine
+	log       *slog.Logger
+	maxBody   int64
+	ui        fs.FS
+	templates []*template.Template
 }
 
 // Options configure the HTTP server; zero values are sensible defaults.
@@ -30,8 +32,10 @@ type Options struct {
 	// MaxBody bounds request bodies in bytes; 0 means 1 MiB.
 	MaxBody int64
 	// UI is the built builder (index.html at its root); nil serves no UI.
-	UI     fs.FS
-	Logger *slog.Logger
+	UI fs.FS
+	// Templates is the gallery served at /templates.
+	Templates []*template.Template
+	Logger    *slog.Logger
 }
 
 // New builds the HTTP handler.
@@ -43,7 +47,7 @@ func New(e *engine.Engine, opt Options) http.Handler {
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
 	}
-	s := &Server{e: e, log: opt.Logger, maxBody: opt.MaxBody, ui: opt.UI}
+	s := &Server{e: e, log: opt.Logger, maxBody: opt.MaxBody, ui: opt.UI, templates: opt.Templates}
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.Use(s.recover, s.limitBody, s.accessLog)
@@ -95,6 +99,11 @@ func New(e *engine.Engine, opt Options) http.Handler {
 	v1.DELETE("/members/:id", s.deleteMember)
 	v1.GET("/assignments", s.listAssignments)
 	v1.POST("/assignments/:id/done", s.completeAssignment)
+
+	v1.GET("/templates", s.listTemplates)
+	v1.GET("/templates/:id", s.getTemplate)
+	v1.POST("/templates/import", s.importTemplate)
+	v1.GET("/flows/:id/template", s.exportTemplate)
 
 	v1.GET("/credentials", s.listCredentials)
 	v1.POST("/credentials", s.createCredential)
