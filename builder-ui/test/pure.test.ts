@@ -143,3 +143,15 @@ describe('i18n', () => {
     expect(format('{n} problem(s) in {id}', { n: 2, id: 'x' })).toBe('2 problem(s) in x');
   });
 });
+
+describe('diff folding', () => {
+  it('keeps context around changes and folds the rest', async () => {
+    const { foldContext } = await import('../src/flow/diff');
+    const a = Array.from({ length: 20 }, (_, i) => `l${i}`).join('\n');
+    const b = a.replace('l10', 'L10');
+    const rows = foldContext(diffLines(a, b), 2);
+    expect(rows[0]).toEqual({ kind: 'skip', count: 8 });
+    expect(rows.filter((r) => r.kind === 'add')).toEqual([{ kind: 'add', text: 'L10' }]);
+    expect(rows[rows.length - 1]).toEqual({ kind: 'skip', count: 7 });
+  });
+});

@@ -8,7 +8,7 @@ function Json({ value }: { value: unknown }) {
 }
 
 /** The steps of a run, in order, each with input, output, duration and error. */
-export function StepList({ steps, onFocusNode }: { steps: Step[]; onFocusNode?: (id: string) => void }) {
+export function StepList({ steps, onFocusNode, openNode }: { steps: Step[]; onFocusNode?: (id: string) => void; openNode?: string | null }) {
   const { t, lt } = useI18n();
   const { byType } = useNodeTypes();
   if (!steps.length) return <p className="muted">{t('run.noSteps')}</p>;
@@ -16,7 +16,7 @@ export function StepList({ steps, onFocusNode }: { steps: Step[]; onFocusNode?: 
     <ol className="steps" aria-label={t('run.steps')}>
       {steps.map((s, i) => (
         <li key={`${s.node_id}-${s.attempt}-${i}`} className={`step step-${s.status}`} data-step-node={s.node_id}>
-          <details open={s.status === 'failed'}>
+          <details open={s.status === 'failed' || s.node_id === openNode || undefined} key={openNode === s.node_id ? 'open' : 'closed'}>
             <summary>
               <StatusBadge status={s.status} />{' '}
               <strong>{s.node_id}</strong>{' '}

@@ -32,3 +32,25 @@ export function stableJson(v: unknown): string {
   };
   return JSON.stringify(sort(v), null, 2);
 }
+
+export type DiffRow = DiffLine | { kind: 'skip'; count: number };
+
+/** Keeps `context` unchanged lines around each change and folds longer unchanged runs. */
+export function foldContext(lines: DiffLine[], context = 3): DiffRow[] {
+  const keep = lines.map(() => false);
+  lines.forEach((l, i) => {
+    if (l.kind === 'same') return;
+    for (let j = Math.max(0, i - context); j <= Math.min(lines.length - 1, i + context); j++) keep[j] = true;
+  });
+  const out: DiffRow[] = [];
+  let skipped = 0;
+  lines.forEach((l, i) => {
+    if (keep[i]) {
+      if (skipped) out.push({ kind: 'skip', count: skipped });
+      skipped = 0;
+      out.push(l);
+    } else skipped++;
+  });
+  if (skipped) out.push({ kind: 'skip', count: skipped });
+  return out;
+}

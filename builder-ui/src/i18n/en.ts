@@ -86,6 +86,7 @@ export const en = {
   'canvas.label': 'Flow canvas',
   'canvas.empty': 'Drag a trigger from the palette to start.',
   'canvas.problems': '{n} problem(s)',
+  'canvas.minimap': 'Mini map',
   'canvas.sideEffect': 'Side effect',
   'canvas.unknownType': 'Unknown node type',
 
@@ -158,6 +159,7 @@ export const en = {
   'versions.noDiff': 'The two versions are identical.',
   'versions.load': 'Load into editor',
   'versions.none': 'Save the flow to see its versions.',
+  'versions.unchanged': '… {n} unchanged line(s)',
   'versions.created': 'created {t}',
 
   'runs.heading': 'Runs',

@@ -88,6 +88,7 @@ export const zhCN: Record<MessageKey, string> = {
   'canvas.label': '流程画布',
   'canvas.empty': '从左侧拖入一个触发器开始。',
   'canvas.problems': '{n} 个问题',
+  'canvas.minimap': '缩略图',
   'canvas.sideEffect': '有副作用',
   'canvas.unknownType': '未知节点类型',
 
@@ -160,6 +161,7 @@ export const zhCN: Record<MessageKey, string> = {
   'versions.noDiff': '两个版本完全相同。',
   'versions.load': '载入编辑器',
   'versions.none': '保存流程后即可查看版本。',
+  'versions.unchanged': '… {n} 行未改动',
   'versions.created': '创建于 {t}',
 
   'runs.heading': '运行记录',

@@ -24,6 +24,7 @@ export function RunPage({ id }: { id: string }) {
   const [doc, setDoc] = useState<FlowDoc | null>(null);
   const [notFound, setNotFound] = useState(false);
   const [reload, setReload] = useState(0);
+  const [openNode, setOpenNode] = useState<string | null>(null);
 
   useEffect(() => {
     let stop = false;
@@ -94,7 +95,11 @@ export function RunPage({ id }: { id: string }) {
       </div>
       <div className="runview-body">
         <ReactFlowProvider>
-          <FlowCanvas nodes={graph.nodes} edges={graph.edges} info={info} key={doc ? 'doc' : 'empty'} />
+          <FlowCanvas nodes={graph.nodes} edges={graph.edges} info={info} key={doc ? 'doc' : 'empty'}
+            onNodeClick={(nid) => {
+              setOpenNode(nid);
+              requestAnimationFrame(() => document.querySelector(`[data-step-node="${CSS.escape(nid)}"]`)?.scrollIntoView({ block: 'nearest' }));
+            }} />
         </ReactFlowProvider>
         <aside className="sidepanel">
           <div className="panel-body">
@@ -108,7 +113,7 @@ export function RunPage({ id }: { id: string }) {
               </details>
             )}
             <h2>{t('run.steps')}</h2>
-            <StepList steps={run.steps ?? []} />
+            <StepList steps={run.steps ?? []} openNode={openNode} />
           </div>
         </aside>
       </div>

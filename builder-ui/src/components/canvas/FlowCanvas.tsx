@@ -1,6 +1,6 @@
-import { useCallback, useMemo, type DragEvent } from 'react';
+import { useCallback, useEffect, useMemo, useState, type DragEvent } from 'react';
 import {
-  Background, Controls, MiniMap, ReactFlow, useReactFlow,
+  Background, Controls, MiniMap, ReactFlow, useReactFlow, applyNodeChanges,
   type Connection, type EdgeChange, type NodeChange, type IsValidConnection, type OnSelectionChangeFunc,
 } from '@xyflow/react';
 import type { FlowEdge, FlowNode } from '../../flow/model';
@@ -23,6 +23,7 @@ export interface FlowCanvasProps {
   onDropType?: (type: string, position: { x: number; y: number }) => void;
   onNodeDragStart?: () => void;
   onSelectionChange?: OnSelectionChangeFunc<FlowNode, FlowEdge>;
+  onNodeClick?: (id: string) => void;
 }
 
 /** Which edges a run went along: the source ran and left by this edge's port, and the target ran. */
@@ -42,6 +43,12 @@ export function FlowCanvas(props: FlowCanvasProps) {
   const { byType } = useNodeTypes();
   const rf = useReactFlow<FlowNode, FlowEdge>();
   const readOnly = info.readOnly;
+
+  // Read-only canvases keep their own copy so that measured sizes (used by the minimap) stick.
+  const [localNodes, setLocalNodes] = useState(nodes);
+  useEffect(() => setLocalNodes(nodes), [nodes]);
+  const onLocalNodesChange = useCallback((c: NodeChange<FlowNode>[]) => setLocalNodes((ns) => applyNodeChanges(c, ns)), []);
+  const controlled = !!props.onNodesChange;
 
   const shownEdges = useMemo(() => decorateEdges(edges, info), [edges, info]);
 
@@ -73,10 +80,11 @@ export function FlowCanvas(props: FlowCanvasProps) {
     <CanvasContext.Provider value={info}>
       <div className="canvas" onDragOver={onDragOver} onDrop={onDrop} aria-label={t('canvas.label')} role="region">
         <ReactFlow<FlowNode, FlowEdge>
-          nodes={nodes}
+          nodes={controlled ? nodes : localNodes}
           edges={shownEdges}
           nodeTypes={nodeTypes}
-          onNodesChange={props.onNodesChange}
+          onNodesChange={controlled ? props.onNodesChange : onLocalNodesChange}
+          onNodeClick={props.onNodeClick ? (_e, n) => props.onNodeClick!(n.id) : undefined}
           onEdgesChange={props.onEdgesChange}
           onConnect={props.onConnect}
           onNodeDragStart={props.onNodeDragStart}
@@ -92,12 +100,11 @@ export function FlowCanvas(props: FlowCanvasProps) {
           fitViewOptions={{ padding: 0.25, maxZoom: 1.1 }}
           minZoom={0.2}
           maxZoom={2}
-          proOptions={{ hideAttribution: true }}
           defaultEdgeOptions={{ type: 'smoothstep' }}
         >
           <Background gap={20} />
           <Controls showInteractive={!readOnly} />
-          <MiniMap pannable zoomable ariaLabel="minimap" />
+          <MiniMap pannable zoomable ariaLabel={t('canvas.minimap')} nodeClassName={(n) => `mm-${byType.get((n as FlowNode).data.type)?.category ?? 'other'}`} />
         </ReactFlow>
         {nodes.length === 0 && !readOnly && <div className="canvas-empty">{t('canvas.empty')}</div>}
       </div>

@@ -1,7 +1,7 @@
 import { useEffect, useMemo, useState } from 'react';
 import { api } from '../../api/client';
 import type { FlowDoc, VersionInfo } from '../../api/types';
-import { diffLines, stableJson } from '../../flow/diff';
+import { diffLines, foldContext, stableJson } from '../../flow/diff';
 import { useI18n } from '../../i18n';
 import { useNotify } from '../Toasts';
 import { ConfirmDialog } from '../ConfirmDialog';
@@ -99,8 +99,9 @@ export function VersionsPanel({ flowId, refreshKey, onLoad, onPublished }: {
           {diff && !changed && <p className="muted">{t('versions.noDiff')}</p>}
           {diff && changed && (
             <pre className="diff" aria-label={t('versions.diff')}>
-              {diff.map((l, i) => (
-                <div key={i} className={`diff-${l.kind}`}>{l.kind === 'add' ? '+ ' : l.kind === 'del' ? '- ' : '  '}{l.text}</div>
+              {foldContext(diff).map((l, i) => (l.kind === 'skip'
+                ? <div key={i} className="diff-skip">{t('versions.unchanged', { n: l.count })}</div>
+                : <div key={i} className={`diff-${l.kind}`}>{l.kind === 'add' ? '+ ' : l.kind === 'del' ? '- ' : '  '}{l.text}</div>
               ))}
             </pre>
           )}
