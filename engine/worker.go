@@ -253,7 +253,9 @@ func (e *Engine) failStep(ctx context.Context, st *store.Step, cause error) erro
 func (e *Engine) park(ctx context.Context, run *store.Run, st *store.Step, at time.Time, wf *node.WaitFor) error {
 	now := time.Now().UTC()
 	if st.WaitStarted == nil {
-		st.WaitStarted = &now
+		// The wait began when the node first ran: its deadline was computed from then.
+		started := st.StartedAt
+		st.WaitStarted = &started
 	}
 	st.Status, st.Received = store.StepWaiting, ""
 	token := fmt.Sprintf("wait-%s-%d", st.NodeID, now.UnixNano())
