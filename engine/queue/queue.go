@@ -98,6 +98,10 @@ func (q *Queue) Enqueue(ctx context.Context, p Payload, at time.Time, maxRetry i
 		asynq.Timeout(30 * time.Minute),
 	}
 	if !at.IsZero() && at.After(time.Now()) {
+		// asynq keeps schedule times in whole seconds, truncating: round up so a timer never fires early.
+		if up := at.Truncate(time.Second); up.Before(at) {
+			at = up.Add(time.Second)
+		}
 		opts = append(opts, asynq.ProcessAt(at))
 	}
 	_, err := q.Client.EnqueueContext(ctx, asynq.NewTask(TaskRun, b), opts...)
