@@ -70,6 +70,9 @@ export const en = {
   'editor.leave': 'You have unsaved changes. Leave anyway?',
   'editor.saveFailed': 'Could not save: {msg}',
   'editor.copied': '{n} node(s) copied',
+  'editor.restoreFound': 'Unsaved changes from {t} were found in this browser.',
+  'editor.restore': 'Restore',
+  'editor.discard': 'Discard',
   'editor.version': 'v{v}',
   'editor.live': 'live v{v}',
 

@@ -72,6 +72,9 @@ export const zhCN: Record<MessageKey, string> = {
   'editor.leave': '有未保存的更改，仍要离开吗？',
   'editor.saveFailed': '保存失败：{msg}',
   'editor.copied': '已复制 {n} 个节点',
+  'editor.restoreFound': '在此浏览器中发现 {t} 未保存的更改。',
+  'editor.restore': '恢复',
+  'editor.discard': '丢弃',
   'editor.version': 'v{v}',
   'editor.live': '线上 v{v}',
 

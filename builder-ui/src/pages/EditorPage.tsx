@@ -13,6 +13,7 @@ import {
 import { History } from '../flow/history';
 import { layeredLayout } from '../flow/layout';
 import { runStepMap } from '../flow/run';
+import { clearLocalDraft, loadLocalDraft, saveLocalDraft } from '../flow/localDraft';
 import { useI18n } from '../i18n';
 import { setLeaveGuard, useRouter, Link } from '../router';
 import { useNodeTypes } from '../nodeTypes';
@@ -57,7 +58,7 @@ function download(name: string, text: string) {
 }
 
 function Editor({ routeId }: { routeId: string | null }) {
-  const { t, lt } = useI18n();
+  const { t, lt, fmtTime } = useI18n();
   const { navigate, state: routeState } = useRouter();
   const notify = useNotify();
   const { byType } = useNodeTypes();
@@ -81,6 +82,7 @@ function Editor({ routeId }: { routeId: string | null }) {
   const [credentials, setCredentials] = useState<Credential[]>([]);
   const [teams, setTeams] = useState<Team[]>([]);
   const [, forceRender] = useState(0);
+  const [restorable, setRestorable] = useState<{ saved_at: string; doc: FlowDoc } | null>(null);
 
   const graphRef = useRef<Graph>({ nodes, edges });
   graphRef.current = { nodes, edges };
@@ -91,7 +93,11 @@ function Editor({ routeId }: { routeId: string | null }) {
   useEffect(() => () => { alive.current = false; }, []);
 
   // ---- loading ----
-  const loadDoc = useCallback((doc: FlowDoc, saved: boolean) => {
+  const loadDoc = useCallback((doc: FlowDoc, saved: boolean, draftKey?: string | null) => {
+    if (draftKey !== undefined) {
+      const local = loadLocalDraft(draftKey);
+      setRestorable(local && JSON.stringify(local.doc) !== JSON.stringify(doc) ? local : null);
+    }
     const g = docToGraph(doc);
     setNodes(g.nodes);
     setEdges(g.edges);
@@ -106,7 +112,7 @@ function Editor({ routeId }: { routeId: string | null }) {
   useEffect(() => {
     if (!routeId) {
       const pending = (routeState as { doc?: FlowDoc } | null)?.doc;
-      loadDoc(pending ?? { schema: 'opsflow/v1', name: t('flows.untitled'), description: '', nodes: [], edges: [] }, false);
+      loadDoc(pending ?? { schema: 'opsflow/v1', name: t('flows.untitled'), description: '', nodes: [], edges: [] }, false, pending ? undefined : null);
       setLoading(false);
       return;
     }
@@ -117,7 +123,7 @@ function Editor({ routeId }: { routeId: string | null }) {
       if (cancelled) return;
       setFlowId(f.id);
       setSummary(f);
-      loadDoc(f.definition, true);
+      loadDoc(f.definition, true, f.id);
       setLoading(false);
     }, (e: ApiError) => {
       if (cancelled) return;
@@ -150,6 +156,13 @@ function Editor({ routeId }: { routeId: string | null }) {
     return () => { cancelled = true; clearTimeout(h); };
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [docJson, loading]);
+
+  useEffect(() => {
+    if (loading || !dirty || restorable) return;
+    const h = setTimeout(() => (nodes.length ? saveLocalDraft(flowId, doc) : undefined), 500);
+    return () => clearTimeout(h);
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [docJson, dirty, loading, restorable]);
 
   useEffect(() => {
     setLeaveGuard(() => !dirty || window.confirm(t('editor.leave')));
@@ -322,6 +335,8 @@ function Editor({ routeId }: { routeId: string | null }) {
       const res = flowId ? await api.saveFlow(flowId, doc) : await api.createFlow(doc);
       if (!alive.current) return null;
       setSavedJson(docJson);
+      clearLocalDraft(flowId);
+      clearLocalDraft(res.id);
       setSummary(res);
       setVersionsKey((k) => k + 1);
       if (!flowId) {
@@ -427,6 +442,13 @@ function Editor({ routeId }: { routeId: string | null }) {
         onPublish={() => void publish()}
         onShowProblems={() => { setNodes((ns) => ns.map((n) => ({ ...n, selected: false }))); setTab('properties'); }}
       />
+      {restorable && (
+        <div className="banner" role="alert">
+          {t('editor.restoreFound', { t: fmtTime(restorable.saved_at) })}
+          <button type="button" className="primary small" onClick={() => { loadVersion(restorable.doc); setRestorable(null); }}>{t('editor.restore')}</button>
+          <button type="button" className="small" onClick={() => { clearLocalDraft(flowId); setRestorable(null); }}>{t('editor.discard')}</button>
+        </div>
+      )}
       <div className="editor-body">
         <Palette onAdd={(type) => addNode(type)} />
         <FlowCanvas
