@@ -130,7 +130,7 @@ func (e *Engine) AcceptWebhook(ctx context.Context, flowID string, w *node.Webho
 		}
 	}
 	data := webhookData(w)
-	ev := &store.Event{Type: "webhook", Source: "webhook", FlowID: f.ID, RawBody: mask.String(string(w.Body))}
+	ev := &store.Event{Type: webhookType(data), Source: "webhook", FlowID: f.ID, RawBody: mask.String(string(w.Body))}
 	hdr, _ := json.Marshal(safeHeaders(w.Headers))
 	ev.Headers = mask.String(string(hdr))
 	if dedupID != "" {
@@ -207,6 +207,18 @@ func (e *Engine) WaitResponse(ctx context.Context, runID string, within time.Dur
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
+}
+
+// webhookType names a delivery by the body's own top-level "type" (Stripe, Standard Webhooks and
+// many CRMs send one, e.g. "invoice.paid"), so runs waiting for that event can recognise it;
+// otherwise it is "webhook".
+func webhookType(data any) string {
+	if m, ok := data.(map[string]any); ok {
+		if t, ok := m["type"].(string); ok && t != "" && len(t) <= 200 && !strings.ContainsAny(t, " *") {
+			return t
+		}
+	}
+	return "webhook"
 }
 
 // webhookData is what a webhook flow sees as event.data: the JSON body, a form, or the text.

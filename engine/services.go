@@ -12,6 +12,7 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
+	"github.com/opsflow/opsflow/engine/compile"
 	"github.com/opsflow/opsflow/engine/node"
 	"github.com/opsflow/opsflow/engine/store"
 )
@@ -74,6 +75,29 @@ func (s services) Assign(ctx context.Context, req node.AssignRequest) (*node.Ass
 		return nil
 	})
 	return out, err
+}
+
+// maxCountedEvents bounds how many events one count reads; counts saturate there.
+const maxCountedEvents = 10000
+
+func (s services) CountEvents(ctx context.Context, eventType, field, value string, since time.Time) (int, error) {
+	q := s.e.Store.DB.WithContext(ctx).Model(&store.Event{}).Where("type = ? AND created_at >= ?", eventType, since.UTC())
+	if field == "" {
+		var n int64
+		err := q.Count(&n).Error
+		return int(n), err
+	}
+	var datas []string
+	if err := q.Order("id desc").Limit(maxCountedEvents).Pluck("data", &datas).Error; err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, d := range datas {
+		if v, ok := lookupPath(fromJSON(d), field); ok && compile.Stringify(v) == value {
+			n++
+		}
+	}
+	return n, nil
 }
 
 // maxSubflowDepth stops flows that call themselves (directly or not) from recursing forever.

@@ -407,6 +407,9 @@ func (s cxServices) Assign(context.Context, node.AssignRequest) (*node.Assignmen
 func (s cxServices) StartSubflow(context.Context, node.SubflowRequest) (string, error) {
 	return "", errors.New("no flows here")
 }
+func (s cxServices) CountEvents(context.Context, string, string, string, time.Time) (int, error) {
+	return 0, errors.New("no events here")
+}
 
 // SMTP connections go through the engine's address guard: with loopback not allowed, the
 // connection is refused before any byte is sent, and permanently.

@@ -214,6 +214,9 @@ type Services interface {
 	// returns the run's id; a repeat call for the same run and node returns the same run. When that
 	// run ends, a "run.finished" event with data {run_id, status, error, result, nodes} is recorded.
 	StartSubflow(ctx context.Context, req SubflowRequest) (runID string, err error)
+	// CountEvents counts accepted events of a type since a time, optionally only those whose data
+	// field (a dotted path) equals value.
+	CountEvents(ctx context.Context, eventType, field, value string, since time.Time) (int, error)
 }
 
 // SubflowRequest asks for a run of another flow.
