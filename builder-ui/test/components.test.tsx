@@ -249,3 +249,32 @@ describe('PropertyPanel', () => {
     expect(screen.getByText('false')).toBeTruthy();
   });
 });
+
+describe('Template gallery', () => {
+  it('creates a flow from a template, mapping credentials and teams', async () => {
+    const tpl = {
+      template: 'opsflow-template/v1', id: 'lead', title: lt('New lead', '新线索'), description: lt('Assigns leads'), category: 'sales',
+      credentials: [{ name: 'twilio', type: 'twilio', description: lt('SMS account') }],
+      teams: [{ name: 'Sales', description: lt('Takes leads') }],
+      parameters: [{ name: 'min_budget', title: lt('Min budget'), type: 'number', default: 100 }],
+      flow: { schema: 'opsflow/v1', name: 'x', nodes: [{ id: 'a', type: 'trigger.event' }], edges: [] },
+    };
+    const calls = mockApi({
+      'GET /node-types': { node_types: SPECS },
+      'GET /templates': { items: [tpl] },
+      'GET /credentials': { items: [{ id: 'c9', name: 'Twilio prod', type: 'twilio', created_at: '' }] },
+      'GET /teams': { items: [{ id: 't9', name: 'Sales', description: '', members: [] }] },
+      'POST /templates/import': () => ({ status: 201, body: { id: 'f-new' } }),
+    });
+    renderApp(<TemplatesPage />);
+    fireEvent.click(await screen.findByRole('button', { name: 'Use template: New lead' }));
+    const dialog = screen.getByRole('dialog');
+    await waitFor(() => expect((within(dialog).getByLabelText(/SMS account/) as HTMLSelectElement).value).toBe('c9'));
+    await waitFor(() => expect((within(dialog).getByLabelText(/^Sales/) as HTMLSelectElement).value).toBe('t9'));
+    fireEvent.change(within(dialog).getByLabelText('Min budget'), { target: { value: '5000' } });
+    await act(async () => { fireEvent.click(within(dialog).getByRole('button', { name: 'Create flow' })); });
+    const post = calls.find((c) => c.method === 'POST');
+    expect(post?.body).toEqual({ template_id: 'lead', name: 'New lead', parameters: { min_budget: 5000 }, credentials: { twilio: 'c9' }, teams: { Sales: 't9' } });
+    await waitFor(() => expect(location.pathname).toBe('/flows/f-new'));
+  });
+});

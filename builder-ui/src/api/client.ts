@@ -1,6 +1,6 @@
 import type {
   Credential, EventItem, FlowDetail, FlowDoc, FlowSummary, NodeSpec, Run, Team, Template,
-  ValidateResult, VersionInfo, Problem,
+  ValidateResult, VersionInfo, Problem, TemplateImport,
 } from './types';
 
 const BASE = '/api/v1';
@@ -76,4 +76,6 @@ export const api = {
   teams: () => request<{ items: Team[] }>('GET', '/teams').then((r) => r.items ?? []),
   credentials: () => request<{ items: Credential[] }>('GET', '/credentials').then((r) => r.items ?? []),
   templates: () => request<{ items: Template[] }>('GET', '/templates').then((r) => r.items ?? []),
+  importTemplate: (req: TemplateImport) => request<FlowDetail>('POST', '/templates/import', req),
+  flowTemplate: (id: string) => request<Template>('GET', `/flows/${id}/template`),
 };

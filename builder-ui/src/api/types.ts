@@ -142,11 +142,34 @@ export interface Member { id: string; name: string; email: string; phone: string
 export interface Team { id: string; name: string; description: string; members: Member[] }
 export interface Credential { id: string; name: string; type: string; created_at: string }
 
+export interface TemplateParam {
+  name: string;
+  title: LocalText;
+  type: 'string' | 'number' | 'boolean' | string;
+  default?: unknown;
+  description?: LocalText;
+}
+
+/** A gallery template (opsflow-template/v1). */
 export interface Template {
+  template?: string;
   id: string;
-  name: string | LocalText;
-  description?: string | LocalText;
-  definition: FlowDoc;
+  title: LocalText | string;
+  description?: LocalText | string;
+  category?: string;
+  credentials?: { name: string; type: string; description?: LocalText }[];
+  teams?: { name: string; description?: LocalText }[];
+  parameters?: TemplateParam[];
+  flow: FlowDoc;
+  samples?: { name: string; event: { type: string; data: unknown } }[];
+}
+
+export interface TemplateImport {
+  template_id: string;
+  name?: string;
+  parameters?: Record<string, unknown>;
+  credentials?: Record<string, string>;
+  teams?: Record<string, string>;
 }
 
 export const TERMINAL: RunStatus[] = ['succeeded', 'failed', 'cancelled'];

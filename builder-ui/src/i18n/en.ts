@@ -210,6 +210,15 @@ export const en = {
 
   'templates.heading': 'Templates',
   'templates.empty': 'No templates are available yet. Start from an empty flow or import a JSON file.',
+  'templates.category': 'Category',
+  'templates.nodes': '{n} nodes',
+  'templates.needsCreds': 'needs {list}',
+  'templates.needsTeams': '{n} team(s)',
+  'templates.parameters': 'Settings',
+  'templates.credentials': 'Accounts',
+  'templates.teams': 'Teams',
+  'templates.create': 'Create flow',
+  'templates.exportTemplate': 'Export as template',
   'templates.use': 'Use template',
 
   'shortcut.help': 'Shortcuts: Delete removes, Ctrl+C/Ctrl+V copy and paste, Ctrl+Z/Ctrl+Shift+Z undo and redo, Shift+drag selects several.',

@@ -212,6 +212,15 @@ export const zhCN: Record<MessageKey, string> = {
 
   'templates.heading': '模板',
   'templates.empty': '暂时没有可用的模板。可以从空白流程开始，或导入 JSON 文件。',
+  'templates.category': '分类',
+  'templates.nodes': '{n} 个节点',
+  'templates.needsCreds': '需要 {list}',
+  'templates.needsTeams': '{n} 个团队',
+  'templates.parameters': '设置',
+  'templates.credentials': '账号',
+  'templates.teams': '团队',
+  'templates.create': '创建流程',
+  'templates.exportTemplate': '导出为模板',
   'templates.use': '使用模板',
 
   'shortcut.help': '快捷键：Delete 删除，Ctrl+C/Ctrl+V 复制粘贴，Ctrl+Z/Ctrl+Shift+Z 撤销和重做，按住 Shift 拖动可多选。',

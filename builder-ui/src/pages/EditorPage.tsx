@@ -397,9 +397,12 @@ function Editor({ routeId }: { routeId: string | null }) {
     }
   };
 
-  const exportJson = () => {
-    const slug = (meta.name || 'flow').toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || 'flow';
-    download(`${slug}.opsflow.json`, JSON.stringify(doc, null, 2) + '\n');
+  const slug = (meta.name || 'flow').toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || 'flow';
+  const exportJson = () => download(`${slug}.opsflow.json`, JSON.stringify(doc, null, 2) + '\n');
+  const exportTemplate = async () => {
+    try {
+      download(`${slug}.template.json`, JSON.stringify(await api.flowTemplate(flowId!), null, 2) + '\n');
+    } catch (e) { notify((e as Error).message, 'error'); }
   };
 
   const loadVersion = (d: FlowDoc) => {
@@ -479,6 +482,7 @@ function Editor({ routeId }: { routeId: string | null }) {
               onSelect={selectNode}
               onConnectPort={connect}
               onDisconnect={disconnect}
+              onExportTemplate={flowId ? () => void exportTemplate() : undefined}
             />
           )}
           {tab === 'test' && (

@@ -22,6 +22,8 @@ export interface PropertyPanelProps {
   onSelect: (id: string) => void;
   onConnectPort: (source: string, port: string, target: string) => void;
   onDisconnect: (edgeId: string) => void;
+  /** Downloads the saved flow as a gallery template (only once it is saved). */
+  onExportTemplate?: () => void;
 }
 
 /** Field name a problem points at: "config.expression" → "expression". */
@@ -45,7 +47,7 @@ export function PropertyPanel(props: PropertyPanelProps) {
   return <FlowSettings {...props} />;
 }
 
-function FlowSettings({ meta, onMeta, problems, onSelect }: PropertyPanelProps) {
+function FlowSettings({ meta, onMeta, problems, onSelect, onExportTemplate }: PropertyPanelProps) {
   const { t } = useI18n();
   return (
     <div className="panel-body">
@@ -69,6 +71,7 @@ function FlowSettings({ meta, onMeta, problems, onSelect }: PropertyPanelProps) 
       )}
       <p className="muted small">{t('panel.selectHint')}</p>
       <p className="muted small">{t('shortcut.help')}</p>
+      {onExportTemplate && <button type="button" className="small" onClick={onExportTemplate}>{t('templates.exportTemplate')}</button>}
     </div>
   );
 }
