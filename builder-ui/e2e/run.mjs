@@ -109,7 +109,15 @@ async function main() {
   srv.stdout.on('data', (d) => { srvLog += d; });
   srv.stderr.on('data', (d) => { srvLog += d; });
   cleanups.push(() => { if (srv.exitCode === null) srv.kill('SIGTERM'); });
-  await waitFor(async () => (await fetch(base + '/healthz')).ok, 'GET /healthz');
+  try {
+    await waitFor(async () => {
+      if (srv.exitCode !== null) throw new Error(`the server exited with ${srv.exitCode}`);
+      return (await fetch(base + '/healthz')).ok;
+    }, 'GET /healthz');
+  } catch (e) {
+    console.log('[e2e] server output:\n' + srvLog);
+    throw e;
+  }
   log('server up at', base);
 
   const apiCall = async (method, p, body) => {
@@ -376,6 +384,22 @@ async function main() {
     await page.getByText('Published v1').waitFor();
     await page.waitForTimeout(200);
     await page.screenshot({ path: path.join(shots, 'flow-list.png') });
+  });
+
+  await check('template gallery', async () => {
+    await page.getByRole('link', { name: 'Templates' }).click();
+    await page.getByRole('heading', { name: 'Templates' }).waitFor();
+    const cards = page.locator('.card');
+    await page.waitForTimeout(500);
+    if (await cards.count() === 0) {
+      await page.getByText('No templates are available yet').waitFor();
+    } else {
+      await cards.first().getByRole('button').click();
+      await page.getByRole('dialog').waitFor();
+      await page.screenshot({ path: path.join(shots, 'templates.png') });
+      await page.getByRole('dialog').getByRole('button', { name: 'Cancel' }).click();
+    }
+    await page.getByRole('link', { name: 'Flows' }).first().click();
   });
 
   await check('Chinese UI', async () => {

@@ -142,7 +142,8 @@ function Editor({ routeId }: { routeId: string | null }) {
   // ---- document, dirty state and validation ----
   const doc = useMemo(() => graphToDoc(meta, nodes, edges), [meta, nodes, edges]);
   const docJson = useMemo(() => JSON.stringify(doc), [doc]);
-  const dirty = docJson !== savedJson;
+  // A new flow is only worth keeping once it has a node.
+  const dirty = flowId ? docJson !== savedJson : nodes.length > 0;
 
   useEffect(() => {
     if (loading) return;
