@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/opsflow/opsflow/engine/netguard"
@@ -41,7 +42,12 @@ func send(ctx context.Context, in *node.Input, req *http.Request, provider strin
 		if errors.As(err, &blocked) {
 			return nil, node.Permanent(blocked)
 		}
-		return nil, fmt.Errorf("%s: %w", provider, err)
+		// A *url.Error quotes the whole URL, which may carry a token in its query: keep only the cause.
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			err = uerr.Err
+		}
+		return nil, fmt.Errorf("%s: %s %s: %w", provider, req.Method, req.URL.Host, err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
