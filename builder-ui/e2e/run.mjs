@@ -129,6 +129,19 @@ async function main() {
     return text ? JSON.parse(text) : null;
   };
 
+  // E2E_DEV=1 drives the Vite dev server (React's development checks on) proxying to this server.
+  let ui = base;
+  if (process.env.E2E_DEV === '1') {
+    const vitePort = await freePort();
+    const vite = spawn(path.join(uiDir, 'node_modules/.bin/vite'), ['--port', String(vitePort), '--strictPort', '--host', '127.0.0.1'], {
+      cwd: uiDir, env: { ...process.env, OPSFLOW_API: base }, stdio: 'ignore',
+    });
+    cleanups.push(() => vite.kill('SIGTERM'));
+    ui = `http://127.0.0.1:${vitePort}`;
+    await waitFor(async () => (await fetch(ui + '/')).ok, 'vite dev server');
+    log('dev UI at', ui);
+  }
+
   const twilio = await startFakeTwilio();
   cleanups.push(() => twilio.server.close());
 
@@ -160,7 +173,7 @@ async function main() {
   page.setDefaultTimeout(15_000);
 
   await check('flow list loads (empty state)', async () => {
-    await page.goto(base + '/');
+    await page.goto(ui + '/');
     await page.getByRole('heading', { name: 'Flows' }).waitFor();
     await page.getByText('No flows yet').waitFor();
   });
@@ -344,7 +357,7 @@ async function main() {
   });
 
   await check('the run view highlights the path taken', async () => {
-    await page.goto(`${base}/runs/${runId}`);
+    await page.goto(`${ui}/runs/${runId}`);
     for (const id of ['event', 'condition', 'assign', 'sms'])
       await page.locator(`.opsnode[data-node-id="${id}"][data-run-status="succeeded"]`).waitFor();
     await page.locator('.react-flow__edge.edge-taken[data-id="condition:true->assign"]').waitFor();
@@ -366,7 +379,7 @@ async function main() {
     });
     const failedId = ev.run_ids[0];
     await waitFor(async () => (await apiCall('GET', `/runs/${failedId}`)).status === 'failed', 'run to fail', 60_000, 400);
-    await page.goto(`${base}/runs/${failedId}`);
+    await page.goto(`${ui}/runs/${failedId}`);
     await page.locator('.opsnode[data-node-id="sms"][data-run-status="failed"]').waitFor();
     await page.locator('.opsnode[data-node-id="assign"][data-run-status="succeeded"]').waitFor();
     await page.locator('.step[data-step-node="sms"] .field-error').waitFor();

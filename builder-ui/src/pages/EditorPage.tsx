@@ -90,7 +90,10 @@ function Editor({ routeId }: { routeId: string | null }) {
   const lastRecord = useRef<{ key: string; at: number }>({ key: '', at: 0 });
   const clipboard = useRef<Clip | null>(null);
   const alive = useRef(true);
-  useEffect(() => () => { alive.current = false; }, []);
+  useEffect(() => {
+    alive.current = true; // (again, after StrictMode's trial unmount)
+    return () => { alive.current = false; };
+  }, []);
 
   // ---- loading ----
   const loadDoc = useCallback((doc: FlowDoc, saved: boolean, draftKey?: string | null) => {

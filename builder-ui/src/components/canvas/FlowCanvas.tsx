@@ -50,6 +50,21 @@ export function FlowCanvas(props: FlowCanvasProps) {
   const onLocalNodesChange = useCallback((c: NodeChange<FlowNode>[]) => setLocalNodes((ns) => applyNodeChanges(c, ns)), []);
   const controlled = !!props.onNodesChange;
 
+  const ariaLabelConfig = useMemo(() => ({
+    'node.a11yDescription.default': t('rf.node'),
+    'node.a11yDescription.keyboardDisabled': t('rf.nodeMove'),
+    'node.a11yDescription.ariaLiveMessage': ({ direction, x, y }: { direction: string; x: number; y: number }) =>
+      t('rf.moved', { direction, x, y }),
+    'edge.a11yDescription.default': t('rf.edge'),
+    'controls.ariaLabel': t('rf.controls'),
+    'controls.zoomIn.ariaLabel': t('rf.zoomIn'),
+    'controls.zoomOut.ariaLabel': t('rf.zoomOut'),
+    'controls.fitView.ariaLabel': t('rf.fitView'),
+    'controls.interactive.ariaLabel': t('rf.interactive'),
+    'minimap.ariaLabel': t('canvas.minimap'),
+    'handle.ariaLabel': t('rf.handle'),
+  }), [t]);
+
   const shownEdges = useMemo(() => decorateEdges(edges, info), [edges, info]);
 
   const isValidConnection: IsValidConnection<FlowEdge> = useCallback((c) => {
@@ -83,6 +98,7 @@ export function FlowCanvas(props: FlowCanvasProps) {
           nodes={controlled ? nodes : localNodes}
           edges={shownEdges}
           nodeTypes={nodeTypes}
+          ariaLabelConfig={ariaLabelConfig}
           onNodesChange={controlled ? props.onNodesChange : onLocalNodesChange}
           onNodeClick={props.onNodeClick ? (_e, n) => props.onNodeClick!(n.id) : undefined}
           onEdgesChange={props.onEdgesChange}
