@@ -143,6 +143,7 @@ export const en = {
   'expr.hint': 'Type to see fields; Ctrl+Space to list all.',
   'expr.templateHint': 'Use {{ expression }} to insert values.',
 
+  'expr.type': 'Result type: {type}.',
   'test.heading': 'Test run',
   'test.sample': 'Sample event data (JSON)',
   'test.recent': 'Use a recent event',

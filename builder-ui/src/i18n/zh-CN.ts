@@ -145,6 +145,7 @@ export const zhCN: Record<MessageKey, string> = {
   'expr.hint': '输入以查看字段；按 Ctrl+空格 列出全部。',
   'expr.templateHint': '使用 {{ 表达式 }} 插入值。',
 
+  'expr.type': '结果类型：{type}。',
   'test.heading': '测试运行',
   'test.sample': '示例事件数据（JSON）',
   'test.recent': '使用最近的事件',

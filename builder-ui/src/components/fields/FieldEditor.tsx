@@ -37,6 +37,9 @@ export function FieldEditor(props: FieldEditorProps) {
     <div className={`field kind-${field.kind} ${allErrors.length ? 'invalid' : ''}`} data-field={field.name}>
       {isGroup ? <div className="field-label" id={`${id}-label`}>{label}</div> : <label htmlFor={id}>{label}</label>}
       <Control {...props} id={id} describedBy={describedBy} invalid={allErrors.length > 0} setLocalError={setLocalError} />
+      {(field.kind === 'expr' || field.kind === 'template') && (
+        <div className="help">{field.kind === 'template' ? t('expr.templateHint') : t('expr.hint')}{field.expr_type ? ` ${t('expr.type', { type: field.expr_type })}` : ''}</div>
+      )}
       {help && <div id={`${id}-help`} className="help">{help}</div>}
       {allErrors.length > 0 && (
         <div id={`${id}-err`} className="field-error" role="alert">
