@@ -41,12 +41,23 @@ func newProviders(t *testing.T) *providers {
 		n := len(p.reqs)
 		p.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
-		switch {
-		case strings.HasSuffix(r.URL.Path, "/Messages.json"): // Twilio
+		switch path := r.URL.Path; {
+		case strings.HasSuffix(path, "/Messages.json"): // Twilio
 			w.WriteHeader(http.StatusCreated)
 			fmt.Fprintf(w, `{"sid":"SM%032d","status":"queued"}`, n)
-		default:
-			fmt.Fprintf(w, `{"ok":true,"errcode":0,"errmsg":"ok","code":0,"id":"obj_%d"}`, n)
+		case path == "/v1/checkout/sessions": // Stripe
+			fmt.Fprintf(w, `{"id":"cs_test_%d","object":"checkout.session","url":"https://checkout.stripe.com/c/pay/cs_test_%d","status":"open","payment_status":"unpaid"}`, n, n)
+		case strings.HasPrefix(path, "/crm/v3/objects/"): // HubSpot
+			fmt.Fprintf(w, `{"id":%q,"properties":{},"updatedAt":"2026-11-24T10:00:00Z"}`, path[strings.LastIndex(path, "/")+1:])
+		case strings.HasPrefix(path, "/services/data/"): // Salesforce
+			w.WriteHeader(http.StatusNoContent)
+		case strings.HasPrefix(path, "/services/"): // Slack
+			w.Header().Set("Content-Type", "text/plain")
+			io.WriteString(w, "ok")
+		case strings.HasPrefix(path, "/open-apis/bot/"): // Feishu
+			io.WriteString(w, `{"code":0,"msg":"success","data":{}}`)
+		default: // WeCom, DingTalk
+			io.WriteString(w, `{"errcode":0,"errmsg":"ok"}`)
 		}
 	}))
 	t.Cleanup(p.srv.Close)
@@ -66,19 +77,43 @@ func (p *providers) requests(pathPart string) []recorded {
 }
 
 // credentialData is a working credential of each type, pointed at the local providers.
-func credentialData(typ, base string) map[string]string {
+func credentialData(typ, base, smtpAddr string) map[string]string {
+	host, port, _ := strings.Cut(smtpAddr, ":")
 	switch typ {
 	case "twilio":
 		return map[string]string{"account_sid": "AC0123456789abcdef0123456789abcdef", "auth_token": "tok", "from": "+14155550000", "base_url": base}
+	case "smtp":
+		return map[string]string{"host": host, "port": port, "username": "billing", "password": "pw", "from": "Acme Billing <billing@acme.example>", "tls": "none"}
+	case "hubspot":
+		return map[string]string{"token": "pat-na1-tok", "base_url": base}
+	case "salesforce":
+		return map[string]string{"instance_url": base, "access_token": "00Dtok", "api_version": "v61.0"}
+	case "stripe":
+		return map[string]string{"secret_key": "sk_test_tok", "base_url": base}
+	case "dingtalk_robot":
+		return map[string]string{"webhook_url": base + "/robot/send?access_token=tok", "secret": "SECtok"}
+	case "wecom_robot":
+		return map[string]string{"webhook_url": base + "/cgi-bin/webhook/send?key=tok"}
+	case "feishu_robot":
+		return map[string]string{"webhook_url": base + "/open-apis/bot/v2/hook/tok", "secret": "tok"}
+	case "slack_webhook":
+		return map[string]string{"webhook_url": base + "/services/T0/B0/tok"}
 	}
-	return map[string]string{"base_url": base, "token": "tok"}
+	return map[string]string{"token": "tok"}
+}
+
+// testParameters shorten a template's waits from days to seconds.
+var testParameters = map[string]map[string]any{
+	"new-order-payment-link":   {"first_wait": "1s", "second_wait": "1s"},
+	"dunning-sms-email-assign": {"sms_after": "1s", "email_after": "1s", "assign_after": "1s"},
 }
 
 // templateChecks holds what each template must have done after its samples ran, beyond every
 // run succeeding.
-var templateChecks = map[string]func(t *testing.T, p *providers, runs []map[string]any){
-	"new-lead-score-assign": func(t *testing.T, p *providers, runs []map[string]any) {
-		sms := p.requests("/Messages.json")
+var templateChecks = map[string]func(t *testing.T, r *result){
+	"new-lead-score-assign": func(t *testing.T, r *result) {
+		runs := r.runs
+		sms := r.prov.requests("/Messages.json")
 		if len(sms) != 2 {
 			t.Fatalf("%d SMS sent, want one per lead", len(sms))
 		}
@@ -110,6 +145,7 @@ func TestGalleryTemplatesEndToEnd(t *testing.T) {
 			defer srv.Close()
 			c := client{t, srv.URL}
 			prov := newProviders(t)
+			mail := newMailbox(t)
 			for i, need := range tmpl.Teams {
 				team := c.do("POST", "/api/v1/teams", map[string]any{"name": need.Name}, 201)
 				for j := 0; j < 2; j++ {
@@ -118,25 +154,32 @@ func TestGalleryTemplatesEndToEnd(t *testing.T) {
 				}
 			}
 			for _, need := range tmpl.Credentials {
-				c.do("POST", "/api/v1/credentials", map[string]any{"name": need.Name, "type": need.Type, "data": credentialData(need.Type, prov.srv.URL)}, 201)
+				c.do("POST", "/api/v1/credentials", map[string]any{"name": need.Name, "type": need.Type, "data": credentialData(need.Type, prov.srv.URL, mail.addr)}, 201)
 			}
-			flowInfo := c.do("POST", "/api/v1/templates/import", map[string]any{"template_id": tmpl.ID}, 201)
+			flowInfo := c.do("POST", "/api/v1/templates/import", map[string]any{"template_id": tmpl.ID, "parameters": testParameters[tmpl.ID]}, 201)
 			flowID := flowInfo["id"].(string)
 			c.do("POST", "/api/v1/flows/"+flowID+"/publish", nil, 200)
-			var runs []map[string]any
+			var runIDs []string
 			for _, s := range tmpl.Samples {
-				acc := c.do("POST", "/api/v1/events", map[string]any{"type": s.Event.Type, "data": s.Event.Data}, 202)
-				ids := acc["run_ids"].([]any)
-				if len(ids) != 1 {
-					t.Fatalf("sample %q started %d runs", s.Name, len(ids))
+				var acc map[string]any
+				if s.Event.Type == "webhook" {
+					acc = c.do("POST", "/api/v1/hooks/"+flowID, s.Event.Data, 202)
+				} else {
+					acc = c.do("POST", "/api/v1/events", map[string]any{"type": s.Event.Type, "data": s.Event.Data}, 202)
 				}
-				run := c.waitRun(ids[0].(string))
+				for _, id := range acc["run_ids"].([]any) {
+					runIDs = append(runIDs, id.(string))
+				}
+			}
+			var runs []map[string]any
+			for _, id := range runIDs {
+				run := c.waitRun(id)
 				if run["status"] != "succeeded" {
-					t.Fatalf("sample %q: run %v: %v", s.Name, run["status"], run["_raw"])
+					t.Fatalf("run %s %v: %v", id, run["status"], run["_raw"])
 				}
 				runs = append(runs, run)
 			}
-			check(t, prov, runs)
+			check(t, &result{prov: prov, mail: mail, runs: runs})
 		})
 	}
 }
@@ -161,7 +204,7 @@ func TestTemplateImportRefusesMissingNeeds(t *testing.T) {
 	// Mapped onto differently named records, with a parameter changed, it imports.
 	c.do("POST", "/api/v1/teams", map[string]any{"name": "Key accounts"}, 201)
 	c.do("POST", "/api/v1/teams", map[string]any{"name": "Inside sales"}, 201)
-	c.do("POST", "/api/v1/credentials", map[string]any{"name": "sms-cn", "type": "twilio", "data": credentialData("twilio", "http://127.0.0.1:1")}, 201)
+	c.do("POST", "/api/v1/credentials", map[string]any{"name": "sms-cn", "type": "twilio", "data": credentialData("twilio", "http://127.0.0.1:1", "")}, 201)
 	got := c.do("POST", "/api/v1/templates/import", map[string]any{"template_id": "new-lead-score-assign", "name": "Leads (CN)",
 		"parameters": map[string]any{"min_employees": 500}, "credentials": map[string]string{"twilio": "sms-cn"},
 		"teams": map[string]string{"Enterprise Sales": "Key accounts", "SMB Sales": "Inside sales"}}, 201)
@@ -178,10 +221,94 @@ func TestTemplateImportRefusesMissingNeeds(t *testing.T) {
 	// Export turns the flow back into a template naming its needs, with no ids or secrets.
 	exported := c.do("GET", "/api/v1/flows/"+got["id"].(string)+"/template", nil, 200)
 	raw = exported["_raw"].(string)
-	if !strings.Contains(raw, `"name":"sms-cn"`) || !strings.Contains(raw, `"name":"Key accounts"`) || strings.Contains(raw, "tok") {
+	if !strings.Contains(raw, `"name":"sms-cn"`) || !strings.Contains(raw, `"name":"Key accounts"`) || strings.Contains(raw, `"tok"`) {
 		t.Errorf("exported template: %s", raw)
 	}
 	if _, err := template.Parse([]byte(raw)); err != nil {
 		t.Errorf("exported template does not parse: %v", err)
+	}
+}
+
+func init() {
+	templateChecks["payment-succeeded-crm-receipt"] = func(t *testing.T, r *result) {
+		crm := r.prov.requests("/crm/v3/objects/deals/15432678901")
+		if len(crm) != 1 || crm[0].Method != "PATCH" || !strings.Contains(crm[0].Body, `"dealstage":"closedwon"`) || !strings.Contains(crm[0].Body, `"amount_paid":"1299"`) {
+			t.Errorf("HubSpot update: %+v", crm)
+		}
+		mails := r.mail.to("wang.fang@example.cn")
+		if len(mails) != 1 || !strings.Contains(mails[0].Data, "Acme receipt for order SO-20931") || !strings.Contains(mails[0].Data, "1299 CNY") {
+			t.Fatalf("receipt: %+v", mails)
+		}
+		if n := r.prov.requests("/robot/send"); len(n) != 1 || !strings.Contains(n[0].Body, "Deal paid") || !strings.Contains(n[0].Body, "SO-20931") {
+			t.Errorf("sales notification: %+v", n)
+		}
+	}
+	templateChecks["new-order-payment-link"] = func(t *testing.T, r *result) {
+		paid, unpaid := r.runs[0], r.runs[1]
+		if !ran(paid, "paid_1") || ran(paid, "remind") {
+			t.Errorf("the paid order took the wrong path: %v", paid["_raw"])
+		}
+		if !ran(unpaid, "remind") || !ran(unpaid, "escalate") || ran(unpaid, "paid_2") {
+			t.Errorf("the unpaid order took the wrong path: %v", unpaid["_raw"])
+		}
+		sessions := r.prov.requests("/v1/checkout/sessions")
+		if len(sessions) != 2 || !strings.Contains(sessions[0].Body+sessions[1].Body, "unit_amount%5D=259900") {
+			t.Errorf("checkout sessions: %+v", sessions)
+		}
+		sms := r.prov.requests("/Messages.json")
+		if len(sms) != 3 {
+			t.Errorf("%d SMS, want 2 links and 1 reminder", len(sms))
+		}
+		esc := r.prov.requests("/cgi-bin/webhook/send")
+		if len(esc) != 1 || !strings.Contains(esc[0].Body, "SO-30018") {
+			t.Errorf("escalation: %+v", esc)
+		}
+	}
+	templateChecks["refund-finance-crm-followup"] = func(t *testing.T, r *result) {
+		n := r.prov.requests("/robot/send")
+		if len(n) != 1 || !strings.Contains(n[0].Body, "SO-41002") || !strings.Contains(n[0].Body, "499 USD") {
+			t.Errorf("finance notification: %+v", n)
+		}
+		crm := r.prov.requests("/services/data/v61.0/sobjects/Order/801Hs00000AbCdE")
+		if len(crm) != 1 || !strings.Contains(crm[0].Body, `"Status":"Refunded"`) || crm[0].Header.Get("Authorization") != "Bearer 00Dtok" {
+			t.Errorf("Salesforce update: %+v", crm)
+		}
+		out := steps(r.runs[0])["follow_up"]["output"].(map[string]any)
+		if !strings.Contains(out["subject"].(string), "SO-41002") || out["due_at"] == "" {
+			t.Errorf("follow-up assignment: %v", out)
+		}
+	}
+	templateChecks["dunning-sms-email-assign"] = func(t *testing.T, r *result) {
+		unpaid, paidLater, paidEvent := r.runs[0], r.runs[1], r.runs[2]
+		for _, node := range []string{"sms", "email", "assign"} {
+			if !ran(unpaid, node) {
+				t.Errorf("the unpaid invoice never reached %s: %v", node, unpaid["_raw"])
+			}
+		}
+		if !ran(paidLater, "paid") || ran(paidLater, "sms") {
+			t.Errorf("the paid invoice was dunned: %v", paidLater["_raw"])
+		}
+		if ran(paidEvent, "wait_sms") {
+			t.Errorf("invoice.paid started dunning: %v", paidEvent["_raw"])
+		}
+		if sms := r.prov.requests("/Messages.json"); len(sms) != 1 || !strings.Contains(sms[0].Body, "8D3F2A1B-0007") {
+			t.Errorf("dunning SMS: %+v", sms)
+		}
+		if mails := r.mail.to("zhou.lei@example.cn"); len(mails) != 1 || !strings.Contains(mails[0].Data, "invoice 8D3F2A1B-0007 is unpaid") {
+			t.Errorf("dunning email: %+v", mails)
+		}
+	}
+	templateChecks["suspicious-payment-risk-hold"] = func(t *testing.T, r *result) {
+		if !ran(r.runs[0], "alert") || !ran(r.runs[0], "hold") || ran(r.runs[1], "alert") {
+			t.Errorf("wrong payments flagged: %v / %v", r.runs[0]["_raw"], r.runs[1]["_raw"])
+		}
+		alert := r.prov.requests("/open-apis/bot/v2/hook/tok")
+		if len(alert) != 1 || !strings.Contains(alert[0].Body, "15000 USD") {
+			t.Errorf("risk alert: %+v", alert)
+		}
+		hold := r.prov.requests("/crm/v3/objects/deals/16000000001")
+		if len(hold) != 1 || !strings.Contains(hold[0].Body, `"risk_hold":"true"`) || !strings.Contains(hold[0].Body, "amount over threshold") {
+			t.Errorf("CRM hold: %+v", hold)
+		}
 	}
 }
