@@ -9,7 +9,7 @@ function Json({ value }: { value: unknown }) {
 
 /** The steps of a run, in order, each with input, output, duration and error. */
 export function StepList({ steps, onFocusNode, openNode }: { steps: Step[]; onFocusNode?: (id: string) => void; openNode?: string | null }) {
-  const { t, lt } = useI18n();
+  const { t, lt, portLabel } = useI18n();
   const { byType } = useNodeTypes();
   if (!steps.length) return <p className="muted">{t('run.noSteps')}</p>;
   return (
@@ -21,7 +21,7 @@ export function StepList({ steps, onFocusNode, openNode }: { steps: Step[]; onFo
               <StatusBadge status={s.status} />{' '}
               <strong>{s.node_id}</strong>{' '}
               <span className="muted small">{lt(byType.get(s.node_type)?.title) || s.node_type}</span>{' '}
-              {s.port && s.port !== 'out' && <span className="small">{t('run.port', { port: s.port })}</span>}{' '}
+              {s.port && s.port !== 'out' && <span className="small">{t('run.port', { port: portLabel(s.port) })}</span>}{' '}
               <span className="muted small">{t('run.duration', { ms: s.duration_ms })}</span>
               {s.attempt > 1 && <span className="muted small"> · {t('run.attempt', { n: s.attempt })}</span>}
             </summary>

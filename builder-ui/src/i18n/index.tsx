@@ -40,6 +40,8 @@ interface I18n {
   /** Picks the current language from an API text ({en, "zh-CN"}), falling back to English. */
   lt: (text: LocalText | string | undefined) => string;
   fmtTime: (iso: string | null | undefined) => string;
+  /** A port's label: known ports (true, false, out, …) are translated, others shown as named. */
+  portLabel: (port: string) => string;
 }
 
 const Ctx = createContext<I18n | null>(null);
@@ -62,6 +64,10 @@ export function I18nProvider({ children, initial }: { children: ReactNode; initi
         if (text === undefined || text === null) return '';
         if (typeof text === 'string') return text;
         return text[lang] || text.en || '';
+      },
+      portLabel: (port) => {
+        const key = `port.${port}` as MessageKey;
+        return key in dict ? dict[key] : port;
       },
       fmtTime: (iso) => {
         if (!iso) return '—';

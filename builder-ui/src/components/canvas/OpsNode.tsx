@@ -11,7 +11,7 @@ import { StatusBadge } from '../StatusBadge';
 /** A flow node on the canvas: title, name, id, one target handle and one labelled source handle per port. */
 function OpsNodeView({ id, data, selected }: NodeProps<FlowNode>) {
   const { byType } = useNodeTypes();
-  const { t, lt } = useI18n();
+  const { t, lt, portLabel } = useI18n();
   const { problemsByNode, stepByNode } = useCanvasInfo();
   const spec = byType.get(data.type);
   const ports = spec?.ports?.length ? spec.ports : [DEFAULT_PORT];
@@ -43,7 +43,7 @@ function OpsNodeView({ id, data, selected }: NodeProps<FlowNode>) {
       {step && (
         <div className="opsnode-run">
           <StatusBadge status={step.status} />
-          {step.port && step.port !== DEFAULT_PORT && <span className="small"> → {step.port}</span>}
+          {step.port && step.port !== DEFAULT_PORT && <span className="small"> → {portLabel(step.port)}</span>}
         </div>
       )}
       <div className="opsnode-ports">
@@ -58,9 +58,9 @@ function OpsNodeView({ id, data, selected }: NodeProps<FlowNode>) {
                 className={`handle-out port-${port}`}
                 data-port={port}
                 style={{ left: '50%' }}
-                aria-label={port}
+                aria-label={portLabel(port)}
               />
-              {(ports.length > 1 || port !== DEFAULT_PORT) && <span className="port-label">{port}</span>}
+              {(ports.length > 1 || port !== DEFAULT_PORT) && <span className="port-label">{portLabel(port)}</span>}
             </div>
           );
         })}

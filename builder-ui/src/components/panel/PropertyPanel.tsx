@@ -143,7 +143,7 @@ function NodeProperties(props: PropertyPanelProps & { node: FlowNode }) {
 
 /** Keyboard-friendly connections: for each output port, its targets and a picker to add one. */
 function PortConnections({ node, ports, nodes, edges, onConnectPort, onDisconnect }: PropertyPanelProps & { node: FlowNode; ports: string[] }) {
-  const { t } = useI18n();
+  const { t, portLabel } = useI18n();
   const { byType } = useNodeTypes();
   const candidates = nodes.filter((n) => n.id !== node.id && byType.get(n.data.type)?.category !== 'trigger');
   return (
@@ -153,15 +153,15 @@ function PortConnections({ node, ports, nodes, edges, onConnectPort, onDisconnec
         const out = edges.filter((e) => e.source === node.id && (e.sourceHandle || DEFAULT_PORT) === port);
         return (
           <div key={port} className="port-row">
-            <span className="badge">{port}</span>
+            <span className="badge">{portLabel(port)}</span>
             {out.map((e) => (
               <span key={e.id} className="chip">
                 → {e.target}
-                <button type="button" className="icon" aria-label={`${t('common.remove')} ${port} → ${e.target}`} onClick={() => onDisconnect(e.id)}>×</button>
+                <button type="button" className="icon" aria-label={`${t('common.remove')} ${portLabel(port)} → ${e.target}`} onClick={() => onDisconnect(e.id)}>×</button>
               </span>
             ))}
             <select
-              aria-label={`${port} → …`}
+              aria-label={`${portLabel(port)} → …`}
               value=""
               onChange={(e) => { if (e.target.value) onConnectPort(node.id, port, e.target.value); }}
             >
