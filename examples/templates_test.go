@@ -117,8 +117,14 @@ var templateChecks = map[string]func(t *testing.T, r *result){
 		if len(sms) != 2 {
 			t.Fatalf("%d SMS sent, want one per lead", len(sms))
 		}
-		if !strings.Contains(sms[0].Body, "Zhang+Min") || !strings.Contains(sms[0].Body, "interest+in+Acme") {
-			t.Errorf("enterprise welcome SMS: %s", sms[0].Body)
+		var enterprise string
+		for _, m := range sms {
+			if strings.Contains(m.Body, "To=%2B8613912345678") {
+				enterprise = m.Body
+			}
+		}
+		if !strings.Contains(enterprise, "Hi+Zhang+Min") || !strings.Contains(enterprise, "interest+in+Acme") || !strings.Contains(enterprise, "Enterprise+Sales") {
+			t.Errorf("enterprise welcome SMS: %q", enterprise)
 		}
 		if steps(runs[0])["assign_enterprise"] == nil || steps(runs[1])["assign_smb"] == nil {
 			t.Errorf("leads went to the wrong teams: %v / %v", runs[0]["_raw"], runs[1]["_raw"])
@@ -309,6 +315,23 @@ func init() {
 		hold := r.prov.requests("/crm/v3/objects/deals/16000000001")
 		if len(hold) != 1 || !strings.Contains(hold[0].Body, `"risk_hold":"true"`) || !strings.Contains(hold[0].Body, "amount over threshold") {
 			t.Errorf("CRM hold: %+v", hold)
+		}
+	}
+}
+
+func init() {
+	templateChecks["payment-failed-support-sms"] = func(t *testing.T, r *result) {
+		if !ran(r.runs[0], "sms_customer") || ran(r.runs[1], "assign_support") {
+			t.Errorf("wrong payments handled: %v / %v", r.runs[0]["_raw"], r.runs[1]["_raw"])
+		}
+		agent := steps(r.runs[0])["assign_support"]["output"].(map[string]any)["assignee"].(map[string]any)
+		sms := r.prov.requests("/Messages.json")
+		if len(sms) != 1 || !strings.Contains(sms[0].Body, "To=%2B8613800138000") || !strings.Contains(sms[0].Body, strings.ReplaceAll(agent["name"].(string), " ", "+")) {
+			t.Errorf("customer SMS: %+v (agent %v)", sms, agent["name"])
+		}
+		mails := r.mail.to(agent["email"].(string))
+		if len(mails) != 1 || !strings.Contains(mails[0].Data, "insufficient_funds") || !strings.Contains(mails[0].Data, "visa ending 4242") {
+			t.Errorf("agent email: %+v", mails)
 		}
 	}
 }
