@@ -182,6 +182,9 @@ func (e *Engine) WaitResponse(ctx context.Context, runID string, within time.Dur
 		types = append(types, t)
 	}
 	for {
+		// Read the run's status before looking for the step: a run seen finished here cannot
+		// write its response step after the look.
+		status, statusErr := e.runStatus(ctx, runID)
 		var st store.Step
 		err := e.Store.DB.WithContext(ctx).Where("run_id = ? AND node_type IN ? AND status = ?", runID, types, store.StepSucceeded).Take(&st).Error
 		if err == nil {
@@ -195,7 +198,7 @@ func (e *Engine) WaitResponse(ctx context.Context, runID string, within time.Dur
 			}
 			return &WebhookResponse{Status: out.Status, Headers: out.Headers, Body: out.Body}, nil
 		}
-		if status, err := e.runStatus(ctx, runID); err == nil && store.Terminal(status) {
+		if statusErr == nil && store.Terminal(status) {
 			if status == store.RunFailed {
 				return nil, ErrFailedBeforeReply
 			}
