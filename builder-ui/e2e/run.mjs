@@ -251,6 +251,10 @@ async function main() {
     await page.keyboard.press('Delete');
     await node('sms_2').waitFor({ state: 'detached' });
     assert(await page.locator('.react-flow__node').count() === 4, 'four nodes left');
+    // Shift+click selects several nodes.
+    await node('condition').click();
+    await node('sms').click({ modifiers: ['Shift'] });
+    await page.getByRole('heading', { name: '2 nodes selected' }).waitFor();
   });
 
   await check('an invalid expression is reported on the node and field, and blocks publishing', async () => {

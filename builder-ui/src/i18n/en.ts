@@ -117,6 +117,7 @@ export const en = {
   'panel.flow': 'Flow settings',
   'panel.flowProblems': 'Problems',
   'panel.noProblems': 'No problems found.',
+  'panel.webhookUrl': 'Webhook URL',
   'panel.multi': '{n} nodes selected',
   'panel.nodeName': 'Name',
   'panel.nodeId': 'ID (used in expressions as nodes.{id})',

@@ -119,6 +119,7 @@ export const zhCN: Record<MessageKey, string> = {
   'panel.flow': '流程设置',
   'panel.flowProblems': '问题',
   'panel.noProblems': '没有发现问题。',
+  'panel.webhookUrl': 'Webhook 地址',
   'panel.multi': '已选择 {n} 个节点',
   'panel.nodeName': '名称',
   'panel.nodeId': 'ID（在表达式中写作 nodes.{id}）',

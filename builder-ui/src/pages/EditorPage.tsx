@@ -23,7 +23,7 @@ import { EditorToolbar } from '../components/EditorToolbar';
 import { SideTabs, type TabName } from '../components/SideTabs';
 
 type Meta = { name: string; description: string };
-type Summary = Pick<FlowSummary, 'latest_version' | 'published_version' | 'enabled'>;
+type Summary = Pick<FlowSummary, 'latest_version' | 'published_version' | 'enabled' | 'webhook_url'>;
 
 export function EditorPage({ id }: { id: string | null }) {
   return (
@@ -341,6 +341,7 @@ function Editor({ routeId }: { routeId: string | null }) {
               onConnectPort={g.connect}
               onDisconnect={g.disconnect}
               onExportTemplate={flowId ? () => void exportTemplate() : undefined}
+              webhookUrl={summary?.webhook_url ? location.origin + summary.webhook_url : undefined}
             />
           )}
           {tab === 'test' && (

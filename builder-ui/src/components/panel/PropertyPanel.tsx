@@ -24,6 +24,8 @@ export interface PropertyPanelProps {
   onDisconnect: (edgeId: string) => void;
   /** Downloads the saved flow as a gallery template (only once it is saved). */
   onExportTemplate?: () => void;
+  /** Where a webhook-triggered flow listens (once published). */
+  webhookUrl?: string;
 }
 
 /** Field name a problem points at: "config.expression" → "expression". */
@@ -47,7 +49,7 @@ export function PropertyPanel(props: PropertyPanelProps) {
   return <FlowSettings {...props} />;
 }
 
-function FlowSettings({ meta, onMeta, problems, onSelect, onExportTemplate }: PropertyPanelProps) {
+function FlowSettings({ meta, onMeta, problems, onSelect, onExportTemplate, webhookUrl }: PropertyPanelProps) {
   const { t } = useI18n();
   return (
     <div className="panel-body">
@@ -56,6 +58,12 @@ function FlowSettings({ meta, onMeta, problems, onSelect, onExportTemplate }: Pr
         <label htmlFor="flow-description">{t('editor.description')}</label>
         <textarea id="flow-description" rows={3} value={meta.description} onChange={(e) => onMeta({ ...meta, description: e.target.value })} />
       </div>
+      {webhookUrl && (
+        <div className="field">
+          <label htmlFor="webhook-url">{t('panel.webhookUrl')}</label>
+          <input id="webhook-url" type="text" className="mono" readOnly value={webhookUrl} onFocus={(e) => e.target.select()} />
+        </div>
+      )}
       <h3>{t('panel.flowProblems')}</h3>
       {problems.length === 0 ? <p className="muted">{t('panel.noProblems')}</p> : (
         <ul className="problems">
