@@ -255,6 +255,8 @@ async function main() {
     await node('condition').click();
     await node('sms').click({ modifiers: ['Shift'] });
     await page.getByRole('heading', { name: '2 nodes selected' }).waitFor();
+    await pane.click({ position: { x: 10, y: 10 } });
+    await page.getByRole('heading', { name: 'Flow settings' }).waitFor();
   });
 
   await check('an invalid expression is reported on the node and field, and blocks publishing', async () => {
