@@ -52,7 +52,10 @@ export function I18nProvider({ children, initial }: { children: ReactNode; initi
     setLangState(l);
     try { localStorage.setItem(STORAGE_KEY, l); } catch { /* ignore */ }
   }, []);
-  useEffect(() => { document.documentElement.lang = lang; }, [lang]);
+  useEffect(() => {
+    document.documentElement.lang = lang;
+    document.title = dicts[lang]['app.title'];
+  }, [lang]);
   const value = useMemo<I18n>(() => {
     const dict = dicts[lang];
     const dtf = new Intl.DateTimeFormat(lang, { dateStyle: 'medium', timeStyle: 'medium' });

@@ -321,6 +321,7 @@ function Editor({ routeId }: { routeId: string | null }) {
           onConnect={g.onConnect}
           onDropType={addNode}
           onNodeDragStart={() => g.record()}
+          loading={loading}
         />
         <SideTabs tab={tab} onTab={setTab}>
           {tab === 'properties' && (

@@ -95,7 +95,7 @@ export function RunPage({ id }: { id: string }) {
       </div>
       <div className="runview-body">
         <ReactFlowProvider>
-          <FlowCanvas nodes={graph.nodes} edges={graph.edges} info={info} key={doc ? 'doc' : 'empty'}
+          <FlowCanvas nodes={graph.nodes} edges={graph.edges} info={info} key={doc ? 'doc' : 'empty'} loading={!doc}
             onNodeClick={(nid) => {
               setOpenNode(nid);
               requestAnimationFrame(() => document.querySelector(`[data-step-node="${CSS.escape(nid)}"]`)?.scrollIntoView({ block: 'nearest' }));

@@ -24,6 +24,7 @@ export interface FlowCanvasProps {
   onNodeDragStart?: () => void;
   onSelectionChange?: OnSelectionChangeFunc<FlowNode, FlowEdge>;
   onNodeClick?: (id: string) => void;
+  loading?: boolean;
 }
 
 /** Which edges a run went along: the source ran and left by this edge's port, and the target ran. */
@@ -122,7 +123,9 @@ export function FlowCanvas(props: FlowCanvasProps) {
           <Controls showInteractive={!readOnly} />
           <MiniMap pannable zoomable ariaLabel={t('canvas.minimap')} nodeClassName={(n) => `mm-${byType.get((n as FlowNode).data.type)?.category ?? 'other'}`} />
         </ReactFlow>
-        {nodes.length === 0 && !readOnly && <div className="canvas-empty">{t('canvas.empty')}</div>}
+        {props.loading
+          ? <div className="canvas-empty" role="status">{t('common.loading')}</div>
+          : nodes.length === 0 && !readOnly && <div className="canvas-empty">{t('canvas.empty')}</div>}
       </div>
     </CanvasContext.Provider>
   );
