@@ -21,7 +21,8 @@ export function RunPage({ id }: { id: string }) {
   const notify = useNotify();
   const { byType } = useNodeTypes();
   const [run, setRun] = useState<Run | null>(null);
-  const [doc, setDoc] = useState<FlowDoc | null>(null);
+  /** The version's document: undefined while loading, null if it could not be loaded. */
+  const [doc, setDoc] = useState<FlowDoc | null | undefined>(undefined);
   const [notFound, setNotFound] = useState(false);
   const [reload, setReload] = useState(0);
   const [openNode, setOpenNode] = useState<string | null>(null);
@@ -95,7 +96,7 @@ export function RunPage({ id }: { id: string }) {
       </div>
       <div className="runview-body">
         <ReactFlowProvider>
-          <FlowCanvas nodes={graph.nodes} edges={graph.edges} info={info} key={doc ? 'doc' : 'empty'} loading={!doc}
+          <FlowCanvas nodes={graph.nodes} edges={graph.edges} info={info} key={doc ? 'doc' : 'empty'} loading={doc === undefined}
             onNodeClick={(nid) => {
               setOpenNode(nid);
               requestAnimationFrame(() => document.querySelector(`[data-step-node="${CSS.escape(nid)}"]`)?.scrollIntoView({ block: 'nearest' }));
