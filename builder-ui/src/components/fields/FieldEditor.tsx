@@ -37,7 +37,7 @@ export function FieldEditor(props: FieldEditorProps) {
       {isGroup ? <div className="field-label" id={`${id}-label`}>{label}</div> : <label htmlFor={id}>{label}</label>}
       <Control {...props} id={id} describedBy={describedBy} invalid={allErrors.length > 0} setLocalError={setLocalError} />
       {(field.kind === 'expr' || field.kind === 'template') && (
-        <div className="help">{field.kind === 'template' ? t('expr.templateHint') : t('expr.hint')}{field.expr_type ? ` ${t('expr.type', { type: field.expr_type })}` : ''}</div>
+        <div className="help expr-hint">{field.kind === 'template' ? t('expr.templateHint') : t('expr.hint')}{field.expr_type ? ` ${t('expr.type', { type: field.expr_type })}` : ''}</div>
       )}
       {help && <div id={`${id}-help`} className="help">{help}</div>}
       {allErrors.length > 0 && (
