@@ -63,15 +63,4 @@ func (s *Server) updateCredential(c *gin.Context) {
 	c.JSON(http.StatusOK, toCredentialView(cred))
 }
 
-func (s *Server) deleteCredential(c *gin.Context) {
-	res := s.e.Store.DB.WithContext(c.Request.Context()).Where("id = ?", c.Param("id")).Delete(&store.Credential{})
-	if res.Error != nil {
-		s.failErr(c, res.Error)
-		return
-	}
-	if res.RowsAffected == 0 {
-		s.failErr(c, store.ErrNotFound)
-		return
-	}
-	c.Status(http.StatusNoContent)
-}
+func (s *Server) deleteCredential(c *gin.Context) { s.deleteByID(c, &store.Credential{}) }

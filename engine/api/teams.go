@@ -81,17 +81,24 @@ func (s *Server) loadTeam(c *gin.Context) (*store.Team, bool) {
 	return &t, true
 }
 
-func (s *Server) getTeam(c *gin.Context) {
+// loadTeamView answers for the team named by the path, with its members.
+func (s *Server) loadTeamView(c *gin.Context) (teamView, bool) {
 	t, ok := s.loadTeam(c)
 	if !ok {
-		return
+		return teamView{}, false
 	}
 	v, err := s.teamView(c, t)
 	if err != nil {
 		s.failErr(c, err)
-		return
+		return teamView{}, false
 	}
-	c.JSON(http.StatusOK, v)
+	return v, true
+}
+
+func (s *Server) getTeam(c *gin.Context) {
+	if v, ok := s.loadTeamView(c); ok {
+		c.JSON(http.StatusOK, v)
+	}
 }
 
 func (s *Server) updateTeam(c *gin.Context) {
@@ -173,16 +180,9 @@ func e164Phone(p string) bool {
 }
 
 func (s *Server) listMembers(c *gin.Context) {
-	t, ok := s.loadTeam(c)
-	if !ok {
-		return
+	if v, ok := s.loadTeamView(c); ok {
+		c.JSON(http.StatusOK, gin.H{"items": v.Members})
 	}
-	v, err := s.teamView(c, t)
-	if err != nil {
-		s.failErr(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"items": v.Members})
 }
 
 func (s *Server) createMember(c *gin.Context) {
@@ -224,8 +224,11 @@ func (s *Server) updateMember(c *gin.Context) {
 	c.JSON(http.StatusOK, toMemberView(&m))
 }
 
-func (s *Server) deleteMember(c *gin.Context) {
-	res := s.e.Store.DB.WithContext(c.Request.Context()).Where("id = ?", c.Param("id")).Delete(&store.Member{})
+func (s *Server) deleteMember(c *gin.Context) { s.deleteByID(c, &store.Member{}) }
+
+// deleteByID deletes the record of model's table named by the path's id: 204, or 404.
+func (s *Server) deleteByID(c *gin.Context, model any) {
+	res := s.e.Store.DB.WithContext(c.Request.Context()).Where("id = ?", c.Param("id")).Delete(model)
 	if res.Error != nil {
 		s.failErr(c, res.Error)
 		return
