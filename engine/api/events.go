@@ -45,11 +45,7 @@ func (s *Server) postEvent(c *gin.Context) {
 		s.failErr(c, err)
 		return
 	}
-	status := http.StatusAccepted
-	if acc.Duplicate {
-		status = http.StatusOK
-	}
-	c.JSON(status, acc)
+	replyAccepted(c, acc)
 }
 
 func (s *Server) webhook(c *gin.Context) {
@@ -82,11 +78,7 @@ func (s *Server) webhook(c *gin.Context) {
 		}
 		// No answer in time: the event is safely accepted all the same.
 	}
-	status := http.StatusAccepted
-	if acc.Duplicate {
-		status = http.StatusOK
-	}
-	c.JSON(status, acc)
+	replyAccepted(c, acc)
 }
 
 func (s *Server) listEvents(c *gin.Context) {
@@ -113,4 +105,13 @@ func (s *Server) listEvents(c *gin.Context) {
 		items[i] = toEventView(&evs[i])
 	}
 	c.JSON(http.StatusOK, gin.H{"items": items})
+}
+
+// replyAccepted answers 202 for a new event, 200 (same body) for a repeat of one already accepted.
+func replyAccepted(c *gin.Context, acc *engine.Accepted) {
+	status := http.StatusAccepted
+	if acc.Duplicate {
+		status = http.StatusOK
+	}
+	c.JSON(status, acc)
 }
