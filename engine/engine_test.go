@@ -394,6 +394,9 @@ func TestWebhookAcceptAndReject(t *testing.T) {
 	if got := enginetest.Output(t, enginetest.Step(d, "l"))["message"]; got != "order SO-77 via crm" {
 		t.Errorf("logged %q", got)
 	}
+	if trig := enginetest.Step(d, "t"); trig == nil || !strings.Contains(trig.Output, `"id":"SO-77"`) {
+		t.Errorf("the trigger's step should record the event: %+v", trig)
+	}
 	if strings.Contains(d.Event.Headers, "sk_secret") || d.Event.RawBody != `{"order":{"id":"SO-77"}}` {
 		t.Errorf("stored headers %s, raw body %q", d.Event.Headers, d.Event.RawBody)
 	}

@@ -86,7 +86,16 @@ func (e *Engine) execute(ctx context.Context, p queue.Payload, final bool) error
 		id := n.Def.ID
 		if n == cf.Trigger {
 			outputs[id] = event
-			taken[id] = "out"
+			taken[id] = n.Spec.PortList()[0]
+			if done[id] == nil {
+				// The trigger's step records what started the run, so the history shows it like any step.
+				now := time.Now().UTC()
+				st := store.Step{RunID: run.ID, NodeID: id, NodeType: n.Spec.Type, Status: store.StepSucceeded, Port: taken[id],
+					Input: "{}", Output: toJSON(event), Attempt: 1, StartedAt: ev.CreatedAt, FinishedAt: &now}
+				if err := db.Create(&st).Error; err != nil && !store.IsUniqueViolation(err) {
+					return err
+				}
+			}
 			continue
 		}
 		if !activated(n, taken) {
