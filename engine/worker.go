@@ -117,7 +117,7 @@ func (e *Engine) execute(ctx context.Context, p queue.Payload, final bool) error
 			log.Info("run cancelled")
 			return nil
 		}
-		port, stop, err := e.step(ctx, &run, n, env, done[id])
+		port, stop, err := e.step(ctx, &run, n, env, done[id], firedInputs(n, taken))
 		switch {
 		case errors.Is(err, errCancelled):
 			return nil
@@ -142,12 +142,18 @@ func (e *Engine) execute(ctx context.Context, p queue.Payload, final bool) error
 
 // activated reports whether any edge into n comes from a node that ran and took that edge's port.
 func activated(n *compile.Node, taken map[string]string) bool {
+	return len(firedInputs(n, taken)) > 0
+}
+
+// firedInputs lists the nodes whose edges into n fired.
+func firedInputs(n *compile.Node, taken map[string]string) []string {
+	var out []string
 	for _, in := range n.In {
 		if port, ran := taken[in.From]; ran && port == in.Port {
-			return true
+			out = append(out, in.From)
 		}
 	}
-	return false
+	return out
 }
 
 // stopKind tells the executor whether to go on after a step.
@@ -161,7 +167,7 @@ const (
 
 // step runs one node with checkpoints before and after. It reports the port taken and whether
 // the run goes on.
-func (e *Engine) step(ctx context.Context, run *store.Run, n *compile.Node, env map[string]any, prev *store.Step) (port string, stop stopKind, err error) {
+func (e *Engine) step(ctx context.Context, run *store.Run, n *compile.Node, env map[string]any, prev *store.Step, inputs []string) (port string, stop stopKind, err error) {
 	id := n.Def.ID
 	outputs := env["nodes"].(map[string]any)
 	st := prev
@@ -183,7 +189,7 @@ func (e *Engine) step(ctx context.Context, run *store.Run, n *compile.Node, env 
 	}
 
 	in := &node.Input{
-		RunID: run.ID, NodeID: id, Config: cfg, Env: env, Attempt: st.Attempt, Resumed: resumed,
+		RunID: run.ID, NodeID: id, Config: cfg, Env: env, Attempt: st.Attempt, Resumed: resumed, Inputs: inputs,
 		DryRun: run.DryRun, Services: e.services(), Log: e.log.With("run_id", run.ID, "node_id", id),
 		Eval: func(field string, env map[string]any) (any, error) { return n.EvalField(field, env) },
 	}

@@ -128,6 +128,7 @@ type compiler struct {
 	refs     Refs
 	out      *Flow
 	problems Problems
+	vars     map[string]*node.Schema // extra names of the field being compiled
 }
 
 func (c *compiler) add(nodeID, field, code, format string, args ...any) {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/types"
 	"github.com/expr-lang/expr/vm"
 
 	"github.com/opsflow/opsflow/engine/node"
@@ -100,9 +101,13 @@ func Stringify(v any) string {
 }
 
 // Config evaluates the node's config against env: defaults applied, templates and expressions run.
+// Fields with their own Vars are left out: the node evaluates them with EvalField.
 func (n *Node) Config(env map[string]any) (map[string]any, error) {
 	out := make(map[string]any, len(n.config))
 	for k, v := range n.config {
+		if f := n.Spec.Field(k); f != nil && len(f.Vars) > 0 {
+			continue
+		}
 		r, err := v.eval(env)
 		if err != nil {
 			return nil, fmt.Errorf("config.%s: %w", k, err)
@@ -116,7 +121,7 @@ func (n *Node) Config(env map[string]any) (map[string]any, error) {
 func (n *Node) EvalField(field string, env map[string]any) (any, error) {
 	v, ok := n.config[field]
 	if !ok {
-		return nil, fmt.Errorf("node %s has no config field %q", n.Def.ID, field)
+		return nil, fmt.Errorf("node %s, field %q: %w", n.Def.ID, field, node.ErrNotSet)
 	}
 	return v.eval(env)
 }
@@ -150,7 +155,9 @@ func (c *compiler) node(n *Node) {
 			}
 			continue
 		}
+		c.vars = f.Vars
 		val, err := c.field(n, f, v)
+		c.vars = nil
 		if err != nil {
 			c.add(id, "config."+f.Name, err.code, "%s", err.msg)
 			ok = false
@@ -303,6 +310,21 @@ func bounds(f *node.Field, x float64) *fieldErr {
 	return nil
 }
 
+// env is the type environment for the field being compiled: the node's, plus the field's Vars.
+func (c *compiler) env(n *Node) types.Map {
+	if len(c.vars) == 0 {
+		return n.Env
+	}
+	env := types.Map{}
+	for k, v := range n.Env {
+		env[k] = v
+	}
+	for k, v := range c.vars {
+		env[k] = v.ExprType()
+	}
+	return env
+}
+
 // fieldErr is what is wrong with one config value, with the problem code to report.
 type fieldErr struct{ code, msg string }
 
@@ -323,7 +345,7 @@ func (c *compiler) expression(n *Node, src, want string) (value, *fieldErr) {
 	if len(src) > MaxExprLen {
 		return nil, badExpr("the expression is %d characters long; at most %d are allowed", len(src), MaxExprLen)
 	}
-	opts := []expr.Option{expr.Env(n.Env), expr.MaxNodes(MaxExprNodes)}
+	opts := []expr.Option{expr.Env(c.env(n)), expr.MaxNodes(MaxExprNodes)}
 	if want == "bool" {
 		opts = append(opts, expr.AsBool())
 	}

@@ -4,6 +4,7 @@ package node
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -71,6 +72,10 @@ type Field struct {
 	Max *float64 `json:"max,omitempty"`
 	// MaxLen bounds String and Template fields; 0 means the engine default.
 	MaxLen int `json:"max_len,omitempty"`
+	// Vars are extra names an Expr or Template field may use besides event and nodes (such as
+	// item in a loop). Such a field is not evaluated before Run: the node evaluates it itself
+	// with Input.Eval, supplying the values.
+	Vars map[string]*Schema `json:"vars,omitempty"`
 }
 
 // Spec is everything the engine knows about a node type.
@@ -165,6 +170,8 @@ type Input struct {
 	Eval func(field string, env map[string]any) (any, error)
 	// Attempt counts from 1; a retried step sees 2, 3, ...
 	Attempt int
+	// Inputs are the ids of the nodes whose edges into this node fired, in flow order.
+	Inputs []string
 	// Resumed is true when a node that asked to wait is being run again after the wait.
 	Resumed bool
 	// WaitStarted is when the node first asked to wait (zero unless Resumed or waiting again).
@@ -266,6 +273,9 @@ type Assignment struct {
 	Subject  string `json:"subject"`
 	DueAt    string `json:"due_at,omitempty"`
 }
+
+// ErrNotSet is what Input.Eval returns for a field the node's config leaves out.
+var ErrNotSet = errors.New("field not set")
 
 // PermanentError marks a failure that retrying cannot fix (a 4xx from a provider, bad input).
 type PermanentError struct{ Err error }
