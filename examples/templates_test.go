@@ -1,6 +1,10 @@
 package examples_test
 
 import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -9,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/opsflow/opsflow/engine/api"
 	"github.com/opsflow/opsflow/engine/enginetest"
@@ -98,8 +103,20 @@ func credentialData(typ, base, smtpAddr string) map[string]string {
 		return map[string]string{"webhook_url": base + "/open-apis/bot/v2/hook/tok", "secret": "tok"}
 	case "slack_webhook":
 		return map[string]string{"webhook_url": base + "/services/T0/B0/tok"}
+	case "webhook_secret":
+		return map[string]string{"secret": stripeTestSecret}
 	}
 	return map[string]string{"token": "tok"}
+}
+
+// stripeTestSecret signs the Stripe samples the way Stripe signs deliveries.
+const stripeTestSecret = "whsec_templates_test_secret"
+
+func stripeSignature(body []byte) string {
+	ts := time.Now().Unix()
+	m := hmac.New(sha256.New, []byte(stripeTestSecret))
+	fmt.Fprintf(m, "%d.%s", ts, body)
+	return fmt.Sprintf("t=%d,v1=%s", ts, hex.EncodeToString(m.Sum(nil)))
 }
 
 // testParameters shorten a template's waits from days to seconds.
@@ -169,7 +186,7 @@ func TestGalleryTemplatesEndToEnd(t *testing.T) {
 			for _, s := range tmpl.Samples {
 				var acc map[string]any
 				if s.Event.Type == "webhook" {
-					acc = c.do("POST", "/api/v1/hooks/"+flowID, s.Event.Data, 202)
+					acc = c.hook(flowID, s.Event.Data)
 				} else {
 					acc = c.do("POST", "/api/v1/events", map[string]any{"type": s.Event.Type, "data": s.Event.Data}, 202)
 				}
@@ -334,4 +351,25 @@ func init() {
 			t.Errorf("agent email: %+v", mails)
 		}
 	}
+}
+
+// hook delivers a sample to a webhook flow as Stripe would: raw JSON, signed.
+func (c client) hook(flowID string, data any) map[string]any {
+	c.t.Helper()
+	body, _ := json.Marshal(data)
+	req, _ := http.NewRequest("POST", c.base+"/api/v1/hooks/"+flowID, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Stripe-Signature", stripeSignature(body))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusAccepted {
+		c.t.Fatalf("webhook delivery: %d %s", resp.StatusCode, raw)
+	}
+	out := map[string]any{}
+	json.Unmarshal(raw, &out)
+	return out
 }
