@@ -407,12 +407,15 @@ func findDuplicate(tx *gorm.DB, key string) (*Accepted, error) {
 	return acc, err
 }
 
+// taskMaxRetry backstops asynq's own retries; steps count their attempts themselves (see retries).
+const taskMaxRetry = 25
+
 // enqueue hands committed dispatches to the queue and deletes them; any that fail stay in the
 // outbox for the dispatcher.
 func (e *Engine) enqueue(ctx context.Context, ds []store.Dispatch) {
 	var done []uint
 	for _, d := range ds {
-		if err := e.Queue.Enqueue(ctx, queue.Payload{RunID: d.RunID, Token: d.Token}, d.ProcessAt, e.cfg.MaxRetry); err != nil {
+		if err := e.Queue.Enqueue(ctx, queue.Payload{RunID: d.RunID, Token: d.Token}, d.ProcessAt, taskMaxRetry); err != nil {
 			e.log.Warn("enqueue failed; the dispatcher will retry", "run_id", d.RunID, "error", err)
 			continue
 		}
@@ -471,7 +474,7 @@ func (e *Engine) recoverRuns(ctx context.Context, age time.Duration) error {
 		if r.Status == store.RunWaiting && r.WakeAt != nil {
 			at = *r.WakeAt
 		}
-		if err := e.Queue.Enqueue(ctx, queue.Payload{RunID: r.ID, Token: r.Token}, at, e.cfg.MaxRetry); err != nil {
+		if err := e.Queue.Enqueue(ctx, queue.Payload{RunID: r.ID, Token: r.Token}, at, taskMaxRetry); err != nil {
 			return err
 		}
 	}

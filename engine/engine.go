@@ -39,7 +39,8 @@ type Config struct {
 	HTTPAllow []string
 	// HTTPTimeout bounds one outbound request. Default 30s.
 	HTTPTimeout time.Duration
-	// MaxRetry is how often a failing step is retried before the run fails. Default 3; -1 means never.
+	// MaxRetry is how often a failing step is retried before the run fails, unless its node has its
+	// own "retries" setting. Default 3; -1 means never.
 	MaxRetry int
 	// RetryDelay overrides the wait before retry n (tests use short delays). Default exponential.
 	RetryDelay func(n int) time.Duration

@@ -411,3 +411,25 @@ func TestWebhookAcceptAndReject(t *testing.T) {
 		t.Errorf("rejected deliveries = %d, want 1", f.RejectedDeliveries)
 	}
 }
+
+// A node's own retries setting bounds its attempts.
+func TestNodeRetriesSetting(t *testing.T) {
+	e := enginetest.New(t, enginetest.Embedded)
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		http.Error(w, "down", http.StatusBadGateway)
+	}))
+	defer srv.Close()
+	for _, retries := range []int{0, 1} {
+		calls.Store(0)
+		doc := strings.Replace(httpFlow(srv.URL), `"method":"POST"`, fmt.Sprintf(`"method":"POST","retries":%d`, retries), 1)
+		doc = strings.Replace(doc, `"event_type":"order.paid"`, fmt.Sprintf(`"event_type":"order.paid.%d"`, retries), 1)
+		enginetest.Publish(t, e, enginetest.MustFlow(t, doc))
+		acc := accept(t, e, fmt.Sprintf("order.paid.%d", retries), map[string]any{"order_id": "SO-1", "card": ""}, "")
+		d := enginetest.WaitRun(t, e, acc.RunIDs[0], 10*time.Second)
+		if d.Run.Status != store.RunFailed || int(calls.Load()) != retries+1 || enginetest.Step(d, "call").Attempt != retries+1 {
+			t.Errorf("retries %d: status %s after %d calls", retries, d.Run.Status, calls.Load())
+		}
+	}
+}

@@ -117,13 +117,17 @@ func (e *Engine) execute(ctx context.Context, p queue.Payload, final bool) error
 			log.Info("run cancelled")
 			return nil
 		}
+		attempt := 1
+		if done[id] != nil {
+			attempt = done[id].Attempt + 1
+		}
 		port, stop, err := e.step(ctx, &run, n, env, done[id], firedInputs(n, taken))
 		switch {
 		case errors.Is(err, errCancelled):
 			return nil
 		case err != nil:
 			var perm *node.PermanentError
-			if final || errors.As(err, &perm) {
+			if final || attempt > e.retries(n) || errors.As(err, &perm) {
 				return e.finish(ctx, &run, store.RunFailed, fmt.Sprintf("node %s: %v", id, err), result)
 			}
 			log.Warn("step failed; will retry", "node_id", id, "error", err)
@@ -138,6 +142,15 @@ func (e *Engine) execute(ctx context.Context, p queue.Payload, final bool) error
 		result.last = outputs[id]
 	}
 	return e.finish(ctx, &run, store.RunSucceeded, "", result)
+}
+
+// retries is how often a failing step of n is retried: the node's own "retries" setting when it
+// has one, else the engine's MaxRetry.
+func (e *Engine) retries(n *compile.Node) int {
+	if r, ok := n.LiteralConfig()["retries"].(float64); ok && n.Spec.Field("retries") != nil {
+		return int(r)
+	}
+	return e.cfg.MaxRetry
 }
 
 // activated reports whether any edge into n comes from a node that ran and took that edge's port.

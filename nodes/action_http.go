@@ -32,6 +32,8 @@ func init() {
 			{Name: "credential", Kind: node.KindCredential, CredentialTypes: []string{"http_bearer", "http_basic", "http_header"},
 				Title: node.Text{En: "Authentication", Zh: "认证"}},
 			{Name: "timeout", Kind: node.KindDuration, Default: "30s", Max: ptr(300), Title: node.Text{En: "Timeout", Zh: "超时"}},
+			{Name: "retries", Kind: node.KindInteger, Default: 3.0, Min: ptr(0), Max: ptr(10), Title: node.Text{En: "Retries", Zh: "重试次数"},
+				Help: node.Text{En: "How often to retry after a network error, 5xx or 429 (with growing pauses); 4xx are never retried.", Zh: "遇到网络错误、5xx 或 429 时的重试次数（间隔逐渐增加）；4xx 不重试。"}},
 		},
 		Output: node.Object(map[string]*node.Schema{"status": node.Num(), "headers": {Type: "object", Open: true}, "body": node.Any()}),
 		Run:    runHTTP,
