@@ -433,3 +433,35 @@ func TestNodeRetriesSetting(t *testing.T) {
 		}
 	}
 }
+
+// A provider that echoes a secret back cannot get it into the run history: errors and outputs
+// are scrubbed of every credential value the step loaded.
+func TestSecretsScrubbedFromStepErrorsAndOutputs(t *testing.T) {
+	e := enginetest.New(t, enginetest.Embedded)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		status := http.StatusOK
+		if strings.Contains(r.URL.Path, "bad") {
+			status = http.StatusBadRequest
+		}
+		w.WriteHeader(status)
+		fmt.Fprintf(w, `{"echo":"your key was %s"}`, r.Header.Get("X-Api-Key"))
+	}))
+	defer srv.Close()
+	if _, err := e.CreateCredential(context.Background(), "crm-key", "http_header", map[string]string{"name": "X-Api-Key", "value": "sk_live_leaky_123"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"good", "bad"} {
+		doc := strings.Replace(httpFlow(srv.URL+"/"+path), `"method":"POST"`, `"method":"POST","credential":"crm-key"`, 1)
+		doc = strings.Replace(doc, `"event_type":"order.paid"`, `"event_type":"leak.`+path+`"`, 1)
+		enginetest.Publish(t, e, enginetest.MustFlow(t, doc))
+		acc := accept(t, e, "leak."+path, map[string]any{"order_id": "1", "card": ""}, "")
+		d := enginetest.WaitRun(t, e, acc.RunIDs[0], 10*time.Second)
+		all := d.Run.Error
+		for _, s := range d.Steps {
+			all += s.Input + s.Output + s.Error
+		}
+		if strings.Contains(all, "sk_live_leaky_123") || !strings.Contains(all, "[redacted]") {
+			t.Errorf("%s: history %s", path, all)
+		}
+	}
+}

@@ -17,15 +17,35 @@ import (
 	"github.com/opsflow/opsflow/engine/store"
 )
 
-// services is what nodes may use of the engine.
-type services struct{ e *Engine }
+// services is what nodes may use of the engine. Each step gets its own, which remembers the
+// secrets the node loaded so that they can be scrubbed from anything the step records.
+type services struct {
+	e       *Engine
+	secrets *[]string
+}
 
-func (e *Engine) services() node.Services { return services{e} }
+func (e *Engine) services() services { return services{e: e, secrets: new([]string)} }
 
 func (s services) HTTPClient() *http.Client { return s.e.http }
 
 func (s services) Credential(ctx context.Context, id string) (*node.Credential, error) {
-	return s.e.Credential(ctx, id)
+	c, err := s.e.Credential(ctx, id)
+	if err == nil {
+		for _, v := range c.Data {
+			if len(v) >= 6 { // shorter values (ports, "tls") are not secrets and would scrub too much
+				*s.secrets = append(*s.secrets, v)
+			}
+		}
+	}
+	return c, err
+}
+
+// scrub replaces every secret the step loaded by [redacted].
+func (s services) scrub(text string) string {
+	for _, v := range *s.secrets {
+		text = strings.ReplaceAll(text, v, "[redacted]")
+	}
+	return text
 }
 
 // Assign picks the next active member of a team round-robin and records the assignment. The

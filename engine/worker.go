@@ -201,9 +201,10 @@ func (e *Engine) step(ctx context.Context, run *store.Run, n *compile.Node, env 
 		return "", goOn, e.failStep(ctx, st, node.Permanent(cfgErr))
 	}
 
+	svc := e.services()
 	in := &node.Input{
 		RunID: run.ID, NodeID: id, Config: cfg, Env: env, Attempt: st.Attempt, Resumed: resumed, Inputs: inputs,
-		DryRun: run.DryRun, Services: e.services(), Log: e.log.With("run_id", run.ID, "node_id", id),
+		DryRun: run.DryRun, Services: svc, Log: e.log.With("run_id", run.ID, "node_id", id),
 		Eval: func(field string, env map[string]any) (any, error) { return n.EvalField(field, env) },
 	}
 	if st.WaitStarted != nil {
@@ -218,7 +219,7 @@ func (e *Engine) step(ctx context.Context, run *store.Run, n *compile.Node, env 
 	} else {
 		res, err = safeRun(ctx, n.Spec, in)
 		if err != nil {
-			return "", goOn, e.failStep(ctx, st, err)
+			return "", goOn, e.failStep(ctx, st, scrubbed(err, svc))
 		}
 	}
 	if res == nil {
@@ -241,7 +242,7 @@ func (e *Engine) step(ctx context.Context, run *store.Run, n *compile.Node, env 
 	// Outputs pass through JSON so expressions downstream see the same types they were checked against.
 	var out any = map[string]any{}
 	if res.Output != nil {
-		out = mask.Value(fromJSON(toJSON(res.Output)))
+		out = mask.Value(fromJSON(svc.scrub(toJSON(res.Output))))
 	}
 	now := time.Now().UTC()
 	st.Status, st.Port, st.Output, st.FinishedAt = store.StepSucceeded, res.Port, toJSON(out), &now
@@ -254,6 +255,19 @@ func (e *Engine) step(ctx context.Context, run *store.Run, n *compile.Node, env 
 		return res.Port, stopRun, nil
 	}
 	return res.Port, goOn, nil
+}
+
+// scrubbed is err with the step's secrets redacted from its message, keeping whether it is permanent.
+func scrubbed(err error, svc services) error {
+	msg := svc.scrub(err.Error())
+	if msg == err.Error() {
+		return err
+	}
+	var perm *node.PermanentError
+	if errors.As(err, &perm) {
+		return node.Permanent(errors.New(msg))
+	}
+	return errors.New(msg)
 }
 
 // safeRun runs a node, turning a panic into a permanent step failure instead of a crashed worker.
