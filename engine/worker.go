@@ -88,11 +88,7 @@ func (e *Engine) execute(ctx context.Context, p queue.Payload, final bool) error
 			outputs[id] = event
 			taken[id] = n.Spec.PortList()[0]
 			if done[id] == nil {
-				// The trigger's step records what started the run, so the history shows it like any step.
-				now := time.Now().UTC()
-				st := store.Step{RunID: run.ID, NodeID: id, NodeType: n.Spec.Type, Status: store.StepSucceeded, Port: taken[id],
-					Input: "{}", Output: toJSON(event), Attempt: 1, StartedAt: ev.CreatedAt, FinishedAt: &now}
-				if err := db.Create(&st).Error; err != nil && !store.IsUniqueViolation(err) {
+				if err := recordTrigger(db, &run, n, &ev, event); err != nil {
 					return err
 				}
 			}
@@ -142,6 +138,17 @@ func (e *Engine) execute(ctx context.Context, p queue.Payload, final bool) error
 		result.last = outputs[id]
 	}
 	return e.finish(ctx, &run, store.RunSucceeded, "", result)
+}
+
+// recordTrigger writes the trigger's step: what started the run, shown in the history like any step.
+func recordTrigger(db *gorm.DB, run *store.Run, n *compile.Node, ev *store.Event, event map[string]any) error {
+	now := time.Now().UTC()
+	st := store.Step{RunID: run.ID, NodeID: n.Def.ID, NodeType: n.Spec.Type, Status: store.StepSucceeded, Port: n.Spec.PortList()[0],
+		Input: "{}", Output: toJSON(event), Attempt: 1, StartedAt: ev.CreatedAt, FinishedAt: &now}
+	if err := db.Create(&st).Error; err != nil && !store.IsUniqueViolation(err) {
+		return err
+	}
+	return nil
 }
 
 // retries is how often a failing step of n is retried: the node's own "retries" setting when it
