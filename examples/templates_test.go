@@ -61,6 +61,10 @@ func newProviders(t *testing.T) *providers {
 			io.WriteString(w, "ok")
 		case strings.HasPrefix(path, "/open-apis/bot/"): // Feishu
 			io.WriteString(w, `{"code":0,"msg":"success","data":{}}`)
+		case path == "/api/orders": // a CRM's orders
+			io.WriteString(w, crmOrders)
+		case path == "/v1/charges": // Stripe
+			io.WriteString(w, stripeCharges)
 		default: // WeCom, DingTalk
 			io.WriteString(w, `{"errcode":0,"errmsg":"ok"}`)
 		}
@@ -119,10 +123,14 @@ func stripeSignature(body []byte) string {
 	return fmt.Sprintf("t=%d,v1=%s", ts, hex.EncodeToString(m.Sum(nil)))
 }
 
-// testParameters shorten a template's waits from days to seconds.
-var testParameters = map[string]map[string]any{
-	"new-order-payment-link":   {"first_wait": "1s", "second_wait": "1s"},
-	"dunning-sms-email-assign": {"sms_after": "1s", "email_after": "1s", "assign_after": "1s"},
+// testParameters shorten a template's waits from days to seconds and point its URLs at the
+// local providers.
+func testParameters(id, base string) map[string]any {
+	return map[string]map[string]any{
+		"new-order-payment-link":   {"first_wait": "1s", "second_wait": "1s"},
+		"dunning-sms-email-assign": {"sms_after": "1s", "email_after": "1s", "assign_after": "1s"},
+		"nightly-reconciliation":   {"crm_orders_url": base + "/api/orders?updated_since=yesterday", "stripe_base": base, "finance_email": "finance@acme.example"},
+	}[id]
 }
 
 // templateChecks holds what each template must have done after its samples ran, beyond every
@@ -179,15 +187,18 @@ func TestGalleryTemplatesEndToEnd(t *testing.T) {
 			for _, need := range tmpl.Credentials {
 				c.do("POST", "/api/v1/credentials", map[string]any{"name": need.Name, "type": need.Type, "data": credentialData(need.Type, prov.srv.URL, mail.addr)}, 201)
 			}
-			flowInfo := c.do("POST", "/api/v1/templates/import", map[string]any{"template_id": tmpl.ID, "parameters": testParameters[tmpl.ID]}, 201)
+			flowInfo := c.do("POST", "/api/v1/templates/import", map[string]any{"template_id": tmpl.ID, "parameters": testParameters(tmpl.ID, prov.srv.URL)}, 201)
 			flowID := flowInfo["id"].(string)
 			c.do("POST", "/api/v1/flows/"+flowID+"/publish", nil, 200)
 			var runIDs []string
 			for _, s := range tmpl.Samples {
 				var acc map[string]any
-				if s.Event.Type == "webhook" {
+				switch s.Event.Type {
+				case "webhook":
 					acc = c.hook(flowID, s.Event.Data)
-				} else {
+				case "schedule", "manual":
+					acc = c.do("POST", "/api/v1/flows/"+flowID+"/run", map[string]any{"data": s.Event.Data}, 202)
+				default:
 					acc = c.do("POST", "/api/v1/events", map[string]any{"type": s.Event.Type, "data": s.Event.Data}, 202)
 				}
 				for _, id := range acc["run_ids"].([]any) {
@@ -372,4 +383,56 @@ func (c client) hook(flowID string, data any) map[string]any {
 	out := map[string]any{}
 	json.Unmarshal(raw, &out)
 	return out
+}
+
+// crmOrders and stripeCharges disagree in every way reconciliation must catch: SO-1 paid exactly,
+// SO-2 paid in two parts, SO-6 overpaid then partly refunded to the right total, SO-3 unpaid,
+// SO-4 paid the wrong amount, SO-5 paid in the wrong currency, and a charge for SO-9, which the
+// CRM does not know. A failed charge for SO-3 must not count.
+const crmOrders = `{"orders":[
+	{"order_id":"SO-1","total":100.00,"currency":"USD","customer":"Li Wei"},
+	{"order_id":"SO-2","total":250.00,"currency":"USD","customer":"Ana Souza"},
+	{"order_id":"SO-3","total":80.00,"currency":"USD","customer":"Chen Jie"},
+	{"order_id":"SO-4","total":60.00,"currency":"USD","customer":"Sam Lee"},
+	{"order_id":"SO-5","total":30.00,"currency":"CNY","customer":"Wang Fang"},
+	{"order_id":"SO-6","total":40.00,"currency":"USD","customer":"Mei Tan"}]}`
+
+const stripeCharges = `{"object":"list","url":"/v1/charges","has_more":false,"data":[
+	{"id":"ch_1","object":"charge","amount":10000,"amount_refunded":0,"currency":"usd","status":"succeeded","metadata":{"order_id":"SO-1"}},
+	{"id":"ch_2a","object":"charge","amount":20000,"amount_refunded":0,"currency":"usd","status":"succeeded","metadata":{"order_id":"SO-2"}},
+	{"id":"ch_2b","object":"charge","amount":5000,"amount_refunded":0,"currency":"usd","status":"succeeded","metadata":{"order_id":"SO-2"}},
+	{"id":"ch_3","object":"charge","amount":8000,"amount_refunded":0,"currency":"usd","status":"failed","metadata":{"order_id":"SO-3"}},
+	{"id":"ch_4","object":"charge","amount":6500,"amount_refunded":0,"currency":"usd","status":"succeeded","metadata":{"order_id":"SO-4"}},
+	{"id":"ch_5","object":"charge","amount":3000,"amount_refunded":0,"currency":"usd","status":"succeeded","metadata":{"order_id":"SO-5"}},
+	{"id":"ch_6","object":"charge","amount":5000,"amount_refunded":1000,"currency":"usd","status":"succeeded","metadata":{"order_id":"SO-6"}},
+	{"id":"ch_9","object":"charge","amount":1200,"amount_refunded":0,"currency":"usd","status":"succeeded","metadata":{"order_id":"SO-9"}}]}`
+
+func init() {
+	templateChecks["nightly-reconciliation"] = func(t *testing.T, r *result) {
+		rec := steps(r.runs[0])["rec"]["output"].(map[string]any)
+		for list, want := range map[string]string{
+			"matched": "[SO-1 SO-2 SO-6]", "missing_in_payments": "[SO-3]", "amount_mismatch": "[SO-4]",
+			"currency_mismatch": "[SO-5]", "missing_in_crm": "[SO-9]",
+		} {
+			var got []string
+			for _, row := range rec[list].([]any) {
+				got = append(got, row.(map[string]any)["key"].(string))
+			}
+			if fmt.Sprint(got) != want {
+				t.Errorf("%s = %v, want %s", list, got, want)
+			}
+		}
+		for _, path := range []string{"/api/orders", "/v1/charges"} {
+			if got := r.prov.requests(path); len(got) != 1 || got[0].Method != "GET" || !strings.HasPrefix(got[0].Header.Get("Authorization"), "Bearer ") {
+				t.Errorf("%s: %+v", path, got)
+			}
+		}
+		mails := r.mail.to("finance@acme.example")
+		if len(mails) != 1 || !strings.Contains(mails[0].Data, "Unpaid orders: SO-3") || !strings.Contains(mails[0].Data, "SO-4 (expected 60, got 65)") {
+			t.Fatalf("report: %+v", mails)
+		}
+		if n := r.prov.requests("/robot/send"); len(n) != 1 || !strings.Contains(n[0].Body, "Matched: 3") {
+			t.Errorf("summary: %+v", n)
+		}
+	}
 }
