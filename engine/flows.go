@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -313,5 +314,13 @@ func (e *Engine) ExportFlow(ctx context.Context, id string, v int) ([]byte, erro
 	if err != nil {
 		return nil, err
 	}
-	return json.MarshalIndent(info.Def, "", "  ")
+	// Written for people to read and edit: ">=" stays ">=", not "\u003e=".
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(info.Def); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(buf.Bytes(), "\n"), nil
 }

@@ -2,12 +2,14 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/opsflow/opsflow/engine/node"
+	"github.com/opsflow/opsflow/engine/store"
 )
 
 // docs/nodes.md is generated from the registry; it must match it (regenerate: go run ./cmd/opsflow docs > docs/nodes.md).
@@ -61,5 +63,44 @@ func TestImportExport(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), `"name": "cli"`) || !strings.Contains(out.String(), `"message": "hi"`) {
 		t.Errorf("export = %s", out.String())
+	}
+}
+
+// A gallery template imports from the command line with its needs mapped and a parameter set.
+func TestImportTemplateCommand(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("OPSFLOW_DATA_DIR", dir)
+	t.Setenv("DATABASE_URL", "")
+	t.Setenv("REDIS_ADDR", "")
+	s := &settings{dataDir: dir, logLevel: "error"}
+	e, err := offlineEngine(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"Key accounts", "SMB Sales"} {
+		e.Store.DB.Create(&store.Team{ID: store.NewID(), Name: name})
+	}
+	if _, err := e.CreateCredential(context.Background(), "sms", "twilio", map[string]string{"account_sid": "AC1", "auth_token": "t", "from": "+14155550000"}); err != nil {
+		t.Fatal(err)
+	}
+	e.Close()
+	var out bytes.Buffer
+	err = importFlow([]string{"-template", "new-lead-score-assign", "-publish", "-name", "Leads", "-param", "min_employees=500",
+		"-credential", "twilio=sms", "-team", "Enterprise Sales=Key accounts"}, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := strings.TrimSpace(out.String())
+	out.Reset()
+	if err := exportFlow([]string{id}, &out); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"name": "Leads"`, "employees >= 500", `"team": "Key accounts"`, `"credential": "sms"`} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("exported flow lacks %s", want)
+		}
+	}
+	if err := importFlow([]string{"-template", "no-such-template"}, &out); err == nil || !strings.Contains(err.Error(), "no template") {
+		t.Errorf("unknown template: %v", err)
 	}
 }
