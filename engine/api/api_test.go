@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -191,5 +192,43 @@ func TestCredentialsNeverReturned(t *testing.T) {
 		if strings.Contains(raw, "sk_live") {
 			t.Errorf("%s %s returned a secret: %s", r.m, r.p, raw)
 		}
+	}
+}
+
+// action.assign's records are listed over the API and an assignee can close them.
+func TestAssignmentsAPI(t *testing.T) {
+	srv, _ := newServer(t)
+	_, team, _ := call(t, srv, "POST", "/api/v1/teams", `{"name":"Support"}`)
+	status, member, raw := call(t, srv, "POST", "/api/v1/teams/"+team["id"].(string)+"/members", `{"name":"Ana","phone":"+14155550101","email":"ana@example.com"}`)
+	if status != 201 {
+		t.Fatal(raw)
+	}
+	if status, _, raw := call(t, srv, "POST", "/api/v1/teams/"+team["id"].(string)+"/members", `{"name":"Bo","phone":"12345"}`); status != 400 || !strings.Contains(raw, "E.164") {
+		t.Errorf("bad phone: %d %s", status, raw)
+	}
+	_, fl, raw := call(t, srv, "POST", "/api/v1/flows", `{"name":"a","nodes":[{"id":"t","type":"trigger.manual"},
+		{"id":"a","type":"action.assign","config":{"team":"Support","subject":"call back","due_in":"4h"}}],"edges":[{"from":"t","to":"a"}]}`)
+	if fl["id"] == nil {
+		t.Fatal(raw)
+	}
+	_, acc, _ := call(t, srv, "POST", "/api/v1/flows/"+fl["id"].(string)+"/run", `{"data":{}}`)
+	runID := acc["run_ids"].([]any)[0].(string)
+	var items []any
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline) && len(items) == 0; time.Sleep(10 * time.Millisecond) {
+		_, list, _ := call(t, srv, "GET", "/api/v1/assignments?status=open&run_id="+runID, "")
+		items, _ = list["items"].([]any)
+	}
+	if len(items) != 1 {
+		t.Fatalf("open assignments: %v", items)
+	}
+	a := items[0].(map[string]any)
+	if a["member_id"] != member["id"] || a["subject"] != "call back" || a["due_at"] == nil {
+		t.Errorf("assignment %v", a)
+	}
+	if status, done, raw := call(t, srv, "POST", "/api/v1/assignments/"+a["id"].(string)+"/done", ""); status != 200 || done["status"] != "done" || done["done_at"] == nil {
+		t.Errorf("done: %d %s", status, raw)
+	}
+	if _, list, _ := call(t, srv, "GET", "/api/v1/assignments?status=open", ""); len(list["items"].([]any)) != 0 {
+		t.Errorf("still open: %v", list)
 	}
 }
