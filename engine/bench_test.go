@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opsflow/opsflow/engine"
 	"github.com/opsflow/opsflow/engine/enginetest"
 	"github.com/opsflow/opsflow/engine/store"
 )
@@ -15,15 +16,20 @@ const benchFlow = `{"name":"bench","nodes":[
 	{"id":"l","type":"action.log","config":{"message":"{{ event.data.customer.name }} failed {{ event.data.amount }}","level":"info"}}],
 	"edges":[{"from":"t","to":"c"},{"from":"c","to":"l","port":"true"}]}`
 
+// benchEngine starts an engine with benchFlow published and returns a matching event's data.
+func benchEngine(b *testing.B, backend enginetest.Backend) (*engine.Engine, map[string]any) {
+	e := enginetest.New(b, backend)
+	enginetest.Publish(b, e, enginetest.MustFlow(b, benchFlow))
+	return e, map[string]any{"amount": 250.0, "customer": map[string]any{"name": "Li Wei"}}
+}
+
 // BenchmarkEventToRunDone measures one event's latency from POST to a finished three-node run
 // (accept, commit, enqueue, worker pick-up, execution with checkpoints).
 func BenchmarkEventToRunDone(b *testing.B) {
 	for _, backend := range enginetest.Backends() {
 		b.Run(string(backend), func(b *testing.B) {
-			e := enginetest.New(b, backend)
-			enginetest.Publish(b, e, enginetest.MustFlow(b, benchFlow))
+			e, data := benchEngine(b, backend)
 			ctx := context.Background()
-			data := map[string]any{"amount": 250.0, "customer": map[string]any{"name": "Li Wei"}}
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				acc, err := e.AcceptEvent(ctx, "payment.failed", data, "")
@@ -42,10 +48,8 @@ func BenchmarkEventToRunDone(b *testing.B) {
 func BenchmarkEventThroughput(b *testing.B) {
 	for _, backend := range enginetest.Backends() {
 		b.Run(string(backend), func(b *testing.B) {
-			e := enginetest.New(b, backend)
-			enginetest.Publish(b, e, enginetest.MustFlow(b, benchFlow))
+			e, data := benchEngine(b, backend)
 			ctx := context.Background()
-			data := map[string]any{"amount": 250.0, "customer": map[string]any{"name": "Li Wei"}}
 			b.ResetTimer()
 			ids := make([]string, 0, b.N)
 			for i := 0; i < b.N; i++ {
