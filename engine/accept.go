@@ -348,7 +348,7 @@ func wakeWaits(tx *gorm.DB, ev *store.Event, data any) ([]store.Dispatch, error)
 	}
 	var out []store.Dispatch
 	for _, field := range fields {
-		v, ok := lookupPath(data, field)
+		v, ok := node.Get(data, field)
 		if !ok {
 			continue
 		}
@@ -377,20 +377,6 @@ func wakeWaits(tx *gorm.DB, ev *store.Event, data any) ([]store.Dispatch, error)
 		}
 	}
 	return out, nil
-}
-
-// lookupPath follows a dotted path ("customer.id") into decoded JSON.
-func lookupPath(v any, path string) (any, bool) {
-	for _, part := range strings.Split(path, ".") {
-		m, ok := v.(map[string]any)
-		if !ok {
-			return nil, false
-		}
-		if v, ok = m[part]; !ok {
-			return nil, false
-		}
-	}
-	return v, v != nil
 }
 
 func findDuplicate(tx *gorm.DB, key string) (*Accepted, error) {

@@ -113,7 +113,7 @@ func (s services) CountEvents(ctx context.Context, eventType, field, value strin
 	}
 	n := 0
 	for _, d := range datas {
-		if v, ok := lookupPath(fromJSON(d), field); ok && compile.Stringify(v) == value {
+		if v, ok := node.Get(fromJSON(d), field); ok && compile.Stringify(v) == value {
 			n++
 		}
 	}

@@ -365,7 +365,7 @@ func earlierMatch(tx *gorm.DB, wf *node.WaitFor, since time.Time) (*store.Event,
 		return nil, err
 	}
 	for i := range evs {
-		if v, ok := lookupPath(fromJSON(evs[i].Data), wf.Field); ok && compile.Stringify(v) == wf.Value {
+		if v, ok := node.Get(fromJSON(evs[i].Data), wf.Field); ok && compile.Stringify(v) == wf.Value {
 			return &evs[i], nil
 		}
 	}

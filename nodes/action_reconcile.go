@@ -157,7 +157,7 @@ func reconcile(orders, payments []any, o reconcileOptions) map[string]any {
 			continue
 		}
 		if o.refundField != nil && cents > 0 {
-			if v, ok := lookup(row, o.refundField); ok && compile.Stringify(v) == o.refundValue {
+			if v, ok := node.GetPath(row, o.refundField); ok && compile.Stringify(v) == o.refundValue {
 				cents = -cents
 			}
 		}
@@ -211,33 +211,20 @@ func reconcile(orders, payments []any, o reconcileOptions) map[string]any {
 
 // readRow reads a row's key, amount (in cents, after scale) and lower-case currency, or why it cannot.
 func readRow(row any, keyPath, amountPath, currencyPath []string, scale float64) (key string, cents int64, currency, reason string) {
-	k, ok := lookup(row, keyPath)
+	k, ok := node.GetPath(row, keyPath)
 	if !ok {
 		return "", 0, "", "no " + strings.Join(keyPath, ".")
 	}
 	key = compile.Stringify(k)
-	amt, ok := lookup(row, amountPath)
+	amt, ok := node.GetPath(row, amountPath)
 	f, isNum := amt.(float64)
 	if !ok || !isNum || math.IsNaN(f) || math.IsInf(f, 0) {
 		return "", 0, "", fmt.Sprintf("%s is not a number", strings.Join(amountPath, "."))
 	}
-	if c, ok := lookup(row, currencyPath); ok {
+	if c, ok := node.GetPath(row, currencyPath); ok {
 		currency = strings.ToLower(compile.Stringify(c))
 	}
 	return key, toCents(f * scale), currency, ""
-}
-
-func lookup(v any, path []string) (any, bool) {
-	for _, p := range path {
-		m, ok := v.(map[string]any)
-		if !ok {
-			return nil, false
-		}
-		if v, ok = m[p]; !ok {
-			return nil, false
-		}
-	}
-	return v, v != nil
 }
 
 func splitPath(p string) []string { return strings.Split(strings.TrimSpace(p), ".") }

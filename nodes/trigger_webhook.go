@@ -229,15 +229,8 @@ func jsonString(body []byte, path string) string {
 	if json.Unmarshal(body, &v) != nil {
 		return ""
 	}
-	for _, part := range strings.Split(path, ".") {
-		m, ok := v.(map[string]any)
-		if !ok {
-			return ""
-		}
-		v = m[part]
+	if v, ok := node.Get(v, path); ok {
+		return compile.Stringify(v)
 	}
-	if v == nil {
-		return ""
-	}
-	return compile.Stringify(v)
+	return ""
 }
