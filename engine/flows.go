@@ -44,7 +44,7 @@ type refs struct {
 
 func (r refs) CredentialType(id string) (string, bool) {
 	var c store.Credential
-	if err := r.db.WithContext(r.ctx).Select("id", "type").Where("id = ? OR name = ?", id, id).Take(&c).Error; err != nil {
+	if err := r.db.WithContext(r.ctx).Select("id", "type").Scopes(store.ByRef(id)).Take(&c).Error; err != nil {
 		return "", false
 	}
 	return c.Type, true
@@ -52,7 +52,7 @@ func (r refs) CredentialType(id string) (string, bool) {
 
 func (r refs) TeamExists(id string) bool {
 	var n int64
-	r.db.WithContext(r.ctx).Model(&store.Team{}).Where("id = ? OR name = ?", id, id).Count(&n)
+	r.db.WithContext(r.ctx).Model(&store.Team{}).Scopes(store.ByRef(id)).Count(&n)
 	return n > 0
 }
 

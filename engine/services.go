@@ -64,7 +64,7 @@ func (s services) Assign(ctx context.Context, req node.AssignRequest) (*node.Ass
 		}
 		var team store.Team
 		// Bump the team's cursor first: on Postgres the row lock orders concurrent picks.
-		res := tx.Model(&team).Clauses(clause.Returning{}).Where("id = ? OR name = ?", req.TeamID, req.TeamID).UpdateColumn("rr_cursor", gorm.Expr("rr_cursor + 1"))
+		res := tx.Model(&team).Clauses(clause.Returning{}).Scopes(store.ByRef(req.TeamID)).UpdateColumn("rr_cursor", gorm.Expr("rr_cursor + 1"))
 		if res.Error != nil {
 			return res.Error
 		}
@@ -127,7 +127,7 @@ func (s services) StartSubflow(ctx context.Context, req node.SubflowRequest) (st
 	e := s.e
 	db := e.Store.DB.WithContext(ctx)
 	var f store.Flow
-	if err := db.Where("id = ? OR name = ?", req.Flow, req.Flow).Order("id").Take(&f).Error; err != nil {
+	if err := db.Scopes(store.ByRef(req.Flow)).Order("id").Take(&f).Error; err != nil {
 		if errors.Is(err, gorm.ErrRecordNotFound) {
 			return "", node.Permanentf("flow %q does not exist", req.Flow)
 		}
@@ -233,7 +233,7 @@ func toAssignment(a *store.Assignment, t *store.Team, m *store.Member) *node.Ass
 // Credential returns a decrypted credential, found by id or name.
 func (e *Engine) Credential(ctx context.Context, id string) (*node.Credential, error) {
 	var c store.Credential
-	if err := e.Store.DB.WithContext(ctx).Where("id = ? OR name = ?", id, id).Take(&c).Error; err != nil {
+	if err := e.Store.DB.WithContext(ctx).Scopes(store.ByRef(id)).Take(&c).Error; err != nil {
 		if errors.Is(err, gorm.ErrRecordNotFound) {
 			return nil, node.Permanentf("credential %s does not exist", id)
 		}

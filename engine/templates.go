@@ -40,7 +40,7 @@ type names struct {
 
 func (n names) CredentialName(ref string) (string, string, bool) {
 	var c store.Credential
-	if err := n.e.Store.DB.WithContext(n.ctx).Select("name", "type").Where("id = ? OR name = ?", ref, ref).Take(&c).Error; err != nil {
+	if err := n.e.Store.DB.WithContext(n.ctx).Select("name", "type").Scopes(store.ByRef(ref)).Take(&c).Error; err != nil {
 		return "", "", false
 	}
 	return c.Name, c.Type, true
@@ -48,7 +48,7 @@ func (n names) CredentialName(ref string) (string, string, bool) {
 
 func (n names) TeamName(ref string) (string, bool) {
 	var t store.Team
-	if err := n.e.Store.DB.WithContext(n.ctx).Select("name").Where("id = ? OR name = ?", ref, ref).Take(&t).Error; err != nil {
+	if err := n.e.Store.DB.WithContext(n.ctx).Select("name").Scopes(store.ByRef(ref)).Take(&t).Error; err != nil {
 		return "", false
 	}
 	return t.Name, true

@@ -98,3 +98,9 @@ func NotFound(err error) error {
 func OpenRaw(databaseURL string) (*gorm.DB, error) {
 	return gorm.Open(postgres.Open(databaseURL), &gorm.Config{Logger: logger.Discard})
 }
+
+// ByRef selects a record by id or by name: flows and templates may name credentials, teams and
+// subflows either way, and names keep them portable between installations.
+func ByRef(ref string) func(*gorm.DB) *gorm.DB {
+	return func(db *gorm.DB) *gorm.DB { return db.Where("id = ? OR name = ?", ref, ref) }
+}
