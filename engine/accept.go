@@ -414,13 +414,14 @@ func (e *Engine) enqueue(ctx context.Context, ds []store.Dispatch) {
 	}
 }
 
-// dispatchLoop drains the outbox every second and re-enqueues runs the queue has lost
-// (a Redis restart, say) every 30 seconds.
+// dispatchLoop drains the outbox every second, re-enqueues runs the queue has lost (a Redis
+// restart, say) every 30 seconds, and prunes runs past retention every hour.
 func (e *Engine) dispatchLoop(ctx context.Context) {
 	defer close(e.dispatchDone)
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	lastRecover := time.Now()
+	lastPrune := time.Now().Add(-time.Hour + time.Minute) // first prune a minute after start
 	for {
 		select {
 		case <-ctx.Done():
@@ -439,6 +440,14 @@ func (e *Engine) dispatchLoop(ctx context.Context) {
 			lastRecover = time.Now()
 			if err := e.recoverRuns(ctx, 2*time.Minute); err != nil && ctx.Err() == nil {
 				e.log.Warn("recovering runs", "error", err)
+			}
+		}
+		if time.Since(lastPrune) > time.Hour {
+			lastPrune = time.Now()
+			if n, err := e.Prune(ctx, time.Now().Add(-e.cfg.Retention)); err != nil && ctx.Err() == nil {
+				e.log.Warn("pruning old runs", "error", err)
+			} else if n > 0 {
+				e.log.Info("pruned old runs", "runs", n)
 			}
 		}
 	}
@@ -465,4 +474,33 @@ func (e *Engine) recoverRuns(ctx context.Context, age time.Duration) error {
 		}
 	}
 	return nil
+}
+
+// Prune deletes finished runs (with their steps) that ended before cutoff, and events older than
+// cutoff that no remaining run refers to. It returns how many runs it deleted.
+func (e *Engine) Prune(ctx context.Context, cutoff time.Time) (int64, error) {
+	var pruned int64
+	for {
+		var ids []string
+		err := e.Store.DB.WithContext(ctx).Model(&store.Run{}).
+			Where("status IN ? AND finished_at < ?", []string{store.RunSucceeded, store.RunFailed, store.RunCancelled}, cutoff.UTC()).
+			Limit(500).Pluck("id", &ids).Error
+		if err != nil || len(ids) == 0 {
+			if err == nil {
+				err = e.Store.DB.WithContext(ctx).Where("created_at < ? AND id NOT IN (?)", cutoff.UTC(),
+					e.Store.DB.Model(&store.Run{}).Select("event_id")).Delete(&store.Event{}).Error
+			}
+			return pruned, err
+		}
+		err = e.Store.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+			if err := tx.Where("run_id IN ?", ids).Delete(&store.Step{}).Error; err != nil {
+				return err
+			}
+			return tx.Where("id IN ?", ids).Delete(&store.Run{}).Error
+		})
+		if err != nil {
+			return pruned, err
+		}
+		pruned += int64(len(ids))
+	}
 }

@@ -39,6 +39,9 @@ type Config struct {
 	HTTPAllow []string
 	// HTTPTimeout bounds one outbound request. Default 30s.
 	HTTPTimeout time.Duration
+	// Retention is how long finished runs and their events are kept. Default 90 days; at least
+	// 7 days, since webhook redeliveries are recognised by the events kept.
+	Retention time.Duration
 	// MaxRetry is how often a failing step is retried before the run fails, unless its node has its
 	// own "retries" setting. Default 3; -1 means never.
 	MaxRetry int
@@ -53,6 +56,9 @@ type Config struct {
 	// (An embedded queue in a second process would take runs from the outbox that only it could see.)
 	Offline bool
 }
+
+// MinRetention is the shortest retention: webhook redeliveries are deduplicated for 7 days.
+const MinRetention = 7 * 24 * time.Hour
 
 // Engine is one opsflow process's view of the system.
 type Engine struct {
@@ -78,6 +84,12 @@ func Open(cfg Config) (*Engine, error) {
 	}
 	if cfg.HTTPTimeout <= 0 {
 		cfg.HTTPTimeout = 30 * time.Second
+	}
+	if cfg.Retention == 0 {
+		cfg.Retention = 90 * 24 * time.Hour
+	}
+	if cfg.Retention < MinRetention {
+		return nil, fmt.Errorf("retention must be at least 7 days (redeliveries are recognised by the events kept), not %s", cfg.Retention)
 	}
 	if cfg.MaxRetry == 0 {
 		cfg.MaxRetry = 3

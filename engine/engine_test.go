@@ -465,3 +465,47 @@ func TestSecretsScrubbedFromStepErrorsAndOutputs(t *testing.T) {
 		}
 	}
 }
+
+// Finished runs past retention go, with their steps and events; recent and unfinished ones stay.
+func TestPrune(t *testing.T) {
+	e := enginetest.New(t, enginetest.Embedded)
+	enginetest.Publish(t, e, enginetest.MustFlow(t, `{"name":"p","nodes":[{"id":"t","type":"trigger.event","config":{"event_type":"p"}},
+		{"id":"l","type":"action.log","config":{"message":"x"}}],"edges":[{"from":"t","to":"l"}]}`))
+	old := accept(t, e, "p", nil, "old")
+	recent := accept(t, e, "p", nil, "recent")
+	for _, id := range []string{old.RunIDs[0], recent.RunIDs[0]} {
+		enginetest.WaitRun(t, e, id, 5*time.Second)
+	}
+	waiting := store.Run{ID: store.NewID(), FlowID: "f", EventID: old.EventID, Status: store.RunWaiting, Token: "w"}
+	e.Store.DB.Create(&waiting)
+	long := time.Now().Add(-100 * 24 * time.Hour)
+	e.Store.DB.Model(&store.Run{}).Where("id = ?", old.RunIDs[0]).Update("finished_at", long)
+	e.Store.DB.Model(&store.Event{}).Where("id IN ?", []string{old.EventID, recent.EventID}).Update("created_at", long)
+	n, err := e.Prune(context.Background(), time.Now().Add(-90*24*time.Hour))
+	if err != nil || n != 1 {
+		t.Fatalf("pruned %d runs, %v; want 1", n, err)
+	}
+	count := func(model any, where string, args ...any) int64 {
+		var c int64
+		e.Store.DB.Model(model).Where(where, args...).Count(&c)
+		return c
+	}
+	if count(&store.Run{}, "id = ?", old.RunIDs[0]) != 0 || count(&store.Step{}, "run_id = ?", old.RunIDs[0]) != 0 {
+		t.Error("the old run or its steps survived")
+	}
+	if count(&store.Run{}, "id IN ?", []string{recent.RunIDs[0], waiting.ID}) != 2 {
+		t.Error("a recent or unfinished run was pruned")
+	}
+	// The old event stays while the waiting run refers to it; the recent run's event stays too.
+	if count(&store.Event{}, "id IN ?", []string{old.EventID, recent.EventID}) != 2 {
+		t.Error("an event still referred to by a run was pruned")
+	}
+	e.Store.DB.Delete(&waiting)
+	e.Prune(context.Background(), time.Now().Add(-90*24*time.Hour))
+	if count(&store.Event{}, "id = ?", old.EventID) != 0 {
+		t.Error("the old event outlived its runs")
+	}
+	if _, err := engine.Open(engine.Config{DataDir: t.TempDir(), Retention: 24 * time.Hour, Offline: true}); err == nil || !strings.Contains(err.Error(), "at least 7 days") {
+		t.Errorf("retention of a day: %v", err)
+	}
+}

@@ -102,6 +102,7 @@ type settings struct {
 	httpAllow   string
 	maxBody     int64
 	worker      bool
+	retention   string
 }
 
 func env(key, def string) string {
@@ -128,6 +129,7 @@ func (s *settings) register(fs *flag.FlagSet) error {
 	fs.StringVar(&s.logLevel, "log-level", env("OPSFLOW_LOG_LEVEL", "info"), "debug, info, warn or error (OPSFLOW_LOG_LEVEL)")
 	fs.StringVar(&s.httpAllow, "http-allow", env("OPSFLOW_HTTP_ALLOW", ""), "comma-separated CIDRs outbound HTTP may reach although internal (OPSFLOW_HTTP_ALLOW)")
 	fs.Int64Var(&s.maxBody, "max-body-bytes", maxBody, "largest accepted request body (OPSFLOW_MAX_BODY_BYTES)")
+	fs.StringVar(&s.retention, "retention", env("OPSFLOW_RETENTION", "90d"), "how long finished runs and their events are kept, at least 7d (OPSFLOW_RETENTION)")
 	fs.BoolVar(&s.worker, "worker", env("OPSFLOW_WORKER", "true") != "false", "serve: also execute runs in this process (OPSFLOW_WORKER)")
 	return nil
 }
@@ -140,17 +142,24 @@ func (s *settings) logger() (*slog.Logger, error) {
 	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level})), nil
 }
 
-func (s *settings) engineConfig(log *slog.Logger) engine.Config {
+func (s *settings) engineConfig(log *slog.Logger) (engine.Config, error) {
 	var allow []string
 	for _, c := range strings.Split(s.httpAllow, ",") {
 		if c = strings.TrimSpace(c); c != "" {
 			allow = append(allow, c)
 		}
 	}
+	var retention time.Duration // zero: the engine's default
+	if s.retention != "" {
+		var err error
+		if retention, err = compile.ParseDuration(s.retention); err != nil {
+			return engine.Config{}, fmt.Errorf("retention: %w", err)
+		}
+	}
 	return engine.Config{
 		DataDir: s.dataDir, DatabaseURL: s.databaseURL, RedisAddr: s.redisAddr, SecretKey: os.Getenv("OPSFLOW_SECRET_KEY"),
-		HTTPAllow: allow, Concurrency: s.concurrency, Logger: log, QueueName: os.Getenv("OPSFLOW_QUEUE"),
-	}
+		HTTPAllow: allow, Concurrency: s.concurrency, Logger: log, QueueName: os.Getenv("OPSFLOW_QUEUE"), Retention: retention,
+	}, nil
 }
 
 // parse reads flags after the environment; a bad value is one clear line.
@@ -192,7 +201,11 @@ func serve(args []string, withAPI bool) error {
 	if !withAPI && (s.databaseURL == "" || s.redisAddr == "") {
 		return errors.New("worker needs DATABASE_URL and REDIS_ADDR (a separate worker must share the database and queue); for one process use: opsflow serve")
 	}
-	e, err := engine.Open(s.engineConfig(log))
+	cfg, err := s.engineConfig(log)
+	if err != nil {
+		return err
+	}
+	e, err := engine.Open(cfg)
 	if err != nil {
 		return err
 	}
@@ -285,7 +298,10 @@ func offlineEngine(s *settings) (*engine.Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg := s.engineConfig(log)
+	cfg, err := s.engineConfig(log)
+	if err != nil {
+		return nil, err
+	}
 	cfg.Offline = true
 	return engine.Open(cfg)
 }
