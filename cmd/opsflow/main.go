@@ -233,7 +233,17 @@ func serve(args []string, withAPI bool) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Addr: s.addr, Handler: api.New(e, api.Options{MaxBody: s.maxBody, UI: ui, Templates: gallery, Logger: log}), ReadHeaderTimeout: 10 * time.Second}
+	var tokens []string // secrets: from the environment only, never a flag (flags show in ps)
+	for _, t := range strings.Split(os.Getenv("OPSFLOW_API_TOKENS"), ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			if len(t) < 16 {
+				return errors.New("OPSFLOW_API_TOKENS: each token must be at least 16 characters (generate one with: openssl rand -hex 24)")
+			}
+			tokens = append(tokens, t)
+		}
+	}
+	handler := api.New(e, api.Options{MaxBody: s.maxBody, UI: ui, Templates: gallery, Tokens: tokens, Logger: log})
+	srv := &http.Server{Addr: s.addr, Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
 	store, queue := "sqlite ("+s.dataDir+")", "embedded"
@@ -243,7 +253,10 @@ func serve(args []string, withAPI bool) error {
 	if s.redisAddr != "" {
 		queue = "redis " + s.redisAddr
 	}
-	log.Info("opsflow listening", "addr", s.addr, "url", "http://"+displayAddr(s.addr), "store", store, "queue", queue)
+	log.Info("opsflow listening", "addr", s.addr, "url", "http://"+displayAddr(s.addr), "store", store, "queue", queue, "api_tokens", len(tokens))
+	if len(tokens) == 0 {
+		log.Warn("the API is open to anyone who can reach it; set OPSFLOW_API_TOKENS to require a token")
+	}
 	select {
 	case err := <-errc:
 		return fmt.Errorf("cannot listen on %s: %w", s.addr, err)

@@ -232,3 +232,45 @@ func TestAssignmentsAPI(t *testing.T) {
 		t.Errorf("still open: %v", list)
 	}
 }
+
+// With API tokens configured, every API call needs one; webhooks, health checks and the API's
+// description do not.
+func TestAPITokens(t *testing.T) {
+	e := enginetest.New(t, enginetest.Embedded)
+	srv := httptest.NewServer(New(e, Options{Tokens: []string{"tok-ops-1", "tok-crm-2"}}))
+	defer srv.Close()
+	get := func(path, auth string) int {
+		req, _ := http.NewRequest("GET", srv.URL+path, nil)
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for auth, want := range map[string]int{"": 401, "Bearer nope": 401, "tok-ops-1": 401, "Bearer tok-ops-1": 200, "Bearer tok-crm-2": 200} {
+		if got := get("/api/v1/flows", auth); got != want {
+			t.Errorf("GET /flows with %q: %d, want %d", auth, got, want)
+		}
+	}
+	for _, path := range []string{"/healthz", "/api/v1/healthz", "/api/v1/openapi.json", "/api/v1/schema/flow.json"} {
+		if got := get(path, ""); got != 200 {
+			t.Errorf("GET %s without a token: %d", path, got)
+		}
+	}
+	resp, err := http.Post(srv.URL+"/api/v1/hooks/unknown", "application/json", strings.NewReader(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 404 {
+		t.Errorf("webhook without a token: %d, want 404 (not 401: webhooks authenticate by signature)", resp.StatusCode)
+	}
+	status, body, _ := call(t, srv, "POST", "/api/v1/events", `{"type":"x"}`)
+	if status != 401 || body["error"].(map[string]any)["code"] != "unauthorized" {
+		t.Errorf("event without a token: %d %v", status, body)
+	}
+}

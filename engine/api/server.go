@@ -3,6 +3,7 @@ package api
 
 import (
 	"context"
+	"crypto/subtle"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -25,6 +26,7 @@ type Server struct {
 	maxBody   int64
 	ui        fs.FS
 	templates []*template.Template
+	tokens    []string
 }
 
 // Options configure the HTTP server; zero values are sensible defaults.
@@ -35,7 +37,10 @@ type Options struct {
 	UI fs.FS
 	// Templates is the gallery served at /templates.
 	Templates []*template.Template
-	Logger    *slog.Logger
+	// Tokens, when any are set, are required as "Authorization: Bearer <token>" on every API call
+	// except webhooks (which carry signatures), health checks and the API's own description.
+	Tokens []string
+	Logger *slog.Logger
 }
 
 // New builds the HTTP handler.
@@ -47,7 +52,7 @@ func New(e *engine.Engine, opt Options) http.Handler {
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
 	}
-	s := &Server{e: e, log: opt.Logger, maxBody: opt.MaxBody, ui: opt.UI, templates: opt.Templates}
+	s := &Server{e: e, log: opt.Logger, maxBody: opt.MaxBody, ui: opt.UI, templates: opt.Templates, tokens: opt.Tokens}
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.Use(s.recover, s.limitBody, s.accessLog)
@@ -58,11 +63,15 @@ func New(e *engine.Engine, opt Options) http.Handler {
 
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	r.GET("/readyz", s.ready)
-	v1 := r.Group("/api/v1")
-	v1.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
-	v1.GET("/readyz", s.ready)
-	v1.GET("/openapi.json", s.openAPI)
-	v1.GET("/schema/flow.json", s.flowSchema)
+	open := r.Group("/api/v1")
+	open.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	open.GET("/readyz", s.ready)
+	open.GET("/openapi.json", s.openAPI)
+	open.GET("/schema/flow.json", s.flowSchema)
+	open.POST("/hooks/:flow_id", s.webhook)
+	open.PUT("/hooks/:flow_id", s.webhook)
+
+	v1 := r.Group("/api/v1", s.authenticate)
 	v1.GET("/node-types", s.nodeTypes)
 
 	v1.GET("/flows", s.listFlows)
@@ -80,8 +89,6 @@ func New(e *engine.Engine, opt Options) http.Handler {
 
 	v1.POST("/events", s.postEvent)
 	v1.GET("/events", s.listEvents)
-	v1.POST("/hooks/:flow_id", s.webhook)
-	v1.PUT("/hooks/:flow_id", s.webhook)
 
 	v1.GET("/runs", s.listRuns)
 	v1.GET("/runs/:id", s.getRun)
@@ -120,6 +127,23 @@ func (s *Server) ready(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"status": "ready"})
+}
+
+// authenticate requires one of the configured API tokens, compared in constant time.
+func (s *Server) authenticate(c *gin.Context) {
+	if len(s.tokens) == 0 {
+		return
+	}
+	got, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
+	if ok {
+		for _, t := range s.tokens {
+			if subtle.ConstantTimeCompare([]byte(got), []byte(t)) == 1 {
+				return
+			}
+		}
+	}
+	c.Header("WWW-Authenticate", `Bearer realm="opsflow"`)
+	fail(c, http.StatusUnauthorized, "unauthorized", "send a valid API token as Authorization: Bearer <token>", nil)
 }
 
 // recover turns a panic into a JSON 500 instead of a dropped connection.

@@ -3,7 +3,19 @@ import type {
   ValidateResult, VersionInfo, Problem, TemplateImport,
 } from './types';
 
+import { translate } from '../i18n';
+
 const BASE = '/api/v1';
+const TOKEN_KEY = 'opsflow.apiToken';
+
+function storedToken(): string | null {
+  try { return localStorage.getItem(TOKEN_KEY); } catch { return null; }
+}
+
+let askToken: () => string | null = () => window.prompt(translate('auth.prompt'));
+
+/** Replaces how the client asks for an API token when the server requires one (tests). */
+export function setTokenPrompt(fn: () => string | null): void { askToken = fn; }
 
 /** An error answered by the API ({"error":{code,message,details}}) or the network. */
 export class ApiError extends Error {
@@ -18,16 +30,28 @@ export class ApiError extends Error {
   get problems(): Problem[] { return this.details?.problems ?? []; }
 }
 
-async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
+async function request<T>(method: string, path: string, body?: unknown, mayAsk = true): Promise<T> {
   let res: Response;
+  const headers: Record<string, string> = {};
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const token = storedToken();
+  if (token) headers['Authorization'] = 'Bearer ' + token;
   try {
     res = await fetch(BASE + path, {
       method,
-      headers: body === undefined ? undefined : { 'Content-Type': 'application/json' },
+      headers,
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch (e) {
     throw new ApiError(0, 'network', e instanceof Error ? e.message : String(e));
+  }
+  if (res.status === 401 && mayAsk) {
+    // The server was started with OPSFLOW_API_TOKENS: ask once, keep the answer, try again.
+    const answer = askToken()?.trim();
+    if (answer) {
+      try { localStorage.setItem(TOKEN_KEY, answer); } catch { /* storage unavailable */ }
+      return request<T>(method, path, body, false);
+    }
   }
   if (res.status === 204) return undefined as T;
   const text = await res.text();

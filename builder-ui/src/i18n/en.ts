@@ -240,6 +240,7 @@ export const en = {
 
   'shortcut.help': 'Shortcuts: Delete removes, Ctrl+C/Ctrl+V copy and paste, Ctrl+Z/Ctrl+Shift+Z undo and redo, Shift+drag selects several.',
   'time.ago': '{t}',
+  'auth.prompt': 'This opsflow server requires an API token. Paste your token:',
 };
 
 export type MessageKey = keyof typeof en;

@@ -26,6 +26,11 @@ export function detectLang(nav: { language?: string; languages?: readonly string
   return 'en';
 }
 
+/** A message outside React (the API client), in the saved or the browser's language. */
+export function translate(key: MessageKey, lang: Lang = detectLang()): string {
+  return dicts[lang][key];
+}
+
 export function format(msg: string, vars?: Record<string, string | number>): string {
   if (!vars) return msg;
   return msg.replace(/\{(\w+)\}/g, (m, k: string) => (k in vars ? String(vars[k]) : m));

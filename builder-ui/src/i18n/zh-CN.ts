@@ -242,4 +242,5 @@ export const zhCN: Record<MessageKey, string> = {
 
   'shortcut.help': '快捷键：Delete 删除，Ctrl+C/Ctrl+V 复制粘贴，Ctrl+Z/Ctrl+Shift+Z 撤销和重做，按住 Shift 拖动可多选。',
   'time.ago': '{t}',
+  'auth.prompt': '此 opsflow 服务器需要 API 令牌。请粘贴您的令牌：',
 };
