@@ -250,10 +250,18 @@ func (e *Engine) Credential(ctx context.Context, id string) (*node.Credential, e
 	return &node.Credential{ID: c.ID, Name: c.Name, Type: c.Type, Data: data}, nil
 }
 
+// CredentialError is credential data that does not fit its type.
+type CredentialError struct{ Err error }
+
+func (e *CredentialError) Error() string { return e.Err.Error() }
+
 // CreateCredential encrypts and stores a secret. Only its id, name and type are ever returned.
 func (e *Engine) CreateCredential(ctx context.Context, name, typ string, data map[string]string) (*store.Credential, error) {
 	if name == "" || typ == "" {
-		return nil, fmt.Errorf("a credential needs a name and a type")
+		return nil, &CredentialError{errors.New("a credential needs a name and a type")}
+	}
+	if err := node.CheckCredential(typ, data); err != nil {
+		return nil, &CredentialError{err}
 	}
 	plain, _ := json.Marshal(data)
 	now := time.Now().UTC()
@@ -275,6 +283,9 @@ func (e *Engine) UpdateCredential(ctx context.Context, id, name string, data map
 		c.Name = name
 	}
 	if data != nil {
+		if err := node.CheckCredential(c.Type, data); err != nil {
+			return nil, &CredentialError{err}
+		}
 		plain, _ := json.Marshal(data)
 		c.Ciphertext = e.box.Seal(plain, []byte(c.ID))
 	}

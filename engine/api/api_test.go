@@ -274,3 +274,21 @@ func TestAPITokens(t *testing.T) {
 		t.Errorf("event without a token: %d %v", status, body)
 	}
 }
+
+func TestCredentialTypesAndChecks(t *testing.T) {
+	srv, _ := newServer(t)
+	status, _, raw := call(t, srv, "GET", "/api/v1/credential-types", "")
+	if status != 200 || !strings.Contains(raw, `"type":"twilio"`) || !strings.Contains(raw, `"secret":true`) {
+		t.Fatalf("%d %s", status, raw)
+	}
+	for doc, want := range map[string]string{
+		`{"name":"a","type":"twillio","data":{"x":"y"}}`:                                  `unknown credential type \"twillio\"`,
+		`{"name":"a","type":"twilio","data":{"account_sid":"AC1","from":"+14155550000"}}`: "auth_token is required",
+		`{"name":"a","type":"http_bearer","data":{"token":"t","tokn":"typo"}}`:            `no value \"tokn\"`,
+	} {
+		status, body, raw := call(t, srv, "POST", "/api/v1/credentials", doc)
+		if status != 400 || body["error"].(map[string]any)["code"] != "invalid_credential" || !strings.Contains(raw, want) {
+			t.Errorf("%s: %d %s", doc, status, raw)
+		}
+	}
+}

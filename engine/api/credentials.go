@@ -6,6 +6,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/opsflow/opsflow/engine/node"
 	"github.com/opsflow/opsflow/engine/store"
 )
 
@@ -64,3 +65,7 @@ func (s *Server) updateCredential(c *gin.Context) {
 }
 
 func (s *Server) deleteCredential(c *gin.Context) { s.deleteByID(c, &store.Credential{}) }
+
+func (s *Server) credentialTypes(c *gin.Context) {
+	c.JSON(http.StatusOK, gin.H{"credential_types": node.CredentialTypes()})
+}

@@ -36,7 +36,10 @@ func (s *Server) failErr(c *gin.Context, err error) {
 	var hookErr *engine.WebhookError
 	var tooBig *http.MaxBytesError
 	var importErr *engine.ImportError
+	var credErr *engine.CredentialError
 	switch {
+	case errors.As(err, &credErr):
+		fail(c, http.StatusBadRequest, "invalid_credential", credErr.Error(), nil)
 	case errors.As(err, &importErr):
 		fail(c, http.StatusBadRequest, "invalid_import", importErr.Error(), nil)
 	case errors.As(err, &invalid):

@@ -112,6 +112,7 @@ func New(e *engine.Engine, opt Options) http.Handler {
 	v1.POST("/templates/import", s.importTemplate)
 	v1.GET("/flows/:id/template", s.exportTemplate)
 
+	v1.GET("/credential-types", s.credentialTypes)
 	v1.GET("/credentials", s.listCredentials)
 	v1.POST("/credentials", s.createCredential)
 	v1.PUT("/credentials/:id", s.updateCredential)

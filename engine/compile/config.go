@@ -93,11 +93,26 @@ func Stringify(v any) string {
 	case time.Time:
 		return t.Format(time.RFC3339)
 	case map[string]any, []any:
-		b, _ := json.Marshal(t)
-		return string(b)
+		return toJSON(t)
 	default:
+		switch reflect.ValueOf(v).Kind() {
+		case reflect.Map, reflect.Slice, reflect.Array, reflect.Struct:
+			return toJSON(v)
+		}
 		return fmt.Sprint(t)
 	}
+}
+
+// toJSON renders v as compact JSON without HTML escaping (a template is text, not HTML); a value
+// JSON cannot encode (such as NaN) falls back to fmt's form rather than vanishing.
+func toJSON(v any) string {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return fmt.Sprint(v)
+	}
+	return strings.TrimSuffix(b.String(), "\n")
 }
 
 // Config evaluates the node's config against env: defaults applied, templates and expressions run.
@@ -207,6 +222,12 @@ func (c *compiler) field(n *Node, f *node.Field, v any) (value, *fieldErr) {
 		s, isStr := v.(string)
 		if !isStr {
 			return nil, invalid("%s must be a string, not %s", f.Title.En, jsonType(v))
+		}
+		if maxLen == 0 {
+			maxLen = MaxTemplateLen
+		}
+		if len(s) > maxLen {
+			return nil, invalid("%s is %d characters long; at most %d are allowed", f.Title.En, len(s), maxLen)
 		}
 		t, err := c.template(n, s)
 		if err != nil {
@@ -444,26 +465,44 @@ func contains(list []string, s string) bool {
 }
 
 // ParseDuration accepts Go durations plus a "d" (day) unit: "30s", "2h", "1d12h".
+// Negative durations are refused.
 func ParseDuration(s string) (time.Duration, error) {
+	in := s
 	s = strings.TrimSpace(s)
+	bad := func() (time.Duration, error) {
+		return 0, fmt.Errorf("invalid duration %q: use a number with a unit, such as 30s, 15m, 2h or 1d", in)
+	}
+	if strings.HasPrefix(s, "-") {
+		return 0, fmt.Errorf("duration %q is negative", in)
+	}
 	var days time.Duration
-	if i := strings.Index(s, "d"); i > 0 {
-		n, err := strconv.Atoi(s[:i])
+	if i := strings.Index(s, "d"); i >= 0 {
+		digits := s[:i]
+		if digits == "" || strings.Trim(digits, "0123456789") != "" || len(digits) > 5 {
+			return bad()
+		}
+		n, err := strconv.Atoi(digits)
 		if err != nil {
-			return 0, fmt.Errorf("invalid duration %q", s)
+			return bad()
 		}
 		days = time.Duration(n) * 24 * time.Hour
 		s = s[i+1:]
 		if s == "" {
 			return days, nil
 		}
+		if strings.HasPrefix(s, "-") || strings.HasPrefix(s, "+") {
+			return bad() // "1d-12h" is not a duration anyone means
+		}
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil {
-		return 0, fmt.Errorf("invalid duration %q: use a number with a unit, such as 30s, 15m, 2h or 1d", s)
+		return bad()
 	}
-	if d+days < 0 {
-		return 0, fmt.Errorf("duration %q is negative", s)
+	if d < 0 {
+		return 0, fmt.Errorf("duration %q is negative", in)
+	}
+	if days > 0 && d > math.MaxInt64-days {
+		return bad()
 	}
 	return days + d, nil
 }
