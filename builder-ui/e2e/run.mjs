@@ -421,6 +421,28 @@ async function main() {
     await page.getByRole('link', { name: 'Flows' }).first().click();
   });
 
+  await check('settings: add a credential and a team member in the UI', async () => {
+    await page.getByRole('link', { name: 'Settings' }).click();
+    await page.getByRole('heading', { name: 'Credentials' }).waitFor();
+    await page.locator('[data-credential]').first().waitFor();
+    const form = page.getByRole('form', { name: 'New credential' });
+    await form.getByLabel('Type').selectOption('slack_webhook');
+    await form.getByLabel(/^Name/).fill('ops-slack');
+    await form.getByLabel(/Webhook URL/).fill('https://hooks.slack.com/services/T0/B0/secret-e2e');
+    await form.getByRole('button', { name: 'Save credential' }).click();
+    await page.locator('[data-credential="ops-slack"]').waitFor();
+    const creds = await apiCall('GET', '/credentials');
+    assert(creds.items.some((c) => c.name === 'ops-slack' && c.type === 'slack_webhook'), 'the credential was stored');
+    assert(!JSON.stringify(creds).includes('secret-e2e'), 'the API never returns the secret');
+    const team = page.locator('[data-team="Billing escalations"]');
+    await team.getByLabel('Name', { exact: true }).fill('Ravi Kumar');
+    await team.getByLabel('Phone (E.164)').fill('+15550002222');
+    await team.getByRole('button', { name: 'Add member' }).click();
+    await team.getByText('Ravi Kumar').waitFor();
+    await page.screenshot({ path: path.join(shots, 'settings.png') });
+    await page.getByRole('link', { name: 'Flows' }).first().click();
+  });
+
   await check('Chinese UI', async () => {
     await page.getByLabel('Language').selectOption('zh-CN');
     await page.getByRole('heading', { name: '流程' }).waitFor();

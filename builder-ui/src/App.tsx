@@ -5,13 +5,14 @@ import { EditorPage } from './pages/EditorPage';
 import { RunsPage } from './pages/RunsPage';
 import { RunPage } from './pages/RunPage';
 import { TemplatesPage } from './pages/TemplatesPage';
+import { SettingsPage } from './pages/SettingsPage';
 import type { Lang } from './api/types';
 
 export function App() {
   const { t, lang, setLang } = useI18n();
   const { path } = useRouter();
   const route = parseRoute(path);
-  const section = route.name === 'run' || route.name === 'runs' ? 'runs' : route.name === 'templates' ? 'templates' : 'flows';
+  const section = route.name === 'run' || route.name === 'runs' ? 'runs' : route.name === 'templates' ? 'templates' : route.name === 'settings' ? 'settings' : 'flows';
   return (
     <div className="app">
       <header className="topbar">
@@ -20,6 +21,7 @@ export function App() {
           <Link to="/flows" aria-current={section === 'flows' ? 'page' : undefined}>{t('nav.flows')}</Link>
           <Link to="/runs" aria-current={section === 'runs' ? 'page' : undefined}>{t('nav.runs')}</Link>
           <Link to="/templates" aria-current={section === 'templates' ? 'page' : undefined}>{t('nav.templates')}</Link>
+          <Link to="/settings" aria-current={section === 'settings' ? 'page' : undefined}>{t('nav.settings')}</Link>
         </nav>
         <label className="lang">
           <span className="sr-only">{t('lang.label')}</span>
@@ -34,6 +36,7 @@ export function App() {
         {route.name === 'runs' && <RunsPage />}
         {route.name === 'run' && <RunPage key={route.id} id={route.id} />}
         {route.name === 'templates' && <TemplatesPage />}
+        {route.name === 'settings' && <SettingsPage />}
         {route.name === 'notfound' && <p className="empty">404</p>}
       </main>
     </div>

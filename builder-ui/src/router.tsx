@@ -7,6 +7,7 @@ export type Route =
   | { name: 'runs' }
   | { name: 'run'; id: string }
   | { name: 'templates' }
+  | { name: 'settings' }
   | { name: 'notfound' };
 
 export function parseRoute(path: string): Route {
@@ -19,6 +20,7 @@ export function parseRoute(path: string): Route {
   m = /^\/runs\/([^/]+)$/.exec(p);
   if (m) return { name: 'run', id: decodeURIComponent(m[1]) };
   if (p === '/templates') return { name: 'templates' };
+  if (p === '/settings') return { name: 'settings' };
   return { name: 'notfound' };
 }
 

@@ -1,5 +1,5 @@
 import type {
-  Credential, EventItem, FlowDetail, FlowDoc, FlowSummary, NodeSpec, Run, Team, Template,
+  Credential, CredentialType, EventItem, Member, FlowDetail, FlowDoc, FlowSummary, NodeSpec, Run, Team, Template,
   ValidateResult, VersionInfo, Problem, TemplateImport,
 } from './types';
 
@@ -99,6 +99,14 @@ export const api = {
   retryRun: (id: string, from: 'failed' | 'start') => request<{ run_id: string }>('POST', `/runs/${id}/retry`, { from }),
   teams: () => request<{ items: Team[] }>('GET', '/teams').then((r) => r.items ?? []),
   credentials: () => request<{ items: Credential[] }>('GET', '/credentials').then((r) => r.items ?? []),
+  credentialTypes: () => request<{ credential_types: CredentialType[] }>('GET', '/credential-types').then((r) => r.credential_types ?? []),
+  createCredential: (name: string, type: string, data: Record<string, string>) => request<Credential>('POST', '/credentials', { name, type, data }),
+  deleteCredential: (id: string) => request<void>('DELETE', `/credentials/${id}`),
+  createTeam: (name: string) => request<Team>('POST', '/teams', { name }),
+  deleteTeam: (id: string) => request<void>('DELETE', `/teams/${id}`),
+  addMember: (teamId: string, m: Omit<Member, 'id' | 'active'>) => request<Member>('POST', `/teams/${teamId}/members`, m),
+  updateMember: (m: Member) => request<Member>('PUT', `/members/${m.id}`, { name: m.name, email: m.email, phone: m.phone, active: m.active }),
+  deleteMember: (id: string) => request<void>('DELETE', `/members/${id}`),
   templates: () => request<{ items: Template[] }>('GET', '/templates').then((r) => r.items ?? []),
   importTemplate: (req: TemplateImport) => request<FlowDetail>('POST', '/templates/import', req),
   flowTemplate: (id: string) => request<Template>('GET', `/flows/${id}/template`),

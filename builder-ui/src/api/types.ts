@@ -141,6 +141,8 @@ export interface Run {
 export interface Member { id: string; name: string; email: string; phone: string; active: boolean }
 export interface Team { id: string; name: string; description: string; members: Member[] }
 export interface Credential { id: string; name: string; type: string; created_at: string }
+export interface CredentialField { name: string; title: LocalText; required?: boolean; secret?: boolean; multiline?: boolean; placeholder?: string }
+export interface CredentialType { type: string; title: LocalText; description: LocalText; fields: CredentialField[] }
 
 export interface TemplateParam {
   name: string;
