@@ -6,6 +6,7 @@ import (
 	"crypto/cipher"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -61,38 +62,84 @@ func (b *Box) Open(ciphertext, aad []byte) ([]byte, error) {
 // ParseKey decodes a base64 (standard or URL, padded or not) or 64-char hex key.
 func ParseKey(s string) ([]byte, error) {
 	s = strings.TrimSpace(s)
-	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
-		if k, err := enc.DecodeString(s); err == nil && len(k) == KeySize {
-			return k, nil
-		}
-	}
 	if len(s) == 2*KeySize {
-		k := make([]byte, KeySize)
-		if _, err := fmt.Sscanf(s, "%x", &k); err == nil {
+		if k, err := hex.DecodeString(s); err == nil {
 			return k, nil
 		}
 	}
-	return nil, errors.New("OPSFLOW_SECRET_KEY must be 32 bytes, base64- or hex-encoded (generate one with: openssl rand -base64 32)")
+	got := -1 // decoded length, when s is base64 of the wrong size
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if k, err := enc.DecodeString(s); err == nil {
+			if len(k) == KeySize {
+				return k, nil
+			}
+			got = len(k)
+		}
+	}
+	const help = "OPSFLOW_SECRET_KEY must be 32 bytes, base64- or hex-encoded (generate one with: openssl rand -base64 32)"
+	switch {
+	case s == "":
+		return nil, errors.New(help + "; it is empty")
+	case got >= 0:
+		return nil, fmt.Errorf("%s; this one decodes to %d bytes", help, got)
+	}
+	return nil, errors.New(help + "; this one is neither")
 }
 
 // LoadOrCreateKeyFile reads the key in path, creating it (mode 0600) on first use. The embedded
-// default uses it so a single-machine install works with no configuration.
+// default uses it so a single-machine install works with no configuration. Two processes starting
+// at once agree on one key: the file appears atomically, complete, and is never overwritten.
 func LoadOrCreateKeyFile(path string) ([]byte, error) {
-	if b, err := os.ReadFile(path); err == nil {
-		return ParseKey(string(b))
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return nil, err
+	if key, err := readKeyFile(path); !errors.Is(err, os.ErrNotExist) {
+		return key, err
 	}
 	key := make([]byte, KeySize)
 	if _, err := rand.Read(key); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	enc := base64.StdEncoding.EncodeToString(key)
-	if err := os.WriteFile(path, []byte(enc+"\n"), 0o600); err != nil {
+	tmp, err := os.CreateTemp(dir, ".secret-key-*")
+	if err != nil {
 		return nil, err
+	}
+	defer os.Remove(tmp.Name())
+	enc := base64.StdEncoding.EncodeToString(key)
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return nil, err
+	}
+	if _, err := tmp.WriteString(enc + "\n"); err != nil {
+		tmp.Close()
+		return nil, err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return nil, err
+	}
+	if err := tmp.Close(); err != nil {
+		return nil, err
+	}
+	// Link fails if path exists: then another process won the race and its key is the key.
+	if err := os.Link(tmp.Name(), path); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return readKeyFile(path)
+		}
+		return nil, err
+	}
+	return key, nil
+}
+
+func readKeyFile(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	key, err := ParseKey(string(b))
+	if err != nil {
+		return nil, fmt.Errorf("key file %s: %w", path, err)
 	}
 	return key, nil
 }
