@@ -36,6 +36,10 @@ func New(allowCIDRs []string) (*Guard, error) {
 			}
 			p = netip.PrefixFrom(a, a.BitLen())
 		}
+		if p.Addr().Is4In6() && p.Bits() >= 96 {
+			// Addresses are compared unmapped, so ::ffff:10.0.0.0/104 means 10.0.0.0/8.
+			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+		}
 		g.allow = append(g.allow, p.Masked())
 	}
 	return g, nil
@@ -49,15 +53,31 @@ func (g *Guard) Allowed(ip netip.Addr) bool {
 			return true
 		}
 	}
-	return ip.IsGlobalUnicast() && !ip.IsPrivate() && !blocked(ip)
+	if !ip.IsGlobalUnicast() || ip.IsPrivate() || blocked(ip) {
+		return false
+	}
+	if sixToFour.Contains(ip) {
+		// 6to4 embeds an IPv4 address in bits 16–47; an internal one is internal.
+		b := ip.As16()
+		return g.Allowed(netip.AddrFrom4([4]byte{b[2], b[3], b[4], b[5]}))
+	}
+	return true
 }
+
+var sixToFour = netip.MustParsePrefix("2002::/16")
 
 var extraBlocked = []netip.Prefix{
 	netip.MustParsePrefix("100.64.0.0/10"), // carrier-grade NAT
 	netip.MustParsePrefix("192.0.0.0/24"),
 	netip.MustParsePrefix("198.18.0.0/15"), // benchmarking
 	netip.MustParsePrefix("0.0.0.0/8"),
+	netip.MustParsePrefix("240.0.0.0/4"),  // reserved, and 255.255.255.255 broadcast
 	netip.MustParsePrefix("64:ff9b::/96"), // NAT64 can reach IPv4 internals
+	netip.MustParsePrefix("64:ff9b:1::/48"),
+	netip.MustParsePrefix("::/96"),     // IPv4-compatible IPv6 (deprecated) embeds IPv4
+	netip.MustParsePrefix("fec0::/10"), // site-local (deprecated): internal by definition
+	netip.MustParsePrefix("2001::/32"), // Teredo embeds an (obfuscated) IPv4 address
+	netip.MustParsePrefix("100::/64"),  // discard-only
 }
 
 func blocked(ip netip.Addr) bool {
