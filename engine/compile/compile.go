@@ -253,11 +253,33 @@ func (c *compiler) graph() {
 		}
 	}
 	if len(order) < len(c.out.byID) {
-		var inCycle []string
+		// What Kahn's algorithm left is the cycles plus whatever hangs below them; peel off nodes
+		// with no edge back into the rest so only the nodes on a cycle are named.
+		rest := map[string]bool{}
 		for id, d := range indeg {
 			if d > 0 {
-				inCycle = append(inCycle, id)
+				rest[id] = true
 			}
+		}
+		for changed := true; changed; {
+			changed = false
+			for id := range rest {
+				leaf := true
+				for _, e := range c.out.byID[id].Out {
+					if rest[e.To] {
+						leaf = false
+						break
+					}
+				}
+				if leaf {
+					delete(rest, id)
+					changed = true
+				}
+			}
+		}
+		var inCycle []string
+		for id := range rest {
+			inCycle = append(inCycle, id)
 		}
 		sort.Strings(inCycle)
 		for _, id := range inCycle {

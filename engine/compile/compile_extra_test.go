@@ -429,3 +429,24 @@ func TestParseDurationMore(t *testing.T) {
 		}
 	}
 }
+
+func TestCycleNamesOnlyItsMembers(t *testing.T) {
+	_, problems := compile.Compile(parse(t, `{"name":"c","nodes":[
+		{"id":"t","type":"trigger.manual"},
+		{"id":"a","type":"action.log","config":{"message":"a"}},
+		{"id":"b","type":"action.log","config":{"message":"b"}},
+		{"id":"c","type":"action.log","config":{"message":"c"}},
+		{"id":"below","type":"action.log","config":{"message":"d"}}],
+		"edges":[{"from":"t","to":"a"},{"from":"a","to":"b"},{"from":"b","to":"c"},{"from":"c","to":"a"},{"from":"b","to":"below"}]}`), nil)
+	for _, id := range []string{"a", "b", "c"} {
+		if p := find(problems, id, "cycle"); len(p) != 1 || !strings.Contains(p[0].Message, "(a, b, c)") {
+			t.Errorf("%s: %v", id, problems)
+		}
+	}
+	if p := find(problems, "below", "cycle"); len(p) != 0 {
+		t.Errorf("a node below a cycle is not part of it: %v", p)
+	}
+	if len(find(problems, "below", "unreachable")) != 0 {
+		t.Errorf("below is reachable: %v", problems)
+	}
+}
