@@ -450,3 +450,19 @@ func TestCycleNamesOnlyItsMembers(t *testing.T) {
 		t.Errorf("below is reachable: %v", problems)
 	}
 }
+
+// An expression that type-checks but would allocate without bound fails at run time instead.
+func TestRuntimeMemoryBudget(t *testing.T) {
+	cf, problems := compile.Compile(parse(t, fmt.Sprintf(typed, "logic.condition", `"expression":"len(map(1..100000000, #)) > 0"`)), nil)
+	if problems != nil {
+		t.Fatal(problems)
+	}
+	start := time.Now()
+	_, err := cf.Node("x").Config(map[string]any{"event": map[string]any{}, "nodes": map[string]any{}})
+	if err == nil || !strings.Contains(err.Error(), "memory budget") {
+		t.Errorf("want a memory budget error, got %v", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("took %v", d)
+	}
+}

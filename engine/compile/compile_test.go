@@ -222,18 +222,40 @@ func TestParseDuration(t *testing.T) {
 	}
 }
 
-// No expression string makes the compiler panic.
+// No expression string makes the compiler panic, as a condition or inside a {{ }} template; and
+// one that compiles runs against an event shaped like the sample without panicking.
 func FuzzCompile(f *testing.F) {
-	for _, seed := range []string{"event.data.amount >= 100", "", "{{", "nodes.assign.assignee.phone", "len(event.data.items) > 0 ? 1 : 2", "[1,2,3] | map(# * 2)", "\"\\u0000\"", "1+"} {
+	for _, seed := range []string{
+		"event.data.amount >= 100", "", "{{", "}}", "nodes.assign.assignee.phone", "len(event.data.items) > 0 ? 1 : 2",
+		"[1,2,3] | map(# * 2)", "\"\\u0000\"", "1+", "event.data.items[5].sku == \"A\"", "let x = 1; x > 0",
+		"event.data.customer?.name ?? \"\" startsWith \"L\"", "1..3 | all(# > 0)", "nodes.side.message == \"\"",
+		strings.Repeat("(", 300) + "true" + strings.Repeat(")", 300), "now() > date(\"2020-01-01\")",
+	} {
 		f.Add(seed)
 	}
+	env := map[string]any{
+		"event": map[string]any{"data": map[string]any{"amount": 249.0, "customer": map[string]any{"name": "Li", "phone": "+1"}, "items": []any{map[string]any{"sku": "A"}}}},
+		"nodes": map[string]any{"assign": map[string]any{"assignee": map[string]any{"phone": "+1"}}},
+	}
 	f.Fuzz(func(t *testing.T, src string) {
-		b, _ := json.Marshal(src)
-		doc := fmt.Sprintf(typed, "logic.condition", `"expression":`+string(b))
-		fl, err := flow.Parse([]byte(doc))
-		if err != nil {
-			return
+		cond, _ := json.Marshal(src)
+		tmpl, _ := json.Marshal("{{ " + src + " }}")
+		for _, doc := range []string{
+			fmt.Sprintf(typed, "logic.condition", `"expression":`+string(cond)),
+			fmt.Sprintf(typed, "action.log", `"message":`+string(tmpl)),
+		} {
+			fl, err := flow.Parse([]byte(doc))
+			if err != nil {
+				t.Fatalf("a marshalled string made an invalid document: %v", err)
+			}
+			cf, problems := compile.Compile(fl, nil)
+			if problems != nil {
+				if cf != nil {
+					t.Fatal("Compile returned a flow and problems")
+				}
+				continue
+			}
+			cf.Node("x").Config(env)
 		}
-		compile.Compile(fl, nil)
 	})
 }
