@@ -211,7 +211,14 @@ func (f *Flow) Node(id string) *Node {
 
 // JSON encodes the flow canonically.
 func (f *Flow) JSON() []byte {
-	b, err := json.Marshal(f)
+	c := *f
+	if c.Nodes == nil {
+		c.Nodes = []Node{} // the schema wants arrays, never null
+	}
+	if c.Edges == nil {
+		c.Edges = []Edge{}
+	}
+	b, err := json.Marshal(&c)
 	if err != nil {
 		panic(err) // a Flow holds only JSON-decoded values
 	}

@@ -178,3 +178,25 @@ func TestJSONSchemaIsValidJSON(t *testing.T) {
 		}
 	}
 }
+
+func TestJSONHasNoNullLists(t *testing.T) {
+	f, err := Parse([]byte(`{"name":"x"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(f.JSON(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"nodes", "edges"} {
+		if l, ok := doc[k].([]any); !ok || len(l) != 0 {
+			t.Errorf("%s = %#v, want []", k, doc[k])
+		}
+	}
+	if doc["schema"] != SchemaVersion || doc["name"] != "x" {
+		t.Errorf("JSON() = %s", f.JSON())
+	}
+	if f.Nodes != nil || f.Edges != nil {
+		t.Error("JSON() changed the flow")
+	}
+}
