@@ -466,3 +466,64 @@ func TestRuntimeMemoryBudget(t *testing.T) {
 		t.Errorf("took %v", d)
 	}
 }
+
+// One flow with every kind of problem: all are reported together, each pointing at its node and field.
+func TestAllProblemsInOnePass(t *testing.T) {
+	_, problems := compile.Compile(parse(t, `{"name":"all","nodes":[
+		{"id":"t","type":"trigger.event","config":{"event_type":"p","sample":{"amount":1}}},
+		{"id":"fax","type":"action.fax"},
+		{"id":"req","type":"action.log"},
+		{"id":"typed","type":"action.log","config":{"message":7,"colour":"red","level":"loud"}},
+		{"id":"c","type":"logic.condition","config":{"expression":"event.data.amout > 1"}},
+		{"id":"tpl","type":"action.log","config":{"message":"{{ event.data.amount"}},
+		{"id":"tpl","type":"action.log","config":{"message":"dup"}},
+		{"id":"bad-id","type":"action.log","config":{"message":"x"}},
+		{"id":"x","type":"action.log","config":{"message":"x"}},
+		{"id":"y","type":"action.log","config":{"message":"y"}},
+		{"id":"island","type":"action.log","config":{"message":"i"}}],
+		"edges":[{"from":"t","to":"fax"},{"from":"t","to":"req"},{"from":"t","to":"typed"},{"from":"t","to":"c"},
+		         {"from":"c","to":"tpl"},{"from":"c","to":"tpl","port":"maybe"},{"from":"c","to":"x","port":"true"},
+		         {"from":"x","to":"y"},{"from":"y","to":"x"},{"from":"ghost","to":"x"},{"from":"x","to":"void"},
+		         {"from":"req","to":"t"},{"from":"t","to":"req"}]}`), nil)
+	want := map[[3]string]bool{
+		{"fax", "type", "unknown_node_type"}:             true,
+		{"req", "config.message", "required"}:            true,
+		{"typed", "config.message", "invalid_field"}:     true,
+		{"typed", "config.colour", "unknown_field"}:      true,
+		{"typed", "config.level", "invalid_field"}:       true,
+		{"c", "config.expression", "invalid_expression"}: true,
+		{"tpl", "config.message", "invalid_expression"}:  true,
+		{"tpl", "id", "duplicate_id"}:                    true,
+		{"bad-id", "id", "invalid_id"}:                   true,
+		{"c", "edges[4]", "missing_port"}:                true,
+		{"c", "edges[5]", "unknown_port"}:                true,
+		{"x", "", "cycle"}:                               true,
+		{"y", "", "cycle"}:                               true,
+		{"ghost", "edges[9]", "dangling_edge"}:           true,
+		{"void", "edges[10]", "dangling_edge"}:           true,
+		{"t", "edges[11]", "edge_into_trigger"}:          true,
+		{"t", "edges[12]", "duplicate_edge"}:             true,
+		{"island", "", "unreachable"}:                    true,
+		{"tpl", "", "unreachable"}:                       true, // its only edges were refused
+	}
+	got := map[[3]string]bool{}
+	for _, p := range problems {
+		if p.Message == "" {
+			t.Errorf("problem without a message: %+v", p)
+		}
+		got[[3]string{p.NodeID, p.Field, p.Code}] = true
+	}
+	for w := range want {
+		if !got[w] {
+			t.Errorf("missing %v", w)
+		}
+	}
+	for g := range got {
+		if !want[g] {
+			t.Errorf("unexpected %v", g)
+		}
+	}
+	if t.Failed() {
+		t.Logf("problems:\n%v", problems)
+	}
+}
