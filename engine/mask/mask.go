@@ -10,8 +10,8 @@ import (
 
 // String masks every Luhn-valid card number in s: 13–19 digits, optionally grouped by single
 // spaces or dashes, not glued to letters, digits or _. When a run of digit groups is longer than a
-// card (a card followed by its CVV or expiry, or preceded by a quantity), the longest Luhn-valid
-// stretch of whole groups inside it is masked.
+// card (a card followed by its CVV or expiry, or preceded by a quantity), every Luhn-valid
+// stretch of whole groups inside it is masked, overlapping ones as one.
 func String(s string) string {
 	if !hasDigitRun(s) {
 		return s
@@ -29,9 +29,23 @@ func String(s string) string {
 		groups, end = chain(groups[:0], s, i)
 		startable := i == 0 || !isWord(s[i-1])
 		endable := end == len(s) || !isWord(s[end])
-		for g := 0; g < len(groups); {
+		// Every stretch of whole groups that is a Luhn-valid card length is masked; overlapping
+		// ones are masked together, so a neighbouring number cannot uncover part of a card.
+		from, to := -1, -1 // the region being collected, as group indexes
+		flush := func() {
+			if from < 0 {
+				return
+			}
+			digits := digitsOf(s[groups[from][0]:groups[to][1]])
+			b.WriteString(s[done:groups[from][0]])
+			b.WriteString(digits[:6])
+			b.WriteString(strings.Repeat("*", len(digits)-10))
+			b.WriteString(digits[len(digits)-4:])
+			done = groups[to][1]
+			from, to = -1, -1
+		}
+		for g := range groups {
 			if g == 0 && !startable {
-				g++
 				continue
 			}
 			// The furthest group a card starting at group g could end at: at most 19 digits.
@@ -44,28 +58,27 @@ func String(s string) string {
 				far = h
 			}
 			last := -1
-			var digits string
 			for h := far; h >= g; h-- {
 				if h == len(groups)-1 && !endable {
 					continue
 				}
 				span := s[groups[g][0]:groups[h][1]]
 				if n := countDigits(span); n >= 13 && n <= 19 && luhn(span) {
-					last, digits = h, digitsOf(span)
+					last = h
 					break
 				}
 			}
 			if last < 0 {
-				g++
 				continue
 			}
-			b.WriteString(s[done:groups[g][0]])
-			b.WriteString(digits[:6])
-			b.WriteString(strings.Repeat("*", len(digits)-10))
-			b.WriteString(digits[len(digits)-4:])
-			done = groups[last][1]
-			g = last + 1
+			if from >= 0 && g <= to {
+				to = max(to, last)
+				continue
+			}
+			flush()
+			from, to = g, last
 		}
+		flush()
 		i = end
 	}
 	if done == 0 {

@@ -2,6 +2,7 @@ package mask
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
 )
@@ -215,5 +216,35 @@ func BenchmarkStringTypicalEvent(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		String(event)
+	}
+}
+
+// Whatever digit groups surround a card written in groups, its middle digits never survive.
+func TestNeighboursNeverUncoverACard(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	digits := func(n int) string {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte('0' + rng.IntN(10))
+		}
+		return string(b)
+	}
+	groups := func() []string {
+		var out []string
+		for range rng.IntN(3) {
+			out = append(out, digits(1+rng.IntN(4)))
+		}
+		return out
+	}
+	strip := strings.NewReplacer(" ", "", "-", "")
+	for i := 0; i < 5000; i++ {
+		card := withCheckDigit("4" + digits(14))
+		parts := append(groups(), card[:4], card[4:8], card[8:12], card[12:])
+		parts = append(parts, groups()...)
+		in := "ref: " + strings.Join(parts, " ") + " end"
+		out := strip.Replace(String(in))
+		if strings.Contains(out, card[6:12]) {
+			t.Fatalf("String(%q) = %q uncovers the middle of %s", in, String(in), card)
+		}
 	}
 }
