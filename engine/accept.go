@@ -289,7 +289,11 @@ func (e *Engine) accept(ctx context.Context, ev *store.Event, data any, targets 
 	ev.CreatedAt = time.Now().UTC()
 	acc := &Accepted{EventID: ev.ID, RunIDs: []string{}}
 	var dispatches []store.Dispatch
-	err = e.Store.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	// Event, runs, woken waits and outbox rows commit together (with other requests' writes in
+	// the same transaction under load); the runs are handed to the queue right after.
+	err = e.commit.do(ctx, func(tx *gorm.DB) error {
+		*acc = Accepted{EventID: ev.ID, RunIDs: []string{}}
+		dispatches = nil
 		if ev.IdempotencyKey != nil {
 			if dup, err := findDuplicate(tx, *ev.IdempotencyKey); err != nil || dup != nil {
 				if dup != nil {
@@ -301,13 +305,17 @@ func (e *Engine) accept(ctx context.Context, ev *store.Event, data any, targets 
 		if err := tx.Create(ev).Error; err != nil {
 			return err
 		}
+		runs := make([]store.Run, 0, len(targets))
 		for _, t := range targets {
 			run := store.Run{ID: store.NewID(), FlowID: t.flowID, FlowVersion: t.version, EventID: ev.ID, Status: store.RunQueued, DryRun: t.dryRun, Token: "start", CreatedAt: ev.CreatedAt, UpdatedAt: ev.CreatedAt}
-			if err := tx.Create(&run).Error; err != nil {
+			runs = append(runs, run)
+			acc.RunIDs = append(acc.RunIDs, run.ID)
+			dispatches = append(dispatches, store.Dispatch{RunID: run.ID, Token: run.Token, ProcessAt: ev.CreatedAt, CreatedAt: ev.CreatedAt})
+		}
+		if len(runs) > 0 {
+			if err := tx.Create(&runs).Error; err != nil {
 				return err
 			}
-			acc.RunIDs = append(acc.RunIDs, run.ID)
-			dispatches = append(dispatches, store.Dispatch{RunID: run.ID, Token: run.Token, ProcessAt: ev.CreatedAt})
 		}
 		woken, err := wakeWaits(tx, ev, data)
 		if err != nil {
@@ -396,8 +404,9 @@ func findDuplicate(tx *gorm.DB, key string) (*Accepted, error) {
 // taskMaxRetry backstops asynq's own retries; steps count their attempts themselves (see retries).
 const taskMaxRetry = 25
 
-// enqueue hands committed dispatches to the queue and deletes them; any that fail stay in the
-// outbox for the dispatcher.
+// enqueue hands committed dispatches to the queue; the outbox rows of those it handed over are
+// deleted in a coming batch of writes (a row left behind is enqueued again harmlessly: the task
+// id is the same). Any that fail stay in the outbox for the dispatcher.
 func (e *Engine) enqueue(ctx context.Context, ds []store.Dispatch) {
 	var done []uint
 	for _, d := range ds {
@@ -408,20 +417,39 @@ func (e *Engine) enqueue(ctx context.Context, ds []store.Dispatch) {
 		done = append(done, d.ID)
 	}
 	if len(done) > 0 {
-		if err := e.Store.DB.Where("id IN ?", done).Delete(&store.Dispatch{}).Error; err != nil {
-			e.log.Warn("cannot clear dispatched outbox rows; they will be enqueued again harmlessly", "error", err)
-		}
+		e.commit.later(func(tx *gorm.DB) error { return tx.Where("id IN ?", done).Delete(&store.Dispatch{}).Error })
 	}
 }
 
-// dispatchLoop drains the outbox every second, re-enqueues runs the queue has lost (a Redis
-// restart, say) every 30 seconds, and prunes runs past retention every hour.
+// Recovery bounds, also in docs/reliability.md.
+const (
+	// recoverEvery is how often unfinished runs are checked for lost tasks.
+	recoverEvery = 15 * time.Second
+	// staleAfter is how long a queued or running run may go without a write before its task is
+	// looked for (and replaced if lost or archived); a waiting run is looked at once overdue by as much.
+	staleAfter = 60 * time.Second
+	// watchEvery is how often orphaned tasks (dead or frozen workers) and a Redis that lost its
+	// data are looked for: a dead worker's runs resume within asynq's 30 s lease plus this.
+	watchEvery = 5 * time.Second
+	// recoverBatch bounds one pass, so a large backlog costs a bounded amount of Redis work.
+	recoverBatch = 1000
+)
+
+// dispatchLoop drains the outbox every second; every few seconds it gives new tasks to runs whose
+// worker died and refills the queue if Redis lost its data; it re-enqueues runs the queue has lost
+// every 15 s and prunes runs past retention every hour. Runs parked on a timer cost nothing here
+// until they are overdue.
 func (e *Engine) dispatchLoop(ctx context.Context) {
 	defer close(e.dispatchDone)
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
-	lastRecover := time.Now()
+	var lastRecover, lastWatch time.Time
 	lastPrune := time.Now().Add(-time.Hour + time.Minute) // first prune a minute after start
+	warn := func(what string, err error) {
+		if err != nil && ctx.Err() == nil {
+			e.log.Warn(what, "error", err)
+		}
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -430,22 +458,28 @@ func (e *Engine) dispatchLoop(ctx context.Context) {
 		}
 		var ds []store.Dispatch
 		if err := e.Store.DB.WithContext(ctx).Where("created_at < ?", time.Now().UTC().Add(-2*time.Second)).Order("id").Limit(500).Find(&ds).Error; err != nil {
-			if ctx.Err() == nil {
-				e.log.Warn("reading outbox", "error", err)
-			}
+			warn("reading outbox", err)
 			continue
 		}
 		e.enqueue(ctx, ds)
-		if time.Since(lastRecover) > 30*time.Second {
-			lastRecover = time.Now()
-			if err := e.recoverRuns(ctx, 2*time.Minute); err != nil && ctx.Err() == nil {
-				e.log.Warn("recovering runs", "error", err)
+		if time.Since(lastWatch) >= watchEvery {
+			lastWatch = time.Now()
+			warn("resuming runs of dead workers", e.redispatchOrphans(ctx))
+			if kept, err := e.Queue.MarkEpoch(ctx); err != nil {
+				warn("checking the queue", err)
+			} else if !kept {
+				e.log.Warn("the queue lost its data (Redis restarted empty?): handing every unfinished run to it again")
+				warn("refilling the queue", e.recoverRuns(ctx, 30*time.Second, true))
 			}
+		}
+		if time.Since(lastRecover) >= recoverEvery {
+			lastRecover = time.Now()
+			warn("recovering runs", e.recoverRuns(ctx, staleAfter, false))
 		}
 		if time.Since(lastPrune) > time.Hour {
 			lastPrune = time.Now()
-			if n, err := e.Prune(ctx, time.Now().Add(-e.cfg.Retention)); err != nil && ctx.Err() == nil {
-				e.log.Warn("pruning old runs", "error", err)
+			if n, err := e.Prune(ctx, time.Now().Add(-e.cfg.Retention)); err != nil {
+				warn("pruning old runs", err)
 			} else if n > 0 {
 				e.log.Info("pruned old runs", "runs", n)
 			}
@@ -453,26 +487,84 @@ func (e *Engine) dispatchLoop(ctx context.Context) {
 	}
 }
 
-// recoverRuns enqueues every unfinished run untouched for longer than age. The task id is derived
-// from the run's token, so a run whose task is still in the queue is not enqueued twice.
-func (e *Engine) recoverRuns(ctx context.Context, age time.Duration) error {
+// recoverRuns enqueues the tasks of queued and running runs untouched for longer than age, and of
+// waiting runs overdue by as much, or (parked) of every waiting run at its wake-up time. The task id
+// is derived from the run's token, so a run whose task is still in the queue is not enqueued twice;
+// an archived task is replaced (see queue.Enqueue).
+func (e *Engine) recoverRuns(ctx context.Context, age time.Duration, parked bool) error {
 	cutoff := time.Now().UTC().Add(-age)
-	var runs []store.Run
-	err := e.Store.DB.WithContext(ctx).Select("id", "token", "wake_at", "status").
-		Where("status IN ? AND updated_at <= ?", []string{store.RunQueued, store.RunRunning, store.RunWaiting}, cutoff).
-		Find(&runs).Error
+	cursor := ""
+	for {
+		var runs []store.Run
+		waiting := e.Store.DB.Where("status = ?", store.RunWaiting)
+		if !parked {
+			waiting = waiting.Where("wake_at <= ?", cutoff)
+		}
+		q := e.Store.DB.WithContext(ctx).Select("id", "token", "wake_at", "status").
+			Where(e.Store.DB.Where("status IN ? AND updated_at <= ?", []string{store.RunQueued, store.RunRunning}, cutoff).Or(waiting))
+		if parked {
+			// A refill goes through every unfinished run.
+			q = q.Where("id > ?", cursor).Order("id")
+		} else {
+			// A routine pass looks at the longest-forgotten runs first, a bounded number of them.
+			q = q.Order("updated_at")
+		}
+		if err := q.Limit(recoverBatch).Find(&runs).Error; err != nil {
+			return err
+		}
+		for _, r := range runs {
+			if _, mine := e.running.Load(r.ID); mine {
+				continue
+			}
+			at := time.Time{}
+			if r.Status == store.RunWaiting && r.WakeAt != nil {
+				at = *r.WakeAt
+			}
+			if err := e.Queue.Enqueue(ctx, queue.Payload{RunID: r.ID, Token: r.Token}, at, taskMaxRetry); err != nil {
+				return err
+			}
+		}
+		if !parked || len(runs) < recoverBatch {
+			return nil
+		}
+		cursor = runs[len(runs)-1].ID
+	}
+}
+
+// redispatchOrphans gives a new task to each run whose task lost its worker. The run goes back to
+// queued with its lease bumped, so the worker that had it, if it was only frozen, can write nothing.
+func (e *Engine) redispatchOrphans(ctx context.Context) error {
+	orphans, err := e.Queue.Orphans()
+	if err != nil || len(orphans) == 0 {
+		return err
+	}
+	var ds []store.Dispatch
+	err = e.commit.do(ctx, func(tx *gorm.DB) error {
+		ds = ds[:0]
+		now := time.Now().UTC()
+		for _, p := range orphans {
+			token := fmt.Sprintf("orphan-%d", now.UnixNano())
+			res := tx.Model(&store.Run{}).Where("id = ? AND token = ? AND status IN ?", p.RunID, p.Token, []string{store.RunQueued, store.RunRunning}).
+				Updates(map[string]any{"token": token, "status": store.RunQueued, "lease": gorm.Expr("lease + 1"), "updated_at": now})
+			if res.Error != nil {
+				return res.Error
+			}
+			if res.RowsAffected == 1 {
+				ds = append(ds, store.Dispatch{RunID: p.RunID, Token: token, ProcessAt: now, CreatedAt: now})
+			}
+		}
+		if len(ds) == 0 {
+			return nil
+		}
+		return tx.Create(&ds).Error
+	})
 	if err != nil {
 		return err
 	}
-	for _, r := range runs {
-		at := time.Time{}
-		if r.Status == store.RunWaiting && r.WakeAt != nil {
-			at = *r.WakeAt
-		}
-		if err := e.Queue.Enqueue(ctx, queue.Payload{RunID: r.ID, Token: r.Token}, at, taskMaxRetry); err != nil {
-			return err
-		}
+	if len(ds) > 0 {
+		e.log.Warn("resuming runs whose worker stopped", "runs", len(ds))
 	}
+	e.enqueue(ctx, ds)
 	return nil
 }
 

@@ -51,6 +51,10 @@ type Config struct {
 	Concurrency int
 	// PollInterval is how often an idle worker checks for tasks. Default 20ms.
 	PollInterval time.Duration
+	// StepTimeout bounds one step of a run unless its node sets step_timeout. Default 5 minutes.
+	StepTimeout time.Duration
+	// DBPoolSize bounds the Postgres connections of this process. Default: Concurrency + 20.
+	DBPoolSize int
 	Logger       *slog.Logger
 	// Offline opens only the store, for command-line tools: no queue, no dispatcher, no worker.
 	// (An embedded queue in a second process would take runs from the outbox that only it could see.)
@@ -70,9 +74,12 @@ type Engine struct {
 	cfg   Config
 
 	compiled sync.Map // "flowID@version" → *compile.Flow; versions are immutable
+	running  sync.Map // run id → context.CancelCauseFunc, for runs executing in this process
+	commit   *committer
 
 	stopDispatch context.CancelFunc
 	dispatchDone chan struct{}
+	stopCancels  context.CancelFunc
 	scheduleDone chan struct{}
 	server       *asynq.Server
 }
@@ -99,6 +106,15 @@ func Open(cfg Config) (*Engine, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.StepTimeout <= 0 {
+		cfg.StepTimeout = 5 * time.Minute
+	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 10
+	}
+	if cfg.DBPoolSize <= 0 {
+		cfg.DBPoolSize = cfg.Concurrency + 20
+	}
 	if cfg.DatabaseURL != "" && !strings.HasPrefix(cfg.DatabaseURL, "postgres://") && !strings.HasPrefix(cfg.DatabaseURL, "postgresql://") {
 		return nil, errors.New("DATABASE_URL must be a postgres:// URL")
 	}
@@ -124,11 +140,15 @@ func Open(cfg Config) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := store.Open(cfg.DatabaseURL, cfg.DataDir)
+	st, err := store.Open(cfg.DatabaseURL, cfg.DataDir, cfg.DBPoolSize)
 	if err != nil {
 		return nil, err
 	}
-	e := &Engine{Store: st, box: box, http: guard.Client(cfg.HTTPTimeout), log: cfg.Logger, cfg: cfg}
+	lanes := 4 // Postgres commits in parallel; SQLite has one writer
+	if st.Embedded {
+		lanes = 1
+	}
+	e := &Engine{Store: st, box: box, http: guard.Client(cfg.HTTPTimeout), log: cfg.Logger, cfg: cfg, commit: newCommitter(st.DB, lanes)}
 	if cfg.Offline {
 		return e, nil
 	}
@@ -140,7 +160,7 @@ func Open(cfg Config) (*Engine, error) {
 	e.Queue = q
 	if q.Embedded {
 		// The embedded queue starts empty: hand every unfinished run to it again.
-		if err := e.recoverRuns(context.Background(), 0); err != nil {
+		if err := e.recoverRuns(context.Background(), 0, true); err != nil {
 			e.Close()
 			return nil, fmt.Errorf("recovering unfinished runs: %w", err)
 		}
@@ -168,6 +188,14 @@ func (e *Engine) StartWorker() error {
 		return fmt.Errorf("starting worker: %w", err)
 	}
 	e.server = srv
+	// A cancel reaches the step running in whichever process holds the run.
+	ctx, cancel := context.WithCancel(context.Background())
+	e.stopCancels = cancel
+	go e.Queue.SubscribeCancels(ctx, e.log, func(runID string) {
+		if c, ok := e.running.Load(runID); ok {
+			c.(context.CancelCauseFunc)(errCancelled)
+		}
+	})
 	return nil
 }
 
@@ -175,12 +203,14 @@ func (e *Engine) StartWorker() error {
 func (e *Engine) Close() {
 	if e.server != nil {
 		e.server.Shutdown()
+		e.stopCancels()
 	}
 	if e.stopDispatch != nil {
 		e.stopDispatch()
 		<-e.dispatchDone
 		<-e.scheduleDone
 	}
+	e.commit.Close()
 	if e.Queue != nil {
 		e.Queue.Close()
 	}

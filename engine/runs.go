@@ -76,7 +76,8 @@ func (e *Engine) GetRun(ctx context.Context, id string) (*RunDetail, error) {
 // ErrRunFinished is returned when cancelling a run that already ended.
 var ErrRunFinished = errors.New("the run has already finished")
 
-// CancelRun stops a run: a waiting or queued run never resumes; a running one stops before its next step.
+// CancelRun stops a run: a waiting or queued run never resumes; a running one is interrupted in
+// the step it is running.
 func (e *Engine) CancelRun(ctx context.Context, id string) (*store.Run, error) {
 	now := time.Now().UTC()
 	res := e.Store.DB.WithContext(ctx).Model(&store.Run{}).
@@ -91,6 +92,16 @@ func (e *Engine) CancelRun(ctx context.Context, id string) (*store.Run, error) {
 	}
 	if res.RowsAffected == 0 {
 		return &run, ErrRunFinished
+	}
+	// Interrupt the step running now, wherever it runs; a missed notice only delays the stop
+	// until the run's next write, which its fence refuses.
+	if c, ok := e.running.Load(id); ok {
+		c.(context.CancelCauseFunc)(errCancelled)
+	}
+	if e.Queue != nil {
+		if err := e.Queue.PublishCancel(ctx, id); err != nil {
+			e.log.Warn("cannot notify workers of a cancel; the run stops at its next write", "run_id", id, "error", err)
+		}
 	}
 	return &run, nil
 }

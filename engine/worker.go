@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/hibiken/asynq"
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 
 	"github.com/opsflow/opsflow/engine/compile"
 	"github.com/opsflow/opsflow/engine/mask"
@@ -17,8 +19,18 @@ import (
 	"github.com/opsflow/opsflow/engine/store"
 )
 
-// handleTask executes one run in-process, node after node, checkpointing every step. It splits
-// only at durable waits: the run is parked with a scheduled dispatch and a new task resumes it.
+// How a run executes (one asynq task per run segment):
+//
+//   - Claim: one statement moves the run to running and bumps its lease. Every later write of this
+//     execution is fenced on that lease and on the run still running, so a worker that was frozen
+//     past its lease (or a run cancelled meanwhile) can no longer write anything.
+//   - Pure nodes (conditions, switches, sets, merges, loops) run in memory; their steps are written
+//     together with the next checkpoint.
+//   - A checkpoint is written before a side-effecting action (its "started" record, with every
+//     step before it) and when the run ends or parks. So a provider is never called twice because
+//     a result was not recorded: the write is retried (see committer), not the call.
+//   - All writes go through the engine's committer, which commits many runs' writes at once.
+
 func (e *Engine) handleTask(ctx context.Context, t *asynq.Task) error {
 	var p queue.Payload
 	if err := json.Unmarshal(t.Payload(), &p); err != nil || p.RunID == "" {
@@ -38,43 +50,61 @@ func (e *Engine) handleTask(ctx context.Context, t *asynq.Task) error {
 	return err
 }
 
-// errCancelled stops a run that was cancelled while it ran.
+// errCancelled is the cause of a run context cancelled by CancelRun.
 var errCancelled = errors.New("run cancelled")
+
+// errFenced means the run is no longer this execution's: another worker claimed it, or it was
+// cancelled or finished. The execution stops without writing anything more.
+var errFenced = &fencedError{}
+
+type fencedError struct{}
+
+func (*fencedError) Error() string { return "the run is no longer held by this worker" }
+
+// execution is one task's hold on a run.
+type execution struct {
+	e       *Engine
+	run     store.Run // as claimed; run.Lease fences every write
+	pending []store.Step // steps not written yet, one per node
+	// dropWait lists waits that ended (their rows go with the next checkpoint).
+	dropWait []string
+	log      *slog.Logger
+}
 
 // execute runs (or resumes) a run. It returns an error only when the task should be retried.
 func (e *Engine) execute(ctx context.Context, p queue.Payload, final bool) error {
-	db := e.Store.DB.WithContext(ctx)
-	now := time.Now().UTC()
-	// Claim the run: a stale task (wrong token) or a finished run does nothing.
-	res := db.Model(&store.Run{}).
-		Where("id = ? AND token = ? AND status IN ?", p.RunID, p.Token, []string{store.RunQueued, store.RunRunning, store.RunWaiting}).
-		Updates(map[string]any{"status": store.RunRunning, "updated_at": now, "started_at": gorm.Expr("COALESCE(started_at, ?)", now)})
-	if res.Error != nil {
-		return res.Error
-	}
-	if res.RowsAffected == 0 {
-		return nil
-	}
-	var run store.Run
-	if err := db.Where("id = ?", p.RunID).Take(&run).Error; err != nil {
+	run, err := e.claim(ctx, p)
+	if err != nil || run == nil {
 		return err
 	}
-	log := e.log.With("run_id", run.ID, "flow_id", run.FlowID)
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	e.running.Store(run.ID, cancel)
+	defer e.running.Delete(run.ID)
+
+	x := &execution{e: e, run: *run, log: e.log.With("run_id", run.ID, "flow_id", run.FlowID)}
 	cf, err := e.compiledVersion(ctx, run.FlowID, run.FlowVersion)
 	if err != nil {
-		return e.finish(ctx, &run, store.RunFailed, "cannot load the flow: "+err.Error(), nil)
+		return x.finish(ctx, store.RunFailed, "cannot load the flow: "+err.Error(), nil)
 	}
+	db := e.Store.DB.WithContext(ctx)
 	var ev store.Event
 	if err := db.Where("id = ?", run.EventID).Take(&ev).Error; err != nil {
-		return e.finish(ctx, &run, store.RunFailed, "cannot load the event: "+err.Error(), nil)
-	}
-	var steps []store.Step
-	if err := db.Where("run_id = ?", run.ID).Find(&steps).Error; err != nil {
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return x.finish(ctx, store.RunFailed, "cannot load the event: "+err.Error(), nil)
+		}
 		return err
 	}
+	// A run claimed for the first time has no steps yet: only a resumed or retried one reads them.
 	done := map[string]*store.Step{}
-	for i := range steps {
-		done[steps[i].NodeID] = &steps[i]
+	if run.Lease > 1 {
+		var steps []store.Step
+		if err := db.Where("run_id = ?", run.ID).Find(&steps).Error; err != nil {
+			return err
+		}
+		for i := range steps {
+			done[steps[i].NodeID] = &steps[i]
+		}
 	}
 
 	event := eventEnv(&ev)
@@ -88,67 +118,82 @@ func (e *Engine) execute(ctx context.Context, p queue.Payload, final bool) error
 			outputs[id] = event
 			taken[id] = n.Spec.PortList()[0]
 			if done[id] == nil {
-				if err := recordTrigger(db, &run, n, &ev, event); err != nil {
-					return err
-				}
+				x.pending = append(x.pending, triggerStep(run, n, &ev, event))
 			}
 			continue
 		}
 		if !activated(n, taken) {
 			continue
 		}
+		if context.Cause(ctx) == errCancelled {
+			x.log.Info("run cancelled")
+			return nil
+		}
 		if s := done[id]; s != nil && s.Status == store.StepSucceeded {
-			var out any
-			_ = json.Unmarshal([]byte(s.Output), &out)
+			out := fromJSON(s.Output)
 			outputs[id] = out
 			taken[id] = s.Port
 			result.last = out
 			continue
 		}
-		status, err := e.runStatus(ctx, run.ID)
-		if err != nil {
-			return err
-		}
-		if status == store.RunCancelled {
-			log.Info("run cancelled")
-			return nil
-		}
-		attempt := 1
-		if done[id] != nil {
-			attempt = done[id].Attempt + 1
-		}
-		port, stop, err := e.step(ctx, &run, n, env, done[id], firedInputs(n, taken))
+		port, stop, err := x.step(ctx, n, env, done[id], firedInputs(n, taken))
+		var fenced *fencedError
 		switch {
-		case errors.Is(err, errCancelled):
+		case errors.As(err, &fenced):
+			x.log.Info("run left: another worker holds it, or it was cancelled or finished")
+			return nil
+		case context.Cause(ctx) == errCancelled:
+			x.log.Info("run cancelled")
 			return nil
 		case err != nil:
 			var perm *node.PermanentError
-			if final || attempt > e.retries(n) || errors.As(err, &perm) {
-				return e.finish(ctx, &run, store.RunFailed, fmt.Sprintf("node %s: %v", id, err), result)
+			if final || x.attempt(id) > e.retries(n) || errors.As(err, &perm) {
+				return x.finish(ctx, store.RunFailed, fmt.Sprintf("node %s: %v", id, err), result)
 			}
-			log.Warn("step failed; will retry", "node_id", id, "error", err)
+			x.log.Warn("step failed; will retry", "node_id", id, "error", err)
+			// Keep the failed attempt (and the steps before it) so the retry counts it.
+			if werr := x.checkpoint(ctx, nil, nil); werr != nil && !errors.As(werr, &fenced) {
+				return werr
+			}
 			return err
 		case stop == stopWait:
 			return nil
 		case stop == stopRun:
 			result.last = outputs[id]
-			return e.finish(ctx, &run, store.RunSucceeded, "", result)
+			return x.finish(ctx, store.RunSucceeded, "", result)
 		}
 		taken[id] = port
 		result.last = outputs[id]
 	}
-	return e.finish(ctx, &run, store.RunSucceeded, "", result)
+	return x.finish(ctx, store.RunSucceeded, "", result)
 }
 
-// recordTrigger writes the trigger's step: what started the run, shown in the history like any step.
-func recordTrigger(db *gorm.DB, run *store.Run, n *compile.Node, ev *store.Event, event map[string]any) error {
-	now := time.Now().UTC()
-	st := store.Step{RunID: run.ID, NodeID: n.Def.ID, NodeType: n.Spec.Type, Status: store.StepSucceeded, Port: n.Spec.PortList()[0],
-		Input: "{}", Output: toJSON(event), Attempt: 1, StartedAt: ev.CreatedAt, FinishedAt: &now}
-	if err := db.Create(&st).Error; err != nil && !store.IsUniqueViolation(err) {
-		return err
+// claim moves a run to running for the task carrying its current token, bumping its lease. It
+// returns nil when there is nothing to do: a stale task (wrong token) or a finished run.
+func (e *Engine) claim(ctx context.Context, p queue.Payload) (*store.Run, error) {
+	var run store.Run
+	claimed := false
+	err := e.commit.do(ctx, func(tx *gorm.DB) error {
+		now := time.Now().UTC()
+		run = store.Run{}
+		res := tx.Model(&run).Clauses(clause.Returning{}).
+			Where("id = ? AND token = ? AND status IN ?", p.RunID, p.Token, []string{store.RunQueued, store.RunRunning, store.RunWaiting}).
+			Updates(map[string]any{"status": store.RunRunning, "lease": gorm.Expr("lease + 1"), "updated_at": now,
+				"started_at": gorm.Expr("COALESCE(started_at, ?)", now)})
+		claimed = res.RowsAffected > 0
+		return res.Error
+	})
+	if err != nil || !claimed {
+		return nil, err
 	}
-	return nil
+	return &run, nil
+}
+
+// triggerStep is the trigger's step: what started the run, shown in the history like any step.
+func triggerStep(run *store.Run, n *compile.Node, ev *store.Event, event map[string]any) store.Step {
+	now := time.Now().UTC()
+	return store.Step{RunID: run.ID, NodeID: n.Def.ID, NodeType: n.Spec.Type, Status: store.StepSucceeded, Port: n.Spec.PortList()[0],
+		Input: "{}", Output: toJSON(event), Attempt: 1, StartedAt: ev.CreatedAt, FinishedAt: &now}
 }
 
 // retries is how often a failing step of n is retried: the node's own "retries" setting when it
@@ -185,14 +230,15 @@ const (
 	stopRun           // the node ended the run
 )
 
-// step runs one node with checkpoints before and after. It reports the port taken and whether
-// the run goes on.
-func (e *Engine) step(ctx context.Context, run *store.Run, n *compile.Node, env map[string]any, prev *store.Step, inputs []string) (port string, stop stopKind, err error) {
-	id := n.Def.ID
+// step runs one node. Its step record is left last in x.pending (written by the next checkpoint);
+// a side-effecting node first writes a checkpoint with its "started" record. It reports the port
+// taken and whether the run goes on.
+func (x *execution) step(ctx context.Context, n *compile.Node, env map[string]any, prev *store.Step, inputs []string) (port string, stop stopKind, err error) {
+	e, run, id := x.e, &x.run, n.Def.ID
 	outputs := env["nodes"].(map[string]any)
-	st := prev
-	if st == nil {
-		st = &store.Step{RunID: run.ID, NodeID: id, NodeType: n.Spec.Type}
+	st := store.Step{RunID: run.ID, NodeID: id, NodeType: n.Spec.Type}
+	if prev != nil {
+		st = *prev
 	}
 	resumed := st.Status == store.StepWaiting
 	st.Attempt++
@@ -201,14 +247,21 @@ func (e *Engine) step(ctx context.Context, run *store.Run, n *compile.Node, env 
 
 	cfg, cfgErr := n.Config(env)
 	st.Input = toJSON(mask.Value(cfg))
-	if err := e.Store.DB.WithContext(ctx).Save(st).Error; err != nil {
-		return "", goOn, err
-	}
 	if cfgErr != nil {
-		return "", goOn, e.failStep(ctx, st, node.Permanent(cfgErr))
+		return "", goOn, x.failStep(st, node.Permanent(cfgErr))
+	}
+	effect := n.Spec.SideEffect && !run.DryRun
+	if effect {
+		// At most one call per recorded attempt: the attempt is durable before the provider is called.
+		x.pending = append(x.pending, st)
+		if err := x.checkpoint(ctx, nil, nil); err != nil {
+			return "", goOn, err
+		}
 	}
 
 	svc := e.services()
+	sctx, cancel := context.WithTimeoutCause(ctx, e.stepTimeout(n), errStepTimeout)
+	defer cancel()
 	in := &node.Input{
 		RunID: run.ID, NodeID: id, Config: cfg, Env: env, Attempt: st.Attempt, Resumed: resumed, Inputs: inputs,
 		DryRun: run.DryRun, Services: svc, Log: e.log.With("run_id", run.ID, "node_id", id),
@@ -224,9 +277,15 @@ func (e *Engine) step(ctx context.Context, run *store.Run, n *compile.Node, env 
 	if run.DryRun && n.Spec.SideEffect {
 		res = &node.Result{Output: map[string]any{"dry_run": true}}
 	} else {
-		res, err = safeRun(ctx, n.Spec, in)
+		res, err = safeRun(sctx, n.Spec, in)
 		if err != nil {
-			return "", goOn, e.failStep(ctx, st, scrubbed(err, svc))
+			if context.Cause(sctx) == errStepTimeout {
+				err = fmt.Errorf("%w (%s)", errStepTimeout, e.stepTimeout(n))
+			}
+			if context.Cause(ctx) == errCancelled {
+				return "", goOn, x.stopCancelled(st)
+			}
+			return "", goOn, x.failStep(st, scrubbed(err, svc))
 		}
 	}
 	if res == nil {
@@ -236,15 +295,10 @@ func (e *Engine) step(ctx context.Context, run *store.Run, n *compile.Node, env 
 		res.Port = n.Spec.PortList()[0]
 	}
 	if !n.Spec.HasPort(res.Port) {
-		return "", goOn, e.failStep(ctx, st, node.Permanentf("node type %s returned unknown port %q", n.Spec.Type, res.Port))
+		return "", goOn, x.failStep(st, node.Permanentf("node type %s returned unknown port %q", n.Spec.Type, res.Port))
 	}
 	if !res.WaitUntil.IsZero() {
-		return "", stopWait, e.park(ctx, run, st, res.WaitUntil, res.WaitFor)
-	}
-	if resumed {
-		if err := e.Store.DB.WithContext(ctx).Where("run_id = ? AND node_id = ?", run.ID, id).Delete(&store.Wait{}).Error; err != nil {
-			return "", goOn, err
-		}
+		return "", stopWait, x.park(ctx, st, res.WaitUntil, res.WaitFor)
 	}
 	// Outputs pass through JSON so expressions downstream see the same types they were checked against.
 	var out any = map[string]any{}
@@ -254,14 +308,56 @@ func (e *Engine) step(ctx context.Context, run *store.Run, n *compile.Node, env 
 	now := time.Now().UTC()
 	st.Status, st.Port, st.Output, st.FinishedAt = store.StepSucceeded, res.Port, toJSON(out), &now
 	st.DurationMs = now.Sub(st.StartedAt).Milliseconds()
-	if err := e.Store.DB.WithContext(ctx).Save(st).Error; err != nil {
-		return "", goOn, err
-	}
+	x.put(st)
 	outputs[id] = out
+	if resumed {
+		// The wait is over: its row goes with the next checkpoint.
+		x.dropWait = append(x.dropWait, id)
+	}
+	if n.Spec.Responds {
+		// The webhook request is waiting for this step: write it now.
+		if err := x.checkpoint(ctx, nil, nil); err != nil {
+			return "", goOn, err
+		}
+	}
 	if res.Stop {
 		return res.Port, stopRun, nil
 	}
 	return res.Port, goOn, nil
+}
+
+// errStepTimeout is the cause of a step context that ran out of time.
+var errStepTimeout = errors.New("step timed out")
+
+// stepTimeout is how long one step of n may run: the node's step_timeout setting, else the engine's.
+func (e *Engine) stepTimeout(n *compile.Node) time.Duration {
+	if s, ok := n.LiteralConfig()[node.StepTimeoutField].(string); ok {
+		if d, err := compile.ParseDuration(s); err == nil && d > 0 {
+			return d
+		}
+	}
+	return e.cfg.StepTimeout
+}
+
+// put records st as the newest version of its node's step among the pending writes.
+func (x *execution) put(st store.Step) {
+	for i := range x.pending {
+		if x.pending[i].NodeID == st.NodeID {
+			x.pending[i] = st
+			return
+		}
+	}
+	x.pending = append(x.pending, st)
+}
+
+// attempt is the attempt number of the pending step of a node.
+func (x *execution) attempt(nodeID string) int {
+	for i := range x.pending {
+		if x.pending[i].NodeID == nodeID {
+			return x.pending[i].Attempt
+		}
+	}
+	return 0
 }
 
 // scrubbed is err with the step's secrets redacted from its message, keeping whether it is permanent.
@@ -287,19 +383,101 @@ func safeRun(ctx context.Context, spec *node.Spec, in *node.Input) (res *node.Re
 	return spec.Run(ctx, in)
 }
 
-func (e *Engine) failStep(ctx context.Context, st *store.Step, cause error) error {
+// failStep records the step as failed (written by the checkpoint that follows) and returns cause.
+func (x *execution) failStep(st store.Step, cause error) error {
 	now := time.Now().UTC()
 	st.Status, st.Error, st.FinishedAt = store.StepFailed, mask.String(cause.Error()), &now
 	st.DurationMs = now.Sub(st.StartedAt).Milliseconds()
-	if err := e.Store.DB.WithContext(context.WithoutCancel(ctx)).Save(st).Error; err != nil {
+	x.put(st)
+	return cause
+}
+
+// stopCancelled records the step interrupted by a cancel, fenced on the run being cancelled.
+func (x *execution) stopCancelled(st store.Step) error {
+	now := time.Now().UTC()
+	st.Status, st.Error, st.FinishedAt = store.StepFailed, "cancelled", &now
+	st.DurationMs = now.Sub(st.StartedAt).Milliseconds()
+	x.put(st)
+	steps := x.pending
+	err := x.e.commit.do(context.Background(), func(tx *gorm.DB) error {
+		var n int64
+		if err := tx.Model(&store.Run{}).Where("id = ? AND lease = ? AND status = ?", x.run.ID, x.run.Lease, store.RunCancelled).Count(&n).Error; err != nil || n == 0 {
+			return err
+		}
+		return upsertSteps(tx, steps)
+	})
+	if err != nil {
+		x.log.Warn("recording the cancelled step", "error", err)
+	}
+	return errCancelled
+}
+
+// checkpoint writes the pending steps, fenced on this execution's lease, together with upd (more
+// columns of the run) and more (further writes in the same transaction). It returns errFenced
+// when the run is no longer this execution's.
+func (x *execution) checkpoint(ctx context.Context, upd map[string]any, more func(tx *gorm.DB) error) error {
+	steps := append([]store.Step(nil), x.pending...)
+	drop := x.dropWait
+	fenced := false
+	// Once a side effect may have happened its record must be written: the caller's cancellation
+	// does not stop the write (the fence does, if the run is no longer ours).
+	err := x.e.commit.do(context.WithoutCancel(ctx), func(tx *gorm.DB) error {
+		cols := map[string]any{"updated_at": time.Now().UTC()}
+		for k, v := range upd {
+			cols[k] = v
+		}
+		res := tx.Model(&store.Run{}).Where("id = ? AND lease = ? AND status = ?", x.run.ID, x.run.Lease, store.RunRunning).Updates(cols)
+		if res.Error != nil {
+			return res.Error
+		}
+		fenced = res.RowsAffected == 0
+		if fenced {
+			return nil
+		}
+		if err := upsertSteps(tx, steps); err != nil {
+			return err
+		}
+		if len(drop) > 0 {
+			if err := tx.Where("run_id = ? AND node_id IN ?", x.run.ID, drop).Delete(&store.Wait{}).Error; err != nil {
+				return err
+			}
+		}
+		if more != nil {
+			return more(tx)
+		}
+		return nil
+	})
+	if err != nil {
 		return err
 	}
-	return cause
+	if fenced {
+		return errFenced
+	}
+	x.pending = x.pending[:0]
+	x.dropWait = nil
+	return nil
+}
+
+// upsertSteps writes steps in one statement, replacing earlier versions of the same (run, node).
+func upsertSteps(tx *gorm.DB, steps []store.Step) error {
+	if len(steps) == 0 {
+		return nil
+	}
+	rows := make([]store.Step, len(steps))
+	copy(rows, steps)
+	for i := range rows {
+		rows[i].ID = 0
+	}
+	return tx.Clauses(clause.OnConflict{
+		Columns: []clause.Column{{Name: "run_id"}, {Name: "node_id"}},
+		DoUpdates: clause.AssignmentColumns([]string{"node_type", "status", "port", "input", "output", "error", "attempt",
+			"started_at", "finished_at", "duration_ms", "wait_started", "received"}),
+	}).Create(&rows).Error
 }
 
 // park suspends the run until at: the step is marked waiting and a scheduled dispatch with a new
 // token is written in the same transaction, so the wake-up cannot be lost.
-func (e *Engine) park(ctx context.Context, run *store.Run, st *store.Step, at time.Time, wf *node.WaitFor) error {
+func (x *execution) park(ctx context.Context, st store.Step, at time.Time, wf *node.WaitFor) error {
 	now := time.Now().UTC()
 	if st.WaitStarted == nil {
 		// The wait began when the node first ran: its deadline was computed from then.
@@ -307,35 +485,28 @@ func (e *Engine) park(ctx context.Context, run *store.Run, st *store.Step, at ti
 		st.WaitStarted = &started
 	}
 	st.Status, st.Received = store.StepWaiting, ""
+	x.put(st)
 	token := fmt.Sprintf("wait-%s-%d", st.NodeID, now.UnixNano())
-	d := store.Dispatch{RunID: run.ID, Token: token, ProcessAt: at.UTC()}
-	err := e.Store.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if err := tx.Save(st).Error; err != nil {
-			return err
-		}
-		res := tx.Model(&store.Run{}).Where("id = ? AND status = ?", run.ID, store.RunRunning).
-			Updates(map[string]any{"status": store.RunWaiting, "token": token, "wake_at": at.UTC(), "updated_at": now})
-		if res.Error != nil {
-			return res.Error
-		}
-		if res.RowsAffected == 0 {
-			return errCancelled
-		}
+	var d store.Dispatch
+	upd := map[string]any{"status": store.RunWaiting, "token": token, "wake_at": at.UTC()}
+	err := x.checkpoint(ctx, upd, func(tx *gorm.DB) error {
+		d = store.Dispatch{RunID: x.run.ID, Token: token, ProcessAt: at.UTC(), CreatedAt: now}
 		if wf != nil {
 			// The awaited event may have arrived between the step's start and now; then resume at once.
-			if got, err := earlierMatch(tx, wf, st.StartedAt); err != nil || got != nil {
-				if got != nil {
-					st.Received = toJSON(map[string]any{"id": got.ID, "type": got.Type, "data": fromJSON(got.Data)})
-					d.ProcessAt = now
-					if err := tx.Save(st).Error; err != nil {
-						return err
-					}
-					return tx.Create(&d).Error
-				}
+			got, err := earlierMatch(tx, wf, st.StartedAt)
+			if err != nil {
 				return err
 			}
-			w := store.Wait{RunID: run.ID, NodeID: st.NodeID, Token: token, EventType: wf.EventType, Field: wf.Field, Value: wf.Value, ExpiresAt: at.UTC(), CreatedAt: now}
-			if err := tx.Where("run_id = ? AND node_id = ?", run.ID, st.NodeID).Delete(&store.Wait{}).Error; err != nil {
+			if got != nil {
+				received := toJSON(map[string]any{"id": got.ID, "type": got.Type, "data": fromJSON(got.Data)})
+				if err := tx.Model(&store.Step{}).Where("run_id = ? AND node_id = ?", x.run.ID, st.NodeID).Update("received", received).Error; err != nil {
+					return err
+				}
+				d.ProcessAt = now
+				return tx.Create(&d).Error
+			}
+			w := store.Wait{RunID: x.run.ID, NodeID: st.NodeID, Token: token, EventType: wf.EventType, Field: wf.Field, Value: wf.Value, ExpiresAt: at.UTC(), CreatedAt: now}
+			if err := tx.Where("run_id = ? AND node_id = ?", x.run.ID, st.NodeID).Delete(&store.Wait{}).Error; err != nil {
 				return err
 			}
 			if err := tx.Create(&w).Error; err != nil {
@@ -347,7 +518,7 @@ func (e *Engine) park(ctx context.Context, run *store.Run, st *store.Step, at ti
 	if err != nil {
 		return err
 	}
-	e.enqueue(ctx, []store.Dispatch{d})
+	x.e.enqueue(ctx, []store.Dispatch{d})
 	return nil
 }
 
@@ -372,17 +543,18 @@ func earlierMatch(tx *gorm.DB, wf *node.WaitFor, since time.Time) (*store.Event,
 	return nil, nil
 }
 
-// finish records a run's final status unless it was cancelled meanwhile. A run started by a
-// subflow node also records a run.finished event, which wakes the parent waiting for it.
-func (e *Engine) finish(ctx context.Context, run *store.Run, status, msg string, res *runResult) error {
-	ctx = context.WithoutCancel(ctx)
+// finish records the run's final status with its pending steps, unless the run is no longer this
+// execution's. A run started by a subflow node also records a run.finished event, which wakes
+// the parent waiting for it.
+func (x *execution) finish(ctx context.Context, status, msg string, res *runResult) error {
+	run := &x.run
 	now := time.Now().UTC()
 	var woken []store.Dispatch
-	err := e.Store.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		upd := tx.Model(&store.Run{}).Where("id = ? AND status = ?", run.ID, store.RunRunning).
-			Updates(map[string]any{"status": status, "error": mask.String(msg), "finished_at": now, "updated_at": now})
-		if upd.Error != nil || upd.RowsAffected == 0 || res == nil || res.event.Source != "subflow" {
-			return upd.Error
+	upd := map[string]any{"status": status, "error": mask.String(msg), "finished_at": now}
+	err := x.checkpoint(ctx, upd, func(tx *gorm.DB) error {
+		woken = nil
+		if res == nil || res.event.Source != "subflow" {
+			return nil
 		}
 		data := map[string]any{"run_id": run.ID, "status": status, "error": msg, "result": res.last, "nodes": res.outputs}
 		data = mask.Value(fromJSON(toJSON(data))).(map[string]any)
@@ -396,9 +568,13 @@ func (e *Engine) finish(ctx context.Context, run *store.Run, status, msg string,
 		}
 		return tx.Create(&woken).Error
 	})
+	var fenced *fencedError
+	if errors.As(err, &fenced) {
+		return nil
+	}
 	if err == nil {
-		e.log.Info("run finished", "run_id", run.ID, "flow_id", run.FlowID, "status", status)
-		e.enqueue(ctx, woken)
+		x.log.Info("run finished", "status", status)
+		x.e.enqueue(ctx, woken)
 	}
 	return err
 }

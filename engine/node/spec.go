@@ -313,6 +313,9 @@ func Register(s *Spec) {
 			panic(fmt.Sprintf("node: %s field %s needs en/zh-CN titles", s.Type, f.Name))
 		}
 	}
+	if s.Category != Trigger && s.Field(StepTimeoutField) == nil {
+		s.Fields = append(s.Fields, stepTimeout)
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	if _, dup := specs[s.Type]; dup {
@@ -320,6 +323,21 @@ func Register(s *Spec) {
 	}
 	specs[s.Type] = s
 }
+
+// StepTimeoutField is the setting every runnable node has: how long one of its steps may run
+// before it is stopped and counted as a failed attempt.
+const StepTimeoutField = "step_timeout"
+
+var stepTimeout = Field{
+	Name: StepTimeoutField, Kind: KindDuration,
+	Title: Text{En: "Step timeout", Zh: "步骤超时"},
+	Help: Text{En: "Longest time one attempt of this step may run (e.g. 30s, 2m); empty uses the server's default (OPSFLOW_STEP_TIMEOUT, 5m).",
+		Zh: "此步骤单次执行的最长时间（如 30s、2m）；留空则使用服务器默认值（OPSFLOW_STEP_TIMEOUT，5m）。"},
+	Min: ptr(1.0),
+	Max: ptr(24 * 3600.0),
+}
+
+func ptr(f float64) *float64 { return &f }
 
 // Lookup returns the spec of a type, or nil.
 func Lookup(typ string) *Spec {

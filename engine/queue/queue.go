@@ -13,6 +13,7 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 )
 
 // TaskRun is the asynq task type that executes (or resumes) one run.
@@ -40,11 +41,13 @@ type Config struct {
 
 // Queue is a connection to the task queue.
 type Queue struct {
-	Opt      asynq.RedisClientOpt
-	Client   *asynq.Client
-	Embedded bool
-	Name     string
-	mini     *miniredis.Miniredis
+	Opt       asynq.RedisClientOpt
+	Client    *asynq.Client
+	Inspector *asynq.Inspector
+	Embedded  bool
+	Name      string
+	rdb       redis.UniversalClient // for what asynq does not do: cancel notices, the epoch key
+	mini      *miniredis.Miniredis
 }
 
 // Open connects to Redis, or starts the embedded server.
@@ -62,6 +65,8 @@ func Open(cfg Config) (*Queue, error) {
 		q.Embedded = true
 	}
 	q.Client = asynq.NewClient(q.Opt)
+	q.Inspector = asynq.NewInspector(q.Opt)
+	q.rdb = q.Opt.MakeRedisClient().(redis.UniversalClient)
 	if err := q.Ping(); err != nil {
 		q.Close()
 		return nil, fmt.Errorf("cannot reach Redis at %s: %w", cfg.RedisAddr, err)
@@ -78,6 +83,12 @@ func (q *Queue) Ping() error {
 func (q *Queue) Close() {
 	if q.Client != nil {
 		q.Client.Close()
+	}
+	if q.Inspector != nil {
+		q.Inspector.Close()
+	}
+	if q.rdb != nil {
+		q.rdb.Close()
 	}
 	if q.mini != nil {
 		q.mini.Close()
@@ -104,11 +115,105 @@ func (q *Queue) Enqueue(ctx context.Context, p Payload, at time.Time, maxRetry i
 		}
 		opts = append(opts, asynq.ProcessAt(at))
 	}
-	_, err := q.Client.EnqueueContext(ctx, asynq.NewTask(TaskRun, b), opts...)
+	task := asynq.NewTask(TaskRun, b)
+	_, err := q.Client.EnqueueContext(ctx, task, opts...)
 	if errors.Is(err, asynq.ErrTaskIDConflict) || errors.Is(err, asynq.ErrDuplicateTask) {
-		return nil
+		// The task is there already, unless it was archived (its retries ran out, for instance
+		// while no worker could take it): then it would never run, so it is replaced.
+		info, ierr := q.Inspector.GetTaskInfo(q.Name, TaskID(p.RunID, p.Token))
+		if ierr != nil || info.State != asynq.TaskStateArchived {
+			return nil
+		}
+		if err := q.Inspector.DeleteTask(q.Name, info.ID); err != nil && !errors.Is(err, asynq.ErrTaskNotFound) {
+			return err
+		}
+		_, err = q.Client.EnqueueContext(ctx, task, opts...)
+		if errors.Is(err, asynq.ErrTaskIDConflict) {
+			return nil
+		}
 	}
 	return err
+}
+
+// Orphans lists the runs whose tasks are active with no live worker behind them: the worker died
+// or froze and its lease ran out. asynq itself retries such tasks only 30 s after the lease ends,
+// and checks once a minute; the engine gives these runs a new task sooner.
+func (q *Queue) Orphans() ([]Payload, error) {
+	var out []Payload
+	for page := 1; page <= 20; page++ {
+		tasks, err := q.Inspector.ListActiveTasks(q.Name, asynq.PageSize(500), asynq.Page(page))
+		if err != nil {
+			return out, err
+		}
+		for _, t := range tasks {
+			var p Payload
+			if t.IsOrphaned && json.Unmarshal(t.Payload, &p) == nil && p.RunID != "" {
+				out = append(out, p)
+			}
+		}
+		if len(tasks) < 500 {
+			break
+		}
+	}
+	return out, nil
+}
+
+// Workers counts the live worker processes consuming this queue.
+func (q *Queue) Workers() (int, error) {
+	servers, err := q.Inspector.Servers()
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, s := range servers {
+		if _, ok := s.Queues[q.Name]; ok {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// MarkEpoch reports whether Redis still holds the queue's epoch key, setting it if not. A missing
+// key means Redis lost its data (restarted empty, flushed, failed over to an empty replica): every
+// task may be gone and unfinished runs need new ones.
+func (q *Queue) MarkEpoch(ctx context.Context) (kept bool, err error) {
+	set, err := q.rdb.SetNX(ctx, "opsflow:{"+q.Name+"}:epoch", time.Now().UTC().Format(time.RFC3339), 0).Result()
+	return !set, err
+}
+
+func (q *Queue) cancelChannel() string { return "opsflow:{" + q.Name + "}:cancel" }
+
+// PublishCancel tells every worker process that a run was cancelled.
+func (q *Queue) PublishCancel(ctx context.Context, runID string) error {
+	return q.rdb.Publish(ctx, q.cancelChannel(), runID).Err()
+}
+
+// SubscribeCancels calls fn with every cancelled run id until ctx ends, resubscribing after
+// connection losses. A notice missed while disconnected costs only promptness: the run's writes
+// are fenced on its status, so it stops at its next checkpoint anyway.
+func (q *Queue) SubscribeCancels(ctx context.Context, log *slog.Logger, fn func(runID string)) {
+	for ctx.Err() == nil {
+		sub := q.rdb.Subscribe(ctx, q.cancelChannel())
+		ch := sub.Channel()
+	read:
+		for {
+			select {
+			case <-ctx.Done():
+				break read
+			case m, ok := <-ch:
+				if !ok {
+					break read
+				}
+				fn(m.Payload)
+			}
+		}
+		sub.Close()
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+			log.Debug("resubscribing to cancel notices")
+		}
+	}
 }
 
 // ServerConfig tunes a worker.

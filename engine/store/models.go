@@ -79,7 +79,10 @@ type Run struct {
 	Status      string `gorm:"size:16;not null;index"`
 	DryRun      bool   `gorm:"not null"`
 	// Token names the dispatch the run is waiting for; a task carrying another token is stale.
-	Token      string `gorm:"size:64;not null"`
+	Token string `gorm:"size:64;not null"`
+	// Lease counts the claims of the run; every write of an execution is fenced on the lease it
+	// claimed, so a worker that lost the run (frozen, or cut off past its lease) cannot write.
+	Lease      int64 `gorm:"not null;default:0"`
 	WakeAt     *time.Time
 	Error      string `gorm:"type:text"`
 	CreatedAt  time.Time

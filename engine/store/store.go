@@ -26,8 +26,16 @@ type Store struct {
 }
 
 // Open connects to Postgres when databaseURL is set, else to SQLite in dataDir, and migrates.
-func Open(databaseURL, dataDir string) (*Store, error) {
-	cfg := &gorm.Config{Logger: logger.Discard, NowFunc: func() time.Time { return time.Now().UTC() }}
+//
+// poolSize bounds Postgres connections (0 means 20).
+func Open(databaseURL, dataDir string, poolSize int) (*Store, error) {
+	if poolSize <= 0 {
+		poolSize = 20
+	}
+	// Single statements need no transaction of their own (gorm would wrap each in one: two more
+	// round trips and a commit); statements are prepared once per connection.
+	cfg := &gorm.Config{Logger: logger.Discard, NowFunc: func() time.Time { return time.Now().UTC() },
+		SkipDefaultTransaction: true, PrepareStmt: true, PrepareStmtMaxSize: 512}
 	var (
 		db  *gorm.DB
 		err error
@@ -48,8 +56,10 @@ func Open(databaseURL, dataDir string) (*Store, error) {
 		db, err = gorm.Open(postgres.Open(databaseURL), cfg)
 		if err == nil {
 			sqlDB, _ := db.DB()
-			sqlDB.SetMaxOpenConns(20)
-			sqlDB.SetMaxIdleConns(10)
+			// Idle connections are kept: opening one per burst costs more than the run it serves.
+			sqlDB.SetMaxOpenConns(poolSize)
+			sqlDB.SetMaxIdleConns(poolSize)
+			sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 			err = sqlDB.Ping()
 		}
 	}
