@@ -496,12 +496,15 @@ func (e *Engine) recoverRuns(ctx context.Context, age time.Duration, parked bool
 	cursor := ""
 	for {
 		var runs []store.Run
-		waiting := e.Store.DB.Where("status = ?", store.RunWaiting)
-		if !parked {
-			waiting = waiting.Where("wake_at <= ?", cutoff)
+		// Queued and running runs untouched for age; a waiting one once overdue by as much.
+		lost := e.Store.DB.Where("status IN ? AND updated_at <= ?", []string{store.RunQueued, store.RunRunning}, cutoff).
+			Or("status = ? AND wake_at <= ?", store.RunWaiting, cutoff)
+		if parked {
+			// The queue lost everything: also every queued and parked run, however recent. Only
+			// running runs wait for age, since a live worker may still be finishing them.
+			lost = lost.Or("status IN ?", []string{store.RunQueued, store.RunWaiting})
 		}
-		q := e.Store.DB.WithContext(ctx).Select("id", "token", "wake_at", "status").
-			Where(e.Store.DB.Where("status IN ? AND updated_at <= ?", []string{store.RunQueued, store.RunRunning}, cutoff).Or(waiting))
+		q := e.Store.DB.WithContext(ctx).Select("id", "token", "wake_at", "status").Where(lost)
 		if parked {
 			// A refill goes through every unfinished run.
 			q = q.Where("id > ?", cursor).Order("id")
@@ -538,8 +541,13 @@ func (e *Engine) redispatchOrphans(ctx context.Context) error {
 	if err != nil || len(orphans) == 0 {
 		return err
 	}
+	return e.reassign(ctx, orphans)
+}
+
+// reassign takes runs away from the tasks named and gives them new ones (see redispatchOrphans).
+func (e *Engine) reassign(ctx context.Context, orphans []queue.Payload) error {
 	var ds []store.Dispatch
-	err = e.commit.do(ctx, func(tx *gorm.DB) error {
+	err := e.commit.do(ctx, func(tx *gorm.DB) error {
 		ds = ds[:0]
 		now := time.Now().UTC()
 		for _, p := range orphans {

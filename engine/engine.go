@@ -55,7 +55,7 @@ type Config struct {
 	StepTimeout time.Duration
 	// DBPoolSize bounds the Postgres connections of this process. Default: Concurrency + 20.
 	DBPoolSize int
-	Logger       *slog.Logger
+	Logger     *slog.Logger
 	// Offline opens only the store, for command-line tools: no queue, no dispatcher, no worker.
 	// (An embedded queue in a second process would take runs from the outbox that only it could see.)
 	Offline bool
@@ -158,6 +158,11 @@ func Open(cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	e.Queue = q
+	// Remember this Redis: if it later comes back empty, the watcher refills it (see dispatchLoop).
+	if _, err := q.MarkEpoch(context.Background()); err != nil {
+		e.Close()
+		return nil, fmt.Errorf("queue: %w", err)
+	}
 	if q.Embedded {
 		// The embedded queue starts empty: hand every unfinished run to it again.
 		if err := e.recoverRuns(context.Background(), 0, true); err != nil {

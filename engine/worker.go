@@ -64,7 +64,7 @@ func (*fencedError) Error() string { return "the run is no longer held by this w
 // execution is one task's hold on a run.
 type execution struct {
 	e       *Engine
-	run     store.Run // as claimed; run.Lease fences every write
+	run     store.Run    // as claimed; run.Lease fences every write
 	pending []store.Step // steps not written yet, one per node
 	// dropWait lists waits that ended (their rows go with the next checkpoint).
 	dropWait []string

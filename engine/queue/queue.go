@@ -142,6 +142,9 @@ func (q *Queue) Orphans() ([]Payload, error) {
 	var out []Payload
 	for page := 1; page <= 20; page++ {
 		tasks, err := q.Inspector.ListActiveTasks(q.Name, asynq.PageSize(500), asynq.Page(page))
+		if errors.Is(err, asynq.ErrQueueNotFound) {
+			return nil, nil // nothing was ever enqueued
+		}
 		if err != nil {
 			return out, err
 		}

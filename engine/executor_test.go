@@ -1,0 +1,353 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+	"gorm.io/gorm"
+
+	"github.com/opsflow/opsflow/engine"
+	"github.com/opsflow/opsflow/engine/enginetest"
+	"github.com/opsflow/opsflow/engine/queue"
+	"github.com/opsflow/opsflow/engine/store"
+)
+
+// gate is a provider stand-in whose calls block until the test lets them go.
+type gate struct {
+	*httptest.Server
+	arrived chan *http.Request
+	release chan int // status to answer the blocked call with
+	calls   atomic.Int32
+	gone    chan struct{} // closed when a blocked caller hangs up
+}
+
+func newGate(t *testing.T, blockFirst int) *gate {
+	g := &gate{arrived: make(chan *http.Request, 16), release: make(chan int, 16), gone: make(chan struct{})}
+	var once sync.Once
+	g.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := g.calls.Add(1)
+		io.Copy(io.Discard, r.Body) // the server notices a hang-up only once the body is read
+		g.arrived <- r
+		if int(n) <= blockFirst {
+			select {
+			case status, ok := <-g.release:
+				if !ok {
+					return
+				}
+				w.WriteHeader(status)
+				w.Write([]byte(`{}`))
+			case <-r.Context().Done():
+				once.Do(func() { close(g.gone) })
+			case <-time.After(30 * time.Second):
+			}
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"ok":true}`))
+	}))
+	t.Cleanup(func() {
+		close(g.release)
+		g.Close()
+	})
+	return g
+}
+
+func (g *gate) wait(t *testing.T) *http.Request {
+	t.Helper()
+	select {
+	case r := <-g.arrived:
+		return r
+	case <-time.After(20 * time.Second):
+		t.Fatal("the provider was never called")
+		return nil
+	}
+}
+
+func runOf(t *testing.T, e *engine.Engine, id string) store.Run {
+	t.Helper()
+	var r store.Run
+	if err := e.Store.DB.Where("id = ?", id).Take(&r).Error; err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// A worker that lost its run while stuck in a step (frozen past its lease, say) and then wakes
+// up must not write over the history the new holder wrote: its writes are fenced by the lease.
+func TestStaleWorkerCannotRewriteHistory(t *testing.T) {
+	for _, b := range enginetest.Backends() {
+		t.Run(string(b), func(t *testing.T) {
+			e := enginetest.New(t, b)
+			g := newGate(t, 1)
+			id := enginetest.Publish(t, e, enginetest.MustFlow(t, httpFlow(g.URL)))
+			_ = id
+			acc := accept(t, e, "order.paid", map[string]any{"order_id": "SO-9", "card": "none"}, "")
+			runID := acc.RunIDs[0]
+			g.wait(t) // the first holder is now inside the call, and stays there
+
+			// The watcher finds the task orphaned and gives the run a new one.
+			if err := e.Reassign(context.Background(), runID, runOf(t, e, runID).Token); err != nil {
+				t.Fatal(err)
+			}
+			g.wait(t) // the new holder calls (and is answered at once)
+			d := enginetest.WaitRun(t, e, runID, 20*time.Second)
+			if d.Run.Status != store.RunSucceeded {
+				t.Fatalf("run %s: %s", d.Run.Status, d.Run.Error)
+			}
+			before := stepsJSON(t, e, runID)
+
+			// The old holder wakes up to a failure and tries to record it.
+			g.release <- http.StatusInternalServerError
+			deadline := time.Now().Add(3 * time.Second)
+			for time.Now().Before(deadline) {
+				if after := stepsJSON(t, e, runID); after != before {
+					t.Fatalf("a stale worker rewrote the history:\nbefore %s\nafter  %s", before, after)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			if r := runOf(t, e, runID); r.Status != store.RunSucceeded {
+				t.Fatalf("run became %s", r.Status)
+			}
+			for _, s := range d.Steps {
+				if s.Status != store.StepSucceeded {
+					t.Errorf("step %s is %s in a succeeded run", s.NodeID, s.Status)
+				}
+			}
+		})
+	}
+}
+
+func stepsJSON(t *testing.T, e *engine.Engine, runID string) string {
+	t.Helper()
+	var steps []store.Step
+	if err := e.Store.DB.Where("run_id = ?", runID).Order("node_id").Find(&steps).Error; err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, s := range steps {
+		b.WriteString(s.NodeID + ":" + s.Status + ":" + s.Error + ";")
+	}
+	return b.String()
+}
+
+// Cancelling a run interrupts the step it is in (the provider sees the caller hang up), from any
+// process, and the history says the step was cancelled.
+func TestCancelInterruptsRunningStep(t *testing.T) {
+	for _, b := range enginetest.Backends() {
+		t.Run(string(b), func(t *testing.T) {
+			cfg := enginetest.Config(t, b)
+			e := enginetest.Start(t, cfg)
+			canceller := e
+			if b == enginetest.Postgres {
+				// Another process (an API server) cancels; the worker hears of it through Redis.
+				other := cfg
+				other.DataDir = t.TempDir()
+				var err error
+				if canceller, err = engine.Open(other); err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(canceller.Close)
+			}
+			g := newGate(t, 1)
+			enginetest.Publish(t, e, enginetest.MustFlow(t, httpFlow(g.URL)))
+			acc := accept(t, e, "order.paid", map[string]any{"order_id": "SO-3", "card": "none"}, "")
+			g.wait(t)
+			if _, err := canceller.CancelRun(context.Background(), acc.RunIDs[0]); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-g.gone:
+			case <-time.After(15 * time.Second):
+				t.Fatal("the running step was not interrupted by the cancel")
+			}
+			d := enginetest.WaitRun(t, e, acc.RunIDs[0], 10*time.Second)
+			if d.Run.Status != store.RunCancelled {
+				t.Fatalf("run is %s", d.Run.Status)
+			}
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				s := enginetest.Step(d, "call")
+				if s != nil && s.Status == store.StepFailed && s.Error == "cancelled" {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("the interrupted step is recorded as %+v", s)
+				}
+				time.Sleep(20 * time.Millisecond)
+				d, _ = e.GetRun(context.Background(), acc.RunIDs[0])
+			}
+			if enginetest.Step(d, "after") != nil {
+				t.Error("a step after the cancel ran")
+			}
+		})
+	}
+}
+
+// A step that runs past its step_timeout is stopped and fails with a clear reason.
+func TestStepTimeout(t *testing.T) {
+	e := enginetest.New(t, enginetest.Embedded)
+	g := newGate(t, 100)
+	doc := strings.Replace(httpFlow(g.URL), `"action.http","config":{`, `"action.http","config":{"step_timeout":"1s","retries":0,`, 1)
+	enginetest.Publish(t, e, enginetest.MustFlow(t, doc))
+	acc := accept(t, e, "order.paid", map[string]any{"order_id": "SO-4", "card": "none"}, "")
+	d := enginetest.WaitRun(t, e, acc.RunIDs[0], 20*time.Second)
+	if d.Run.Status != store.RunFailed || !strings.Contains(d.Run.Error, "step timed out (1s)") {
+		t.Fatalf("run %s: %q", d.Run.Status, d.Run.Error)
+	}
+	if s := enginetest.Step(d, "call"); s == nil || s.Status != store.StepFailed || s.Attempt != 1 {
+		t.Fatalf("step: %+v", s)
+	}
+}
+
+// When the write after a side effect fails (the database blips), the write is retried, not the
+// provider call.
+func TestCheckpointWriteRetriedNotSideEffect(t *testing.T) {
+	for _, b := range enginetest.Backends() {
+		t.Run(string(b), func(t *testing.T) {
+			e := enginetest.New(t, b)
+			var calls atomic.Int32
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				calls.Add(1)
+				w.Header().Set("Content-Type", "application/json")
+				w.Write([]byte(`{"ok":true}`))
+			}))
+			defer srv.Close()
+			enginetest.Publish(t, e, enginetest.MustFlow(t, httpFlow(srv.URL)))
+			// From the provider's answer on, the next 5 writes of steps fail like a lost connection.
+			var failing atomic.Int32
+			err := e.Store.DB.Callback().Create().Before("gorm:create").Register("test:blip", func(db *gorm.DB) {
+				if db.Statement.Table == "steps" && calls.Load() > 0 && failing.Add(1) <= 5 {
+					db.AddError(errors.New("simulated: connection reset by peer"))
+				}
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			acc := accept(t, e, "order.paid", map[string]any{"order_id": "SO-5", "card": "none"}, "")
+			d := enginetest.WaitRun(t, e, acc.RunIDs[0], 30*time.Second)
+			if d.Run.Status != store.RunSucceeded {
+				t.Fatalf("run %s: %s", d.Run.Status, d.Run.Error)
+			}
+			if failing.Load() < 5 {
+				t.Fatalf("only %d writes were made to fail", failing.Load())
+			}
+			if n := calls.Load(); n != 1 {
+				t.Fatalf("the provider was called %d times", n)
+			}
+		})
+	}
+}
+
+// A run whose task was archived (its retries ran out while no worker could take it) gets a new
+// task from recovery instead of staying queued for ever.
+func TestArchivedTaskIsReplaced(t *testing.T) {
+	for _, b := range enginetest.Backends() {
+		t.Run(string(b), func(t *testing.T) {
+			cfg := enginetest.Config(t, b)
+			e, err := engine.Open(cfg) // no worker yet
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(e.Close)
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(`{}`)) }))
+			defer srv.Close()
+			enginetest.Publish(t, e, enginetest.MustFlow(t, httpFlow(srv.URL)))
+			acc := accept(t, e, "order.paid", map[string]any{"order_id": "SO-6", "card": "none"}, "")
+			runID := acc.RunIDs[0]
+			if err := e.Queue.Inspector.ArchiveTask(e.Queue.Name, queue.TaskID(runID, "start")); err != nil {
+				t.Fatal(err)
+			}
+			if err := e.StartWorker(); err != nil {
+				t.Fatal(err)
+			}
+			if err := e.RecoverRuns(context.Background(), 0, false); err != nil {
+				t.Fatal(err)
+			}
+			if d := enginetest.WaitRun(t, e, runID, 20*time.Second); d.Run.Status != store.RunSucceeded {
+				t.Fatalf("run %s: %s", d.Run.Status, d.Run.Error)
+			}
+		})
+	}
+}
+
+const delayFlow = `{"schema":"opsflow/v1","name":"delay","nodes":[
+	{"id":"t","type":"trigger.event","config":{"event_type":"order.created","sample":{"order_id":"SO-1"}}},
+	{"id":"wait","type":"logic.delay","config":{"duration":"1h"}},
+	{"id":"after","type":"action.log","config":{"message":"woke"}}],
+	"edges":[{"from":"t","to":"wait"},{"from":"wait","to":"after"}]}`
+
+// A run parked on a timer costs recovery nothing until it is overdue: its lost task is not
+// re-created by a routine pass (the old engine re-enqueued every parked run every 30 s), but an
+// overdue one is.
+func TestParkedRunsCostNothingUntilOverdue(t *testing.T) {
+	e := enginetest.New(t, enginetest.Embedded)
+	enginetest.Publish(t, e, enginetest.MustFlow(t, delayFlow))
+	acc := accept(t, e, "order.created", map[string]any{"order_id": "SO-7"}, "")
+	runID := acc.RunIDs[0]
+	deadline := time.Now().Add(10 * time.Second)
+	for runOf(t, e, runID).Status != store.RunWaiting {
+		if time.Now().After(deadline) {
+			t.Fatal("the run never parked")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	r := runOf(t, e, runID)
+	taskID := queue.TaskID(runID, r.Token)
+	if err := e.Queue.Inspector.DeleteTask(e.Queue.Name, taskID); err != nil {
+		t.Fatal(err)
+	}
+	// Make the run look long untouched.
+	e.Store.DB.Model(&store.Run{}).Where("id = ?", runID).Update("updated_at", time.Now().UTC().Add(-time.Hour))
+	if err := e.RecoverRuns(context.Background(), time.Minute, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Queue.Inspector.GetTaskInfo(e.Queue.Name, taskID); !errors.Is(err, asynq.ErrTaskNotFound) {
+		t.Fatalf("a routine pass touched a parked run that is not due: %v", err)
+	}
+	// Overdue: the same pass hands it over again.
+	e.Store.DB.Model(&store.Run{}).Where("id = ?", runID).Update("wake_at", time.Now().UTC().Add(-2*time.Minute))
+	if err := e.RecoverRuns(context.Background(), time.Minute, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Queue.Inspector.GetTaskInfo(e.Queue.Name, taskID); err != nil {
+		t.Fatalf("an overdue parked run got no task: %v", err)
+	}
+}
+
+// When Redis loses its data (restarted empty), the queue is refilled within seconds, not minutes.
+// Only the embedded queue is flushed here: the shared Redis of the Postgres tests is never touched.
+func TestQueueRefilledAfterRedisLosesData(t *testing.T) {
+	cfg := enginetest.Config(t, enginetest.Embedded)
+	e, err := engine.Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Close)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(`{}`)) }))
+	defer srv.Close()
+	enginetest.Publish(t, e, enginetest.MustFlow(t, httpFlow(srv.URL)))
+	acc := accept(t, e, "order.paid", map[string]any{"order_id": "SO-8", "card": "none"}, "")
+	rdb := redis.NewClient(&redis.Options{Addr: e.Queue.Opt.Addr})
+	defer rdb.Close()
+	if err := rdb.FlushAll(context.Background()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.StartWorker(); err != nil {
+		t.Fatal(err)
+	}
+	// The watcher looks every 5 s; 20 s leaves room on a busy machine, and is far below the
+	// 2 minutes the old recovery needed.
+	if d := enginetest.WaitRun(t, e, acc.RunIDs[0], 20*time.Second); d.Run.Status != store.RunSucceeded {
+		t.Fatalf("run %s: %s", d.Run.Status, d.Run.Error)
+	}
+}

@@ -1,0 +1,20 @@
+package engine
+
+import (
+	"context"
+	"time"
+
+	"github.com/opsflow/opsflow/engine/queue"
+)
+
+// Hooks for the engine's external tests.
+
+// Reassign takes a run from the task carrying token, as the watcher does for a dead worker's task.
+func (e *Engine) Reassign(ctx context.Context, runID, token string) error {
+	return e.reassign(ctx, []queue.Payload{{RunID: runID, Token: token}})
+}
+
+// RecoverRuns runs one recovery pass.
+func (e *Engine) RecoverRuns(ctx context.Context, age time.Duration, parked bool) error {
+	return e.recoverRuns(ctx, age, parked)
+}
