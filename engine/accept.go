@@ -49,26 +49,31 @@ var (
 // AcceptEvent stores an API event and starts a run in every enabled published flow whose
 // trigger.event matches its type. It returns only after everything is committed.
 func (e *Engine) AcceptEvent(ctx context.Context, typ string, data any, idempotencyKey string) (*Accepted, error) {
-	var flows []store.Flow
-	err := e.Store.DB.WithContext(ctx).
-		Where("enabled = ? AND published_version > 0 AND trigger_type = ?", true, "trigger.event").
-		Where("event_type = ? OR event_type LIKE ?", typ, "%*%").
-		Find(&flows).Error
-	if err != nil {
-		return nil, err
-	}
-	var targets []target
-	for _, f := range flows {
-		if EventTypeMatches(f.EventType, typ) {
-			targets = append(targets, target{flowID: f.ID, version: f.PublishedVersion})
-		}
-	}
 	ev := &store.Event{Type: typ, Source: "api"}
 	if idempotencyKey != "" {
 		k := "api:" + idempotencyKey
 		ev.IdempotencyKey = &k
 	}
-	return e.accept(ctx, ev, data, targets)
+	// The flows are looked up in the accepting transaction: no round trip of its own.
+	return e.accept(ctx, ev, data, func(tx *gorm.DB) ([]target, error) {
+		var flows []store.Flow
+		err := tx.Select("id", "event_type", "published_version").
+			Where("enabled = ? AND published_version > 0 AND trigger_type = ?", true, "trigger.event").
+			Where("event_type = ? OR event_type LIKE ?", typ, "%*%").
+			Find(&flows).Error
+		var targets []target
+		for _, f := range flows {
+			if EventTypeMatches(f.EventType, typ) {
+				targets = append(targets, target{flowID: f.ID, version: f.PublishedVersion})
+			}
+		}
+		return targets, err
+	})
+}
+
+// fixed is the targets of an event addressed to one flow version.
+func fixed(ts ...target) func(*gorm.DB) ([]target, error) {
+	return func(*gorm.DB) ([]target, error) { return ts, nil }
 }
 
 // EventTypeMatches reports whether an event type pattern ("payment.failed", "payment.*", "*")
@@ -137,7 +142,7 @@ func (e *Engine) AcceptWebhook(ctx context.Context, flowID string, w *node.Webho
 		k := "hook:" + f.ID + ":" + dedupID
 		ev.IdempotencyKey = &k
 	}
-	acc, err := e.accept(ctx, ev, data, []target{{flowID: f.ID, version: f.PublishedVersion}})
+	acc, err := e.accept(ctx, ev, data, fixed(target{flowID: f.ID, version: f.PublishedVersion}))
 	if err != nil || acc.Duplicate {
 		return acc, err
 	}
@@ -273,12 +278,12 @@ func (e *Engine) RunManual(ctx context.Context, flowID string, v int, data any, 
 		return nil, err
 	}
 	ev := &store.Event{Type: "manual", Source: "manual", FlowID: f.ID}
-	return e.accept(ctx, ev, data, []target{{flowID: f.ID, version: v, dryRun: dryRun}})
+	return e.accept(ctx, ev, data, fixed(target{flowID: f.ID, version: v, dryRun: dryRun}))
 }
 
 // accept commits the event, its runs and their dispatch rows in one transaction, then hands the
 // runs to the queue. If the process dies after the commit, the dispatcher enqueues them later.
-func (e *Engine) accept(ctx context.Context, ev *store.Event, data any, targets []target) (*Accepted, error) {
+func (e *Engine) accept(ctx context.Context, ev *store.Event, data any, targetsOf func(tx *gorm.DB) ([]target, error)) (*Accepted, error) {
 	data = mask.Value(data)
 	b, err := json.Marshal(data)
 	if err != nil {
@@ -301,6 +306,10 @@ func (e *Engine) accept(ctx context.Context, ev *store.Event, data any, targets 
 				}
 				return err
 			}
+		}
+		targets, err := targetsOf(tx)
+		if err != nil {
+			return err
 		}
 		if err := tx.Create(ev).Error; err != nil {
 			return err

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"time"
+	"sync"
 
 	"gorm.io/gorm"
 
@@ -19,9 +19,9 @@ import (
 //
 // A write function must not fail for reasons of its own run only (a fenced run is not an error:
 // it reports that through its own result). A database error rolls the whole batch back; the lane
-// then runs each write in a transaction of its own, so one bad write cannot fail the others, and
-// retries transient failures with backoff for up to retryFor: a result already obtained from a
-// provider is written again, never fetched again.
+// then runs each write once in a transaction of its own, so one bad write cannot fail the others.
+// Retrying a write through an outage is the caller's business (see execution.checkpoint), so a
+// lane is never held up and the API fails fast while the database is away.
 
 type write struct {
 	fn   func(tx *gorm.DB) error
@@ -32,10 +32,11 @@ type committer struct {
 	db       *gorm.DB
 	in       chan write
 	maxBatch int
-	retryFor time.Duration
 	stop     chan struct{}
 	stopped  chan struct{}
 	lanes    int
+	mu       sync.RWMutex // guards closed against sends racing Close
+	closed   bool
 }
 
 // newCommitter starts lanes goroutines. SQLite has one writer, so it gets one lane.
@@ -43,7 +44,7 @@ func newCommitter(db *gorm.DB, lanes int) *committer {
 	if lanes < 1 {
 		lanes = 1
 	}
-	c := &committer{db: db, in: make(chan write, 4096), maxBatch: 128, retryFor: 2 * time.Minute,
+	c := &committer{db: db, in: make(chan write, 4096), maxBatch: 128,
 		stop: make(chan struct{}), stopped: make(chan struct{}, lanes), lanes: lanes}
 	for i := 0; i < lanes; i++ {
 		go c.lane()
@@ -54,37 +55,54 @@ func newCommitter(db *gorm.DB, lanes int) *committer {
 // errCommitterClosed answers writes submitted after Close.
 var errCommitterClosed = errors.New("the engine is shutting down")
 
-// do runs fn in a shared transaction and waits until it is committed (or failed for good).
-// ctx bounds only the wait for a place in the queue: once accepted, a write is carried out.
+// do runs fn in a shared transaction and waits until it is committed (or failed). ctx bounds only
+// the wait for a place in the queue: once accepted, a write is carried out.
 func (c *committer) do(ctx context.Context, fn func(tx *gorm.DB) error) error {
 	w := write{fn: fn, done: make(chan error, 1)}
-	select {
-	case c.in <- w:
-	case <-c.stop:
-		return errCommitterClosed
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	select {
-	case err := <-w.done:
+	if err := c.send(ctx, w, true); err != nil {
 		return err
-	case <-c.stop:
-		// The lane finishes what it took before stopping; wait for that answer.
-		return <-w.done
 	}
+	return <-w.done
 }
 
 // later runs fn in a coming batch without waiting for it; when the queue is full it is dropped
 // (used only for clean-up that a sweep repeats).
 func (c *committer) later(fn func(tx *gorm.DB) error) {
+	_ = c.send(context.Background(), write{fn: fn}, false)
+}
+
+// send queues w unless the committer is closed. Holding the read lock while sending keeps Close
+// from draining the queue before w is in it, so every accepted write is answered.
+func (c *committer) send(ctx context.Context, w write, wait bool) error {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if c.closed {
+		return errCommitterClosed
+	}
+	if !wait {
+		select {
+		case c.in <- w:
+		default:
+		}
+		return nil
+	}
 	select {
-	case c.in <- write{fn: fn}:
-	default:
+	case c.in <- w:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 
-// Close stops the lanes after the writes they hold; writes still queued are answered with an error.
+// Close stops the lanes after the batches they hold; writes still queued are answered with an error.
 func (c *committer) Close() {
+	c.mu.Lock()
+	already := c.closed
+	c.closed = true
+	c.mu.Unlock()
+	if already {
+		return
+	}
 	close(c.stop)
 	for i := 0; i < c.lanes; i++ {
 		<-c.stopped
@@ -143,50 +161,17 @@ func (c *committer) commit(batch []write) {
 		return
 	}
 	for _, w := range batch {
-		err := c.alone(w.fn)
+		err := c.db.Transaction(w.fn)
 		if w.done != nil {
 			w.done <- err
 		}
 	}
 }
 
-// alone runs one write in its own transaction, retrying failures of the database (a restart, a
-// lost connection) with backoff for up to retryFor. An error a write function reports itself
-// (a permanent condition, such as a unique key already taken) is returned at once.
-func (c *committer) alone(fn func(tx *gorm.DB) error) error {
-	deadline := time.Now().Add(c.retryFor)
-	delay := 50 * time.Millisecond
-	for {
-		var own error
-		err := c.db.Transaction(func(tx *gorm.DB) error {
-			if err := fn(tx); err != nil {
-				if !transient(err) {
-					own = err
-				}
-				return err
-			}
-			return nil
-		})
-		if err == nil || own != nil || time.Now().After(deadline) {
-			return err
-		}
-		select {
-		case <-c.stop:
-			return err
-		case <-time.After(delay):
-		}
-		delay = min(delay*2, 2*time.Second)
-	}
-}
-
 // transient reports whether a database error may go away by itself: anything but a constraint
-// violation or an error the engine made on purpose.
+// violation, invalid data, or the engine shutting down.
 func transient(err error) bool {
-	var fenced *fencedError
-	if errors.As(err, &fenced) || errors.Is(err, errCancelled) || errors.Is(err, gorm.ErrRecordNotFound) {
-		return false
-	}
-	return !isConstraint(err)
+	return !errors.Is(err, errCommitterClosed) && !errors.Is(err, gorm.ErrRecordNotFound) && !isConstraint(err)
 }
 
 // isConstraint reports errors the same statement would meet again: integrity constraints

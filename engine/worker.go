@@ -73,7 +73,7 @@ type execution struct {
 
 // execute runs (or resumes) a run. It returns an error only when the task should be retried.
 func (e *Engine) execute(ctx context.Context, p queue.Payload, final bool) error {
-	run, err := e.claim(ctx, p)
+	run, ev, steps, err := e.claim(ctx, p)
 	if err != nil || run == nil {
 		return err
 	}
@@ -83,42 +83,30 @@ func (e *Engine) execute(ctx context.Context, p queue.Payload, final bool) error
 	defer e.running.Delete(run.ID)
 
 	x := &execution{e: e, run: *run, log: e.log.With("run_id", run.ID, "flow_id", run.FlowID)}
+	if ev == nil {
+		return x.finish(ctx, store.RunFailed, "cannot load the event: it no longer exists", nil)
+	}
 	cf, err := e.compiledVersion(ctx, run.FlowID, run.FlowVersion)
 	if err != nil {
 		return x.finish(ctx, store.RunFailed, "cannot load the flow: "+err.Error(), nil)
 	}
-	db := e.Store.DB.WithContext(ctx)
-	var ev store.Event
-	if err := db.Where("id = ?", run.EventID).Take(&ev).Error; err != nil {
-		if errors.Is(err, gorm.ErrRecordNotFound) {
-			return x.finish(ctx, store.RunFailed, "cannot load the event: "+err.Error(), nil)
-		}
-		return err
-	}
-	// A run claimed for the first time has no steps yet: only a resumed or retried one reads them.
 	done := map[string]*store.Step{}
-	if run.Lease > 1 {
-		var steps []store.Step
-		if err := db.Where("run_id = ?", run.ID).Find(&steps).Error; err != nil {
-			return err
-		}
-		for i := range steps {
-			done[steps[i].NodeID] = &steps[i]
-		}
+	for i := range steps {
+		done[steps[i].NodeID] = &steps[i]
 	}
 
-	event := eventEnv(&ev)
+	event := eventEnv(ev)
 	outputs := map[string]any{}
 	env := map[string]any{"event": event, "nodes": outputs}
 	taken := map[string]string{} // node id → port taken, for nodes that ran
-	result := &runResult{event: &ev, outputs: outputs}
+	result := &runResult{event: ev, outputs: outputs}
 	for _, n := range cf.Order {
 		id := n.Def.ID
 		if n == cf.Trigger {
 			outputs[id] = event
 			taken[id] = n.Spec.PortList()[0]
 			if done[id] == nil {
-				x.pending = append(x.pending, triggerStep(run, n, &ev, event))
+				x.pending = append(x.pending, triggerStep(run, n, ev, event))
 			}
 			continue
 		}
@@ -168,25 +156,45 @@ func (e *Engine) execute(ctx context.Context, p queue.Payload, final bool) error
 	return x.finish(ctx, store.RunSucceeded, "", result)
 }
 
-// claim moves a run to running for the task carrying its current token, bumping its lease. It
-// returns nil when there is nothing to do: a stale task (wrong token) or a finished run.
-func (e *Engine) claim(ctx context.Context, p queue.Payload) (*store.Run, error) {
-	var run store.Run
+// claim moves a run to running for the task carrying its current token, bumping its lease, and
+// reads its event and (for a resumed or retried run) its steps in the same transaction. It returns
+// a nil run when there is nothing to do: a stale task (wrong token) or a finished run; a nil event
+// when the event is gone.
+func (e *Engine) claim(ctx context.Context, p queue.Payload) (*store.Run, *store.Event, []store.Step, error) {
+	var (
+		run   store.Run
+		ev    *store.Event
+		steps []store.Step
+	)
 	claimed := false
 	err := e.commit.do(ctx, func(tx *gorm.DB) error {
 		now := time.Now().UTC()
-		run = store.Run{}
+		run, ev, steps = store.Run{}, nil, nil
 		res := tx.Model(&run).Clauses(clause.Returning{}).
 			Where("id = ? AND token = ? AND status IN ?", p.RunID, p.Token, []string{store.RunQueued, store.RunRunning, store.RunWaiting}).
 			Updates(map[string]any{"status": store.RunRunning, "lease": gorm.Expr("lease + 1"), "updated_at": now,
 				"started_at": gorm.Expr("COALESCE(started_at, ?)", now)})
 		claimed = res.RowsAffected > 0
-		return res.Error
+		if res.Error != nil || !claimed {
+			return res.Error
+		}
+		var got []store.Event
+		if err := tx.Where("id = ?", run.EventID).Limit(1).Find(&got).Error; err != nil {
+			return err
+		}
+		if len(got) == 1 {
+			ev = &got[0]
+		}
+		// A run claimed for the first time has no steps yet: only a resumed or retried one reads them.
+		if run.Lease > 1 {
+			return tx.Where("run_id = ?", run.ID).Find(&steps).Error
+		}
+		return nil
 	})
 	if err != nil || !claimed {
-		return nil, err
+		return nil, nil, nil, err
 	}
-	return &run, nil
+	return &run, ev, steps, nil
 }
 
 // triggerStep is the trigger's step: what started the run, shown in the history like any step.
@@ -420,8 +428,9 @@ func (x *execution) checkpoint(ctx context.Context, upd map[string]any, more fun
 	drop := x.dropWait
 	fenced := false
 	// Once a side effect may have happened its record must be written: the caller's cancellation
-	// does not stop the write (the fence does, if the run is no longer ours).
-	err := x.e.commit.do(context.WithoutCancel(ctx), func(tx *gorm.DB) error {
+	// does not stop the write (the fence does, if the run is no longer ours), and a database that is
+	// away is waited for (up to checkpointRetry) rather than the step being run again.
+	err := retryWrite(x.e.commit, context.WithoutCancel(ctx), x.log, func(tx *gorm.DB) error {
 		cols := map[string]any{"updated_at": time.Now().UTC()}
 		for k, v := range upd {
 			cols[k] = v
@@ -456,6 +465,24 @@ func (x *execution) checkpoint(ctx context.Context, upd map[string]any, more fun
 	x.pending = x.pending[:0]
 	x.dropWait = nil
 	return nil
+}
+
+// checkpointRetry is how long a checkpoint is retried while the database is unreachable.
+const checkpointRetry = 2 * time.Minute
+
+// retryWrite commits fn, retrying transient failures with backoff for up to checkpointRetry.
+func retryWrite(c *committer, ctx context.Context, log *slog.Logger, fn func(tx *gorm.DB) error) error {
+	deadline := time.Now().Add(checkpointRetry)
+	delay := 50 * time.Millisecond
+	for {
+		err := c.do(ctx, fn)
+		if err == nil || !transient(err) || time.Now().After(deadline) {
+			return err
+		}
+		log.Warn("writing a checkpoint failed; retrying", "error", err)
+		time.Sleep(delay)
+		delay = min(delay*2, 2*time.Second)
+	}
 }
 
 // upsertSteps writes steps in one statement, replacing earlier versions of the same (run, node).

@@ -103,6 +103,8 @@ type settings struct {
 	maxBody     int64
 	worker      bool
 	retention   string
+	stepTimeout string
+	dbPool      int
 }
 
 func env(key, def string) string {
@@ -121,6 +123,10 @@ func (s *settings) register(fs *flag.FlagSet) error {
 	if err != nil || maxBody < 1 {
 		return fmt.Errorf("OPSFLOW_MAX_BODY_BYTES must be a positive whole number, not %q", os.Getenv("OPSFLOW_MAX_BODY_BYTES"))
 	}
+	dbPool, err := strconv.Atoi(env("OPSFLOW_DB_POOL", "0"))
+	if err != nil || dbPool < 0 {
+		return fmt.Errorf("OPSFLOW_DB_POOL must be a whole number, not %q", os.Getenv("OPSFLOW_DB_POOL"))
+	}
 	fs.StringVar(&s.addr, "addr", env("OPSFLOW_ADDR", ":8080"), "listen address (OPSFLOW_ADDR)")
 	fs.StringVar(&s.dataDir, "data-dir", env("OPSFLOW_DATA_DIR", "./data"), "embedded default's files (OPSFLOW_DATA_DIR)")
 	fs.StringVar(&s.databaseURL, "database-url", env("DATABASE_URL", ""), "Postgres URL; empty uses SQLite in the data dir (DATABASE_URL)")
@@ -130,6 +136,8 @@ func (s *settings) register(fs *flag.FlagSet) error {
 	fs.StringVar(&s.httpAllow, "http-allow", env("OPSFLOW_HTTP_ALLOW", ""), "comma-separated CIDRs outbound HTTP may reach although internal (OPSFLOW_HTTP_ALLOW)")
 	fs.Int64Var(&s.maxBody, "max-body-bytes", maxBody, "largest accepted request body (OPSFLOW_MAX_BODY_BYTES)")
 	fs.StringVar(&s.retention, "retention", env("OPSFLOW_RETENTION", "90d"), "how long finished runs and their events are kept, at least 7d (OPSFLOW_RETENTION)")
+	fs.StringVar(&s.stepTimeout, "step-timeout", env("OPSFLOW_STEP_TIMEOUT", "5m"), "longest one step may run unless its node sets step_timeout (OPSFLOW_STEP_TIMEOUT)")
+	fs.IntVar(&s.dbPool, "db-pool", dbPool, "Postgres connections of this process; 0: concurrency + 20 (OPSFLOW_DB_POOL)")
 	fs.BoolVar(&s.worker, "worker", env("OPSFLOW_WORKER", "true") != "false", "serve: also execute runs in this process (OPSFLOW_WORKER)")
 	return nil
 }
@@ -156,9 +164,14 @@ func (s *settings) engineConfig(log *slog.Logger) (engine.Config, error) {
 			return engine.Config{}, fmt.Errorf("retention: %w", err)
 		}
 	}
+	stepTimeout, err := compile.ParseDuration(s.stepTimeout)
+	if err != nil || stepTimeout <= 0 {
+		return engine.Config{}, fmt.Errorf("step timeout must be a positive duration such as 30s or 5m, not %q", s.stepTimeout)
+	}
 	return engine.Config{
 		DataDir: s.dataDir, DatabaseURL: s.databaseURL, RedisAddr: s.redisAddr, SecretKey: os.Getenv("OPSFLOW_SECRET_KEY"),
 		HTTPAllow: allow, Concurrency: s.concurrency, Logger: log, QueueName: os.Getenv("OPSFLOW_QUEUE"), Retention: retention,
+		StepTimeout: stepTimeout, DBPoolSize: s.dbPool,
 	}, nil
 }
 
