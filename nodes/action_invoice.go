@@ -388,91 +388,6 @@ func runInvoice(ctx context.Context, in *node.Input) (*node.Result, error) {
 	return nil, node.Permanentf("credential %s is of type %s; invoices need stripe or cn_einvoice", cred.Name, cred.Type)
 }
 
-// stripeAPI calls Stripe's form-encoded API with one credential.
-type stripeAPI struct {
-	in                 *node.Input
-	base, key, version string
-}
-
-func newStripeAPI(in *node.Input, cred *node.Credential) (*stripeAPI, error) {
-	s := &stripeAPI{in: in, key: cred.Data["secret_key"], version: cred.Data["api_version"], base: strings.TrimRight(cred.Data["base_url"], "/")}
-	if s.key == "" {
-		return nil, node.Permanentf("credential %s needs secret_key", cred.Name)
-	}
-	if s.base == "" {
-		s.base = "https://api.stripe.com"
-	}
-	return s, nil
-}
-
-// call sends one request: GET with the form as query, POST with it as the body and the given
-// Idempotency-Key. It returns the decoded JSON object.
-func (s *stripeAPI) call(ctx context.Context, method, path string, form url.Values, idem string) (map[string]any, error) {
-	target, body := s.base+path, ""
-	if method == http.MethodGet {
-		if len(form) > 0 {
-			target += "?" + form.Encode()
-		}
-	} else {
-		body = form.Encode()
-	}
-	req, err := http.NewRequest(method, target, strings.NewReader(body))
-	if err != nil {
-		return nil, node.Permanentf("the stripe credential has an invalid base_url")
-	}
-	req.Header.Set("Authorization", "Bearer "+s.key)
-	if method != http.MethodGet {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.Header.Set("Idempotency-Key", idem)
-	}
-	if s.version != "" {
-		req.Header.Set("Stripe-Version", s.version)
-	}
-	resp, err := send(ctx, s.in, req, "Stripe")
-	if err != nil {
-		// 409: another request with the same Idempotency-Key is still in flight; it will finish.
-		if resp != nil && resp.Status == http.StatusConflict {
-			return nil, fmt.Errorf("Stripe answered 409: %s", snippet(resp.Body))
-		}
-		return nil, redactErr(err, s.key)
-	}
-	out, ok := resp.JSON().(map[string]any)
-	if !ok {
-		return nil, fmt.Errorf("Stripe answered %d with a body that is not a JSON object: %s", resp.Status, snippet(resp.Body))
-	}
-	return out, nil
-}
-
-// dataList returns the data of a list or search result ({"data": [...]}).
-func dataList(v map[string]any) []map[string]any {
-	raw, _ := v["data"].([]any)
-	out := make([]map[string]any, 0, len(raw))
-	for _, e := range raw {
-		if m, ok := e.(map[string]any); ok {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
-func metaValue(obj map[string]any, key string) string {
-	md, _ := obj["metadata"].(map[string]any)
-	s, _ := md[key].(string)
-	return s
-}
-
-// idOf reads an id field that may be expanded into an object.
-func idOf(v any) string {
-	switch t := v.(type) {
-	case string:
-		return t
-	case map[string]any:
-		s, _ := t["id"].(string)
-		return s
-	}
-	return ""
-}
-
 func (s *stripeAPI) issue(ctx context.Context, r *invoiceRequest) (*node.Result, error) {
 	// An earlier attempt of this step may have created the invoice: finish that one.
 	q := url.Values{"query": {"metadata['opsflow_step']:'" + strings.ReplaceAll(r.Key, "'", `\'`) + "'"}, "limit": {"1"}}
@@ -511,7 +426,7 @@ func (s *stripeAPI) issue(ctx context.Context, r *invoiceRequest) (*node.Result,
 	}
 	id, _ := inv["id"].(string)
 	if id == "" {
-		return nil, fmt.Errorf("Stripe returned an invoice without an id")
+		return nil, fmt.Errorf("%s returned an invoice without an id", stripeName)
 	}
 	if inv["status"] == "draft" {
 		if err := s.addItems(ctx, r, id, idOf(inv["customer"]), fresh); err != nil {
@@ -527,7 +442,7 @@ func (s *stripeAPI) issue(ctx context.Context, r *invoiceRequest) (*node.Result,
 		}
 	}
 	if st := inv["status"]; r.Send && (st == "open" || st == "paid") && metaValue(inv, "opsflow_sent") == "" {
-		if inv, err = s.call(ctx, http.MethodPost, "/v1/invoices/"+url.PathEscape(id)+"/send", url.Values{}, r.Key+":send"); err != nil {
+		if _, err = s.call(ctx, http.MethodPost, "/v1/invoices/"+url.PathEscape(id)+"/send", url.Values{}, r.Key+":send"); err != nil {
 			return nil, err
 		}
 		// Recorded on the invoice, so a retry after Stripe forgot the Idempotency-Key does not email it again.
@@ -577,7 +492,7 @@ func (s *stripeAPI) customer(ctx context.Context, r *invoiceRequest) (string, er
 	if id := idOf(c); id != "" {
 		return id, nil
 	}
-	return "", fmt.Errorf("Stripe returned a customer without an id")
+	return "", fmt.Errorf("%s returned a customer without an id", stripeName)
 }
 
 // addItems adds the lines to a draft invoice, skipping those an earlier attempt added.
@@ -660,7 +575,7 @@ func (s *stripeAPI) taxRates(ctx context.Context, r *invoiceRequest) (map[int64]
 			return nil, err
 		}
 		if out[bp] = idOf(txr); out[bp] == "" {
-			return nil, fmt.Errorf("Stripe returned a tax rate without an id")
+			return nil, fmt.Errorf("%s returned a tax rate without an id", stripeName)
 		}
 	}
 	return out, nil
