@@ -823,3 +823,22 @@ func TestInvoiceTaxRounding(t *testing.T) {
 		t.Error("fenTaxRate")
 	}
 }
+
+// Saving checks what each operation needs.
+func TestInvoiceCheck(t *testing.T) {
+	spec := cxSpec(t, "action.invoice")
+	for _, c := range []struct {
+		cfg   map[string]any
+		field string
+	}{
+		{map[string]any{"operation": "invoice"}, "lines"},
+		{map[string]any{"operation": "credit_note"}, "invoice_id"},
+		{map[string]any{"operation": "invoice", "lines": "event.data.lines"}, ""},
+		{map[string]any{"operation": "credit_note", "invoice_id": "{{ nodes.invoice.id }}"}, ""},
+	} {
+		errs := spec.Check(c.cfg)
+		if c.field == "" && len(errs) != 0 || c.field != "" && (len(errs) != 1 || errs[0].Field != c.field) {
+			t.Errorf("Check(%v) = %v, want a problem with %q", c.cfg, errs, c.field)
+		}
+	}
+}
