@@ -46,6 +46,9 @@ func newProviders(t *testing.T) *providers {
 		n := len(p.reqs)
 		p.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
+		if serveInvoicing(w, r.Method, r.URL.Path, string(b)) {
+			return
+		}
 		switch path := r.URL.Path; {
 		case strings.HasSuffix(path, "/Messages.json"): // Twilio
 			w.WriteHeader(http.StatusCreated)
@@ -109,6 +112,8 @@ func credentialData(typ, base, smtpAddr string) map[string]string {
 		return map[string]string{"webhook_url": base + "/services/T0/B0/tok"}
 	case "webhook_secret":
 		return map[string]string{"secret": stripeTestSecret}
+	case "cn_einvoice":
+		return map[string]string{"base_url": base + "/einvoice/api/v1", "api_key": "einv-tok", "seller_tax_id": "91310000MA1FL0XX2X", "seller_name": "Acme (Shanghai) Ltd."}
 	}
 	return map[string]string{"token": "tok"}
 }
@@ -127,9 +132,10 @@ func stripeSignature(body []byte) string {
 // local providers.
 func testParameters(id, base string) map[string]any {
 	return map[string]map[string]any{
-		"new-order-payment-link":   {"first_wait": "1s", "second_wait": "1s"},
-		"dunning-sms-email-assign": {"sms_after": "1s", "email_after": "1s", "assign_after": "1s"},
-		"nightly-reconciliation":   {"crm_orders_url": base + "/api/orders?updated_since=yesterday", "stripe_base": base, "finance_email": "finance@acme.example"},
+		"new-order-payment-link":              {"first_wait": "1s", "second_wait": "1s"},
+		"dunning-sms-email-assign":            {"sms_after": "1s", "email_after": "1s", "assign_after": "1s"},
+		"payment-confirmed-invoice-crm-email": {"crm_orders_url": base + "/crm/orders"},
+		"nightly-reconciliation":              {"crm_orders_url": base + "/api/orders?updated_since=yesterday", "stripe_base": base, "finance_email": "finance@acme.example"},
 	}[id]
 }
 
@@ -297,6 +303,7 @@ func init() {
 		if len(esc) != 1 || !strings.Contains(esc[0].Body, "SO-30018") {
 			t.Errorf("escalation: %+v", esc)
 		}
+		checkNewOrderInvoice(t, r)
 	}
 	templateChecks["refund-finance-crm-followup"] = func(t *testing.T, r *result) {
 		n := r.prov.requests("/robot/send")

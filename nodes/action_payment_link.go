@@ -74,9 +74,9 @@ func runPaymentLink(ctx context.Context, in *node.Input) (*node.Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	key := cred.Data["secret_key"]
-	if key == "" {
-		return nil, node.Permanentf("credential %s needs secret_key", cred.Name)
+	stripe, err := newStripeAPI(in, cred)
+	if err != nil {
+		return nil, err
 	}
 	amount, ok := in.Config["amount"].(float64)
 	if !ok {
@@ -143,29 +143,14 @@ func runPaymentLink(ctx context.Context, in *node.Input) (*node.Result, error) {
 			form.Set("metadata["+k+"]", compile.Stringify(md[k]))
 		}
 	}
-	base := strings.TrimRight(cred.Data["base_url"], "/")
-	if base == "" {
-		base = "https://api.stripe.com"
-	}
-	req, err := http.NewRequest(http.MethodPost, base+"/v1/checkout/sessions", strings.NewReader(form.Encode()))
+	out, err := stripe.call(ctx, http.MethodPost, "/v1/checkout/sessions", form, in.IdempotencyKey())
 	if err != nil {
-		return nil, node.Permanentf("credential %s has an invalid base_url", cred.Name)
+		return nil, err
 	}
-	req.Header.Set("Authorization", "Bearer "+key)
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Idempotency-Key", in.IdempotencyKey())
-	if v := cred.Data["api_version"]; v != "" {
-		req.Header.Set("Stripe-Version", v)
-	}
-	resp, err := send(ctx, in, req, "Stripe")
-	if err != nil {
-		return nil, redactErr(err, key)
-	}
-	out, _ := resp.JSON().(map[string]any)
 	id, _ := out["id"].(string)
 	link, _ := out["url"].(string)
 	if id == "" || link == "" {
-		return nil, fmt.Errorf("%s answered %d without a session id and url: %s", "Stripe", resp.Status, snippet(resp.Body))
+		return nil, fmt.Errorf("%s answered without a session id and url: %s", stripeName, snippet([]byte(compile.Stringify(out))))
 	}
 	return &node.Result{Output: map[string]any{
 		"id":             id,

@@ -50,6 +50,13 @@ func init() {
 			Fields: []node.CredentialField{
 				{Name: "secret_key", Title: t("Secret key", "密钥"), Required: true, Secret: true, Placeholder: "sk_live_… / rk_live_…"},
 				{Name: "api_version", Title: t("API version (optional)", "API 版本（可选）")}, baseURL}},
+		{Type: "cn_einvoice", Title: t("Chinese e-invoice API (电子发票)", "电子发票接口"), Description: t("A VAT e-invoicing service's REST API (see action.invoice for its format) and the seller's tax registration.", "增值税电子发票服务的 REST 接口（格式见 action.invoice）及销售方税务信息。"),
+			Fields: []node.CredentialField{
+				{Name: "base_url", Title: t("API base URL", "API 地址"), Required: true, Placeholder: "https://einvoice.example.cn/api/v1"},
+				{Name: "api_key", Title: t("API key", "API 密钥"), Required: true, Secret: true},
+				{Name: "seller_tax_id", Title: t("Seller tax id (纳税人识别号)", "销售方纳税人识别号"), Required: true, Placeholder: "91310000MA1FL0XX2X"},
+				{Name: "seller_name", Title: t("Seller name", "销售方名称")},
+				{Name: "drawer", Title: t("Drawer (开票人)", "开票人")}}},
 		{Type: "http_bearer", Title: t("HTTP bearer token", "HTTP Bearer 令牌"), Description: t("Sent as Authorization: Bearer <token>.", "以 Authorization: Bearer <令牌> 发送。"),
 			Fields: []node.CredentialField{{Name: "token", Title: t("Token", "令牌"), Required: true, Secret: true}}},
 		{Type: "http_basic", Title: t("HTTP basic auth", "HTTP 基本认证"), Description: t("User name and password sent as basic authentication.", "以基本认证发送的用户名与密码。"),
