@@ -1,0 +1,492 @@
+//go:build faults
+
+package faults
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// scale is how hard and how long each scenario drives the cluster.
+type scale struct {
+	rate     float64       // events posted per second
+	duration time.Duration // how long events are posted
+	bound    time.Duration // how long to wait after the fault and the load for every run to end
+	outage   time.Duration // how long the API, Redis or Postgres stays down
+	freeze   time.Duration // longest SIGSTOP; the worker is resumed earlier once its runs were taken over
+}
+
+var (
+	full  = scale{rate: 50, duration: 16 * time.Second, bound: 180 * time.Second, outage: 10 * time.Second, freeze: 150 * time.Second}
+	small = scale{rate: 25, duration: 6 * time.Second, bound: 40 * time.Second, outage: 4 * time.Second, freeze: 40 * time.Second}
+)
+
+// Targets of issue #9.
+const (
+	refillTarget = 15 * time.Second // runs refilled after Redis comes back empty
+	resumeTarget = 35 * time.Second // a dead (or frozen) worker's runs resumed by another
+)
+
+// scenario is one fault injected into a fresh cluster while runs are driven through it.
+type scenario struct {
+	name string
+	// inject performs the fault. It returns the moment recovery is measured from: runs accepted
+	// before it must all finish, and how long after it the last one did is the recovery time.
+	inject func(c *cluster, s scale) time.Time
+	target time.Duration // recovery bound; 0: none
+	// dupAllowed is how many repeated side effects are tolerated: a step whose process is killed
+	// after the provider answered and before its checkpoint is written is necessarily repeated
+	// (at most one per run in flight, the worker's concurrency). Nothing else may repeat one.
+	dupAllowed int
+	short      bool // part of the -short set
+}
+
+var scenarios = []scenario{
+	{name: "no fault", inject: func(c *cluster, s scale) time.Time { return time.Now() }},
+	{name: "kill -9 worker", short: true, target: resumeTarget, dupAllowed: concurrency, inject: func(c *cluster, s scale) time.Time {
+		c.workers[0].kill9()
+		return time.Now()
+	}},
+	{name: "kill -9 API, restart", short: true, inject: func(c *cluster, s scale) time.Time {
+		c.api.kill9()
+		time.Sleep(s.outage)
+		c.startAPI()
+		return time.Now()
+	}},
+	{name: "kill -9 Redis, restart empty", short: true, target: refillTarget, inject: func(c *cluster, s scale) time.Time {
+		c.redis.kill9()
+		time.Sleep(s.outage)
+		c.redis.restart(c.t)
+		return time.Now()
+	}},
+	{name: "SIGSTOP worker past lease", target: resumeTarget, dupAllowed: concurrency, inject: func(c *cluster, s scale) time.Time {
+		w := c.workers[0]
+		w.signal(syscall.SIGSTOP)
+		stopped := time.Now()
+		// Resume only once every run accepted before the freeze has ended (another worker took
+		// the frozen one's over), or at the freeze limit: then the frozen worker wakes up stale.
+		c.waitEnded(c.load.acceptedBefore(stopped), stopped.Add(s.freeze))
+		c.frozeFor = time.Since(stopped)
+		w.signal(syscall.SIGCONT)
+		time.Sleep(5 * time.Second) // let the stale worker write whatever it still holds
+		return stopped
+	}},
+	{name: "Postgres outage", short: true, inject: func(c *cluster, s scale) time.Time {
+		c.pg.stop(c.t)
+		time.Sleep(s.outage)
+		c.pg.start(c.t)
+		return time.Now()
+	}},
+}
+
+// TestFaults drives runs through 1 API and 2 worker processes while injecting each fault, then
+// counts per scenario what was accepted, finished, lost, stuck, repeated at the provider, or
+// rewritten in history, and prints a table. See docs/reliability.md.
+func TestFaults(t *testing.T) {
+	sc := full
+	if testing.Short() {
+		sc = small
+	}
+	dir := t.TempDir()
+	began := time.Now()
+	bin := buildOpsflow(t, dir)
+	t.Logf("built cmd/opsflow in %s", time.Since(began).Round(time.Second))
+	began = time.Now()
+	pg := startPostgres(t)
+	t.Logf("started Postgres on port %d in %s", pg.port, time.Since(began).Round(time.Second))
+	ctr := newCounter(20 * time.Millisecond)
+	defer ctr.srv.Close()
+
+	var results []*result
+	for i, s := range scenarios {
+		if testing.Short() && !s.short {
+			continue
+		}
+		t.Run(slug(s.name), func(t *testing.T) {
+			ctr.reset()
+			c := newCluster(t, bin, pg, fmt.Sprintf("s%d", i), ctr.srv.URL)
+			r := runScenario(t, c, s, sc, ctr)
+			results = append(results, r)
+			r.assert(t, s)
+		})
+	}
+	t.Log("\n" + table(results, sc))
+}
+
+func slug(s string) string {
+	return strings.NewReplacer(" ", "_", "-", "", ",", "").Replace(s)
+}
+
+// runScenario posts events for sc.duration, injects the fault a third of the way in, waits for
+// every run to end (at most sc.bound after the fault and the load), and checks the result.
+func runScenario(t *testing.T, c *cluster, s scenario, sc scale, ctr *counter) *result {
+	start := time.Now()
+	c.load = newLoad()
+	loadDone := make(chan struct{})
+	go func() {
+		c.load.drive(c, sc.rate, sc.duration, sc.duration+sc.bound)
+		close(loadDone)
+	}()
+	time.Sleep(sc.duration / 3)
+	faultAt := time.Now()
+	ref := s.inject(c, sc)
+	faultEnd := time.Now()
+	<-loadDone
+	deadline := time.Now().Add(sc.bound)
+	if d := faultEnd.Add(sc.bound); d.After(deadline) {
+		deadline = d
+	}
+	for time.Now().Before(deadline) {
+		if busy, err := c.unfinished(); err == nil && !busy {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	r := check(t, c, ctr, s.name, ref)
+	r.faultAt, r.elapsed, r.frozeFor = faultAt.Sub(start), time.Since(start), c.frozeFor
+	return r
+}
+
+// load posts events, each with its own idempotency key, retrying one until it is accepted as a
+// client of a real provider would; a retry after a lost answer gets the same run back.
+type load struct {
+	mu       sync.Mutex
+	runs     map[string]time.Time // run id → when its event was accepted
+	posted   int
+	refused  int // events never accepted before giving up
+	failures int // failed attempts (API down, 5xx)
+}
+
+func newLoad() *load { return &load{runs: map[string]time.Time{}} }
+
+func (l *load) drive(c *cluster, rate float64, d, giveUp time.Duration) {
+	seqs := make(chan int)
+	var wg sync.WaitGroup
+	stop := time.Now().Add(giveUp)
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for seq := range seqs {
+				l.post(c, seq, stop)
+			}
+		}()
+	}
+	tick := time.NewTicker(time.Duration(float64(time.Second) / rate))
+	end := time.Now().Add(d)
+	for seq := 1; time.Now().Before(end); seq++ {
+		<-tick.C
+		seqs <- seq
+	}
+	tick.Stop()
+	close(seqs)
+	wg.Wait()
+}
+
+func (l *load) post(c *cluster, seq int, stop time.Time) {
+	l.mu.Lock()
+	l.posted++
+	l.mu.Unlock()
+	body := map[string]any{"type": eventType, "data": map[string]any{"seq": seq}, "idempotency_key": fmt.Sprintf("seq-%d", seq)}
+	for time.Now().Before(stop) {
+		var acc struct {
+			RunIDs []string `json:"run_ids"`
+		}
+		code, err := c.call("POST", "/events", body, &acc)
+		if err == nil && (code == http.StatusAccepted || code == http.StatusOK) && len(acc.RunIDs) == 1 {
+			l.mu.Lock()
+			if _, seen := l.runs[acc.RunIDs[0]]; !seen {
+				l.runs[acc.RunIDs[0]] = time.Now()
+			}
+			l.mu.Unlock()
+			return
+		}
+		l.mu.Lock()
+		l.failures++
+		l.mu.Unlock()
+		time.Sleep(200 * time.Millisecond)
+	}
+	l.mu.Lock()
+	l.refused++
+	l.mu.Unlock()
+}
+
+// acceptedBefore lists the runs accepted before t.
+func (l *load) acceptedBefore(t time.Time) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var ids []string
+	for id, at := range l.runs {
+		if at.Before(t) {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+// waitEnded waits until every run of ids has ended, or until.
+func (c *cluster) waitEnded(ids []string, until time.Time) {
+	for len(ids) > 0 && time.Now().Before(until) {
+		var left []string
+		for _, id := range ids {
+			var r runView
+			if _, err := c.call("GET", "/runs/"+id, nil, &r); err != nil || !terminal(r.Status) {
+				left = append(left, id)
+			}
+		}
+		ids = left
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+func terminal(status string) bool {
+	return status == "succeeded" || status == "failed" || status == "cancelled"
+}
+
+// result is one scenario's row of the table.
+type result struct {
+	name                        string
+	accepted, refused, failures int
+	succeeded, failed           int
+	lost, stuck                 int
+	extraRuns                   int // runs stored that no accepted event answered with
+	dupKeys, dupCalls           int // steps called more than once, and the extra calls
+	rewritten                   int // runs whose history is inconsistent
+	samples                     []string
+	recovery                    time.Duration // last run accepted before ref ended this long after ref
+	recovered                   bool          // false: some run accepted before ref never ended
+	faultAt, elapsed, frozeFor  time.Duration
+	badCalls                    int
+}
+
+// check reads every run back through the API and compares it with the counting server.
+func check(t *testing.T, c *cluster, ctr *counter, name string, ref time.Time) *result {
+	t.Helper()
+	l := c.load
+	l.mu.Lock()
+	r := &result{name: name, accepted: len(l.runs), refused: l.refused, failures: l.failures}
+	accepted := map[string]bool{}
+	for id := range l.runs {
+		accepted[id] = true
+	}
+	l.mu.Unlock()
+	stored, err := c.allRunIDs()
+	if err != nil {
+		t.Fatalf("listing runs: %v", err)
+	}
+	ids := map[string]bool{}
+	for id := range accepted {
+		ids[id] = true
+	}
+	for _, id := range stored {
+		if !accepted[id] {
+			r.extraRuns++
+			ids[id] = true
+		}
+	}
+	calls, bad := ctr.snapshot()
+	r.badCalls = bad
+	views := fetchRuns(c, ids)
+	before := map[string]bool{}
+	for _, id := range l.acceptedBefore(ref) {
+		before[id] = true
+	}
+	r.recovered = true
+	for id := range ids {
+		v := views[id]
+		switch {
+		case v == nil || v.Status == "queued":
+			r.lost++ // never stored, or never picked up by any worker
+		case !terminal(v.Status):
+			r.stuck++
+		case v.Status == "succeeded":
+			r.succeeded++
+		default:
+			r.failed++
+		}
+		if before[id] {
+			if v == nil || v.FinishedAt == nil {
+				r.recovered = false
+			} else if d := v.FinishedAt.Sub(ref); d > r.recovery {
+				r.recovery = d
+			}
+		}
+		if v != nil {
+			if why := inconsistent(v, calls); why != "" {
+				r.rewritten++
+				if len(r.samples) < 5 {
+					r.samples = append(r.samples, fmt.Sprintf("run %s (%s): %s", id, v.Status, why))
+				}
+			}
+		}
+	}
+	for key, at := range calls {
+		if len(at) > 1 {
+			r.dupKeys++
+			r.dupCalls += len(at) - 1
+		}
+		if run, _, _ := strings.Cut(key, ":"); !ids[run] {
+			r.samples = append(r.samples, "call for a run the API does not list: "+key)
+		}
+	}
+	return r
+}
+
+// fetchRuns reads GET /runs/{id} for every id, a few at a time; a run that cannot be read is nil.
+func fetchRuns(c *cluster, ids map[string]bool) map[string]*runView {
+	out := map[string]*runView{}
+	var mu sync.Mutex
+	work := make(chan string)
+	var wg sync.WaitGroup
+	for range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for id := range work {
+				var v runView
+				var err error
+				for try := 0; try < 3; try++ {
+					var code int
+					if code, err = c.call("GET", "/runs/"+id, nil, &v); err == nil || code == http.StatusNotFound {
+						break
+					}
+					time.Sleep(200 * time.Millisecond)
+				}
+				if err == nil {
+					mu.Lock()
+					out[id] = &v
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for id := range ids {
+		work <- id
+	}
+	close(work)
+	wg.Wait()
+	return out
+}
+
+// inconsistent explains why a run's history cannot be true, or returns "". Steps are checkpointed
+// (attempt counted) before their call, so the provider can never have seen more calls of a step
+// than its attempt; a succeeded run has every step succeeded; nothing is written after the run
+// ended; and each step of the chain started after the previous one finished.
+func inconsistent(v *runView, calls map[string][]time.Time) string {
+	steps := map[string]int{}
+	for i, s := range v.Steps {
+		steps[s.NodeID] = i
+		if terminal(v.Status) && s.Status == "running" {
+			return fmt.Sprintf("step %s still running in an ended run", s.NodeID)
+		}
+		if v.FinishedAt != nil && s.FinishedAt != nil && s.FinishedAt.After(*v.FinishedAt) {
+			return fmt.Sprintf("step %s finished %s after the run", s.NodeID, s.FinishedAt.Sub(*v.FinishedAt))
+		}
+		if s.NodeID != chain[0] {
+			n := len(calls[v.ID+":"+s.NodeID])
+			if n > s.Attempt {
+				return fmt.Sprintf("step %s has attempt %d but the provider saw %d calls", s.NodeID, s.Attempt, n)
+			}
+			if s.Status == "succeeded" && n == 0 {
+				return fmt.Sprintf("step %s succeeded without a call", s.NodeID)
+			}
+		}
+	}
+	for i, id := range chain {
+		j, ok := steps[id]
+		if v.Status == "succeeded" {
+			if !ok {
+				return fmt.Sprintf("succeeded without step %s", id)
+			}
+			if st := v.Steps[j].Status; st != "succeeded" {
+				return fmt.Sprintf("succeeded with step %s %s (attempt %d)", id, st, v.Steps[j].Attempt)
+			}
+		}
+		if i > 0 && ok {
+			if k, prev := steps[chain[i-1]]; !prev {
+				return fmt.Sprintf("step %s without step %s", id, chain[i-1])
+			} else if p := v.Steps[k]; p.FinishedAt == nil || v.Steps[j].StartedAt.Before(*p.FinishedAt) {
+				return fmt.Sprintf("step %s started before step %s finished", id, chain[i-1])
+			}
+		}
+	}
+	return ""
+}
+
+func (r *result) assert(t *testing.T, s scenario) {
+	t.Helper()
+	for _, x := range r.samples {
+		t.Log(x)
+	}
+	if r.accepted < 10 || r.succeeded == 0 {
+		t.Errorf("the load did not get through: %d accepted, %d succeeded", r.accepted, r.succeeded)
+	}
+	if r.badCalls > 0 {
+		t.Errorf("%d calls at the counting server without a step's key and body", r.badCalls)
+	}
+	if r.lost > 0 {
+		t.Errorf("%d runs lost (accepted but not stored, or never picked up)", r.lost)
+	}
+	if r.stuck > 0 {
+		t.Errorf("%d runs stuck (not ended within the bound)", r.stuck)
+	}
+	if r.rewritten > 0 {
+		t.Errorf("%d runs with rewritten or inconsistent history", r.rewritten)
+	}
+	if r.dupCalls > s.dupAllowed {
+		t.Errorf("%d repeated side effects at the provider (%d steps), at most %d allowed", r.dupCalls, r.dupKeys, s.dupAllowed)
+	}
+	if s.name == "no fault" && r.failed > 0 {
+		t.Errorf("%d runs failed without any fault", r.failed)
+	}
+	switch {
+	case s.target == 0:
+	case !r.recovered:
+		t.Errorf("runs accepted before the fault did not all end (target %s)", s.target)
+	case r.recovery > s.target:
+		t.Errorf("recovery took %s, target %s", r.recovery.Round(100*time.Millisecond), s.target)
+	}
+}
+
+// table renders the results.
+func table(rs []*result, sc scale) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "load: %.0f events/s for %s per scenario, fault at %s, bound %s; 3 action.http calls per run\n",
+		sc.rate, sc.duration, sc.duration/3, sc.bound)
+	fmt.Fprintf(&b, "| %-30s | %8s | %8s | %6s | %4s | %5s | %9s | %9s | %9s | %7s |\n",
+		"scenario", "accepted", "finished", "failed", "lost", "stuck", "dup calls", "rewritten", "recovery", "elapsed")
+	fmt.Fprintf(&b, "|%s|%s:|%s:|%s:|%s:|%s:|%s:|%s:|%s:|%s:|\n", strings.Repeat("-", 32), strings.Repeat("-", 9), strings.Repeat("-", 9),
+		strings.Repeat("-", 7), strings.Repeat("-", 5), strings.Repeat("-", 6), strings.Repeat("-", 10), strings.Repeat("-", 10), strings.Repeat("-", 10), strings.Repeat("-", 8))
+	for _, r := range rs {
+		rec := "never"
+		if r.recovered {
+			rec = fmt.Sprintf("%.1f s", r.recovery.Seconds())
+		}
+		fmt.Fprintf(&b, "| %-30s | %8d | %8d | %6d | %4d | %5d | %9d | %9d | %9s | %5.0f s |\n",
+			r.name, r.accepted, r.succeeded+r.failed, r.failed, r.lost, r.stuck, r.dupCalls, r.rewritten, rec, r.elapsed.Seconds())
+	}
+	for _, r := range rs {
+		var notes []string
+		if r.extraRuns > 0 {
+			notes = append(notes, fmt.Sprintf("%d stored runs no answer named", r.extraRuns))
+		}
+		if r.refused > 0 {
+			notes = append(notes, fmt.Sprintf("%d events never accepted", r.refused))
+		}
+		if r.failures > 0 {
+			notes = append(notes, fmt.Sprintf("%d POST /events attempts failed and were retried", r.failures))
+		}
+		if r.frozeFor > 0 {
+			notes = append(notes, fmt.Sprintf("worker frozen %.0f s", r.frozeFor.Seconds()))
+		}
+		if len(notes) > 0 {
+			fmt.Fprintf(&b, "%s: %s\n", r.name, strings.Join(notes, "; "))
+		}
+	}
+	return b.String()
+}
