@@ -19,11 +19,12 @@ type scale struct {
 	bound    time.Duration // how long to wait after the fault and the load for every run to end
 	outage   time.Duration // how long the API, Redis or Postgres stays down
 	freeze   time.Duration // longest SIGSTOP; the worker is resumed earlier once its runs were taken over
+	burst    int           // events posted at once right before the fault, so that the queue holds a backlog
 }
 
 var (
-	full  = scale{rate: 50, duration: 16 * time.Second, bound: 180 * time.Second, outage: 10 * time.Second, freeze: 150 * time.Second}
-	small = scale{rate: 25, duration: 6 * time.Second, bound: 40 * time.Second, outage: 4 * time.Second, freeze: 40 * time.Second}
+	full  = scale{rate: 50, duration: 16 * time.Second, bound: 180 * time.Second, outage: 10 * time.Second, freeze: 150 * time.Second, burst: 300}
+	small = scale{rate: 25, duration: 6 * time.Second, bound: 40 * time.Second, outage: 4 * time.Second, freeze: 40 * time.Second, burst: 200}
 )
 
 // Targets of issue #9.
@@ -99,7 +100,7 @@ func TestFaults(t *testing.T) {
 	began = time.Now()
 	pg := startPostgres(t)
 	t.Logf("started Postgres on port %d in %s", pg.port, time.Since(began).Round(time.Second))
-	ctr := newCounter(20 * time.Millisecond)
+	ctr := newCounter(50 * time.Millisecond)
 	defer ctr.srv.Close()
 
 	var results []*result
@@ -126,13 +127,10 @@ func slug(s string) string {
 // every run to end (at most sc.bound after the fault and the load), and checks the result.
 func runScenario(t *testing.T, c *cluster, s scenario, sc scale, ctr *counter) *result {
 	start := time.Now()
-	c.load = newLoad()
-	loadDone := make(chan struct{})
-	go func() {
-		c.load.drive(c, sc.rate, sc.duration, sc.duration+sc.bound)
-		close(loadDone)
-	}()
+	var loadDone <-chan struct{}
+	c.load, loadDone = startLoad(c, sc.rate, sc.duration, sc.duration+sc.bound, sc.burst)
 	time.Sleep(sc.duration / 3)
+	c.load.burst(sc.burst, 20*time.Second)
 	faultAt := time.Now()
 	ref := s.inject(c, sc)
 	faultEnd := time.Now()
@@ -155,49 +153,92 @@ func runScenario(t *testing.T, c *cluster, s scenario, sc scale, ctr *counter) *
 // load posts events, each with its own idempotency key, retrying one until it is accepted as a
 // client of a real provider would; a retry after a lost answer gets the same run back.
 type load struct {
-	mu       sync.Mutex
-	runs     map[string]time.Time // run id → when its event was accepted
-	posted   int
-	refused  int // events never accepted before giving up
-	failures int // failed attempts (API down, 5xx)
+	c     *cluster
+	stop  time.Time // give up on an event not accepted by then
+	seqs  chan int
+	posts sync.WaitGroup
+
+	mu          sync.Mutex
+	next        int
+	closed      bool
+	outstanding int                  // events handed to the posters and not yet accepted or given up
+	runs        map[string]time.Time // run id → when its event was accepted
+	refused     int                  // events never accepted before giving up
+	failures    int                  // failed attempts (API down, 5xx), retried
 }
 
-func newLoad() *load { return &load{runs: map[string]time.Time{}} }
-
-func (l *load) drive(c *cluster, rate float64, d, giveUp time.Duration) {
-	seqs := make(chan int)
-	var wg sync.WaitGroup
-	stop := time.Now().Add(giveUp)
+// startLoad posts rate events a second for d from 8 concurrent clients; done is closed once every
+// event was accepted or given up on (at giveUp).
+func startLoad(c *cluster, rate float64, d, giveUp time.Duration, burst int) (l *load, done <-chan struct{}) {
+	l = &load{c: c, stop: time.Now().Add(giveUp), seqs: make(chan int, int(rate*d.Seconds())+burst+100), runs: map[string]time.Time{}}
 	for range 8 {
-		wg.Add(1)
+		l.posts.Add(1)
 		go func() {
-			defer wg.Done()
-			for seq := range seqs {
-				l.post(c, seq, stop)
+			defer l.posts.Done()
+			for seq := range l.seqs {
+				l.post(seq)
 			}
 		}()
 	}
-	tick := time.NewTicker(time.Duration(float64(time.Second) / rate))
-	end := time.Now().Add(d)
-	for seq := 1; time.Now().Before(end); seq++ {
-		<-tick.C
-		seqs <- seq
-	}
-	tick.Stop()
-	close(seqs)
-	wg.Wait()
+	ch := make(chan struct{})
+	go func() {
+		tick := time.NewTicker(time.Duration(float64(time.Second) / rate))
+		for end := time.Now().Add(d); time.Now().Before(end); {
+			<-tick.C
+			l.add(1)
+		}
+		tick.Stop()
+		l.mu.Lock()
+		l.closed = true
+		close(l.seqs)
+		l.mu.Unlock()
+		l.posts.Wait()
+		close(ch)
+	}()
+	return l, ch
 }
 
-func (l *load) post(c *cluster, seq int, stop time.Time) {
+// add hands n more events to the posters at once.
+func (l *load) add(n int) {
 	l.mu.Lock()
-	l.posted++
-	l.mu.Unlock()
+	defer l.mu.Unlock()
+	for range n {
+		if l.closed {
+			return
+		}
+		l.next++
+		l.outstanding++
+		l.seqs <- l.next
+	}
+}
+
+// burst posts n events at once and waits until they were accepted: the queue then holds a backlog.
+func (l *load) burst(n int, within time.Duration) {
+	l.add(n)
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		l.mu.Lock()
+		left := l.outstanding
+		l.mu.Unlock()
+		if left <= 8 {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (l *load) post(seq int) {
+	defer func() {
+		l.mu.Lock()
+		l.outstanding--
+		l.mu.Unlock()
+	}()
 	body := map[string]any{"type": eventType, "data": map[string]any{"seq": seq}, "idempotency_key": fmt.Sprintf("seq-%d", seq)}
-	for time.Now().Before(stop) {
+	for time.Now().Before(l.stop) {
 		var acc struct {
 			RunIDs []string `json:"run_ids"`
 		}
-		code, err := c.call("POST", "/events", body, &acc)
+		code, err := l.c.call("POST", "/events", body, &acc)
 		if err == nil && (code == http.StatusAccepted || code == http.StatusOK) && len(acc.RunIDs) == 1 {
 			l.mu.Lock()
 			if _, seen := l.runs[acc.RunIDs[0]]; !seen {
@@ -456,8 +497,8 @@ func (r *result) assert(t *testing.T, s scenario) {
 // table renders the results.
 func table(rs []*result, sc scale) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "load: %.0f events/s for %s per scenario, fault at %s, bound %s; 3 action.http calls per run\n",
-		sc.rate, sc.duration, sc.duration/3, sc.bound)
+	fmt.Fprintf(&b, "load: %.0f events/s for %s per scenario and a burst of %d events right before the fault at %s; bound %s; 3 action.http calls per run\n",
+		sc.rate, sc.duration, sc.burst, sc.duration/3, sc.bound)
 	fmt.Fprintf(&b, "| %-30s | %8s | %8s | %6s | %4s | %5s | %9s | %9s | %9s | %7s |\n",
 		"scenario", "accepted", "finished", "failed", "lost", "stuck", "dup calls", "rewritten", "recovery", "elapsed")
 	fmt.Fprintf(&b, "|%s|%s:|%s:|%s:|%s:|%s:|%s:|%s:|%s:|%s:|\n", strings.Repeat("-", 32), strings.Repeat("-", 9), strings.Repeat("-", 9),

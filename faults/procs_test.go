@@ -276,7 +276,7 @@ func (pg *pgCluster) run(tool string, args ...string) ([]byte, error) {
 // start starts the cluster (again) and waits until it accepts connections.
 func (pg *pgCluster) start(t *testing.T) {
 	t.Helper()
-	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300",
+	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c max_connections=300",
 		pg.port, pg.data)
 	if out, err := pg.run("pg_ctl", "-D", pg.data, "-o", opts, "-l", filepath.Join(pg.data, "server.log"), "-w", "-t", "60", "start"); err != nil {
 		t.Fatalf("pg_ctl start: %v\n%s", err, out)
