@@ -74,7 +74,7 @@ func newCluster(t *testing.T, bin string, pg *pgCluster, name string, counterURL
 		}
 		if t.Failed() {
 			for _, p := range append([]*proc{c.api}, c.workers...) {
-				t.Logf("last lines of %s:\n%s", p.name, tail(p.log, 15))
+				t.Logf("last lines of %s:\n%s", p.name, tail(p.log, 8))
 			}
 		}
 	})

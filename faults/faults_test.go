@@ -5,6 +5,8 @@ package faults
 import (
 	"fmt"
 	"net/http"
+	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -131,7 +133,6 @@ func runScenario(t *testing.T, c *cluster, s scenario, sc scale, ctr *counter) *
 	c.load, loadDone = startLoad(c, sc.rate, sc.duration, sc.duration+sc.bound, sc.burst)
 	time.Sleep(sc.duration / 3)
 	c.load.burst(sc.burst, 20*time.Second)
-	faultAt := time.Now()
 	ref := s.inject(c, sc)
 	faultEnd := time.Now()
 	<-loadDone
@@ -146,7 +147,7 @@ func runScenario(t *testing.T, c *cluster, s scenario, sc scale, ctr *counter) *
 		time.Sleep(500 * time.Millisecond)
 	}
 	r := check(t, c, ctr, s.name, ref)
-	r.faultAt, r.elapsed, r.frozeFor = faultAt.Sub(start), time.Since(start), c.frozeFor
+	r.elapsed, r.frozeFor = time.Since(start), c.frozeFor
 	return r
 }
 
@@ -164,13 +165,13 @@ type load struct {
 	outstanding int                  // events handed to the posters and not yet accepted or given up
 	runs        map[string]time.Time // run id → when its event was accepted
 	refused     int                  // events never accepted before giving up
-	failures    int                  // failed attempts (API down, 5xx), retried
+	failures    map[int]int          // failed attempts (retried) by HTTP status; 0: no answer
 }
 
 // startLoad posts rate events a second for d from 8 concurrent clients; done is closed once every
 // event was accepted or given up on (at giveUp).
 func startLoad(c *cluster, rate float64, d, giveUp time.Duration, burst int) (l *load, done <-chan struct{}) {
-	l = &load{c: c, stop: time.Now().Add(giveUp), seqs: make(chan int, int(rate*d.Seconds())+burst+100), runs: map[string]time.Time{}}
+	l = &load{c: c, stop: time.Now().Add(giveUp), seqs: make(chan int, int(rate*d.Seconds())+burst+100), runs: map[string]time.Time{}, failures: map[int]int{}}
 	for range 8 {
 		l.posts.Add(1)
 		go func() {
@@ -248,7 +249,7 @@ func (l *load) post(seq int) {
 			return
 		}
 		l.mu.Lock()
-		l.failures++
+		l.failures[code]++
 		l.mu.Unlock()
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -291,18 +292,20 @@ func terminal(status string) bool {
 
 // result is one scenario's row of the table.
 type result struct {
-	name                        string
-	accepted, refused, failures int
-	succeeded, failed           int
-	lost, stuck                 int
-	extraRuns                   int // runs stored that no accepted event answered with
-	dupKeys, dupCalls           int // steps called more than once, and the extra calls
-	rewritten                   int // runs whose history is inconsistent
-	samples                     []string
-	recovery                    time.Duration // last run accepted before ref ended this long after ref
-	recovered                   bool          // false: some run accepted before ref never ended
-	faultAt, elapsed, frozeFor  time.Duration
-	badCalls                    int
+	name              string
+	accepted, refused int
+	failures          string // failed POST /events attempts by status
+	succeeded, failed int
+	lost, stuck       int
+	extraRuns         int // runs stored that no accepted event answered with
+	dupKeys, dupCalls int // steps called more than once, and the extra calls
+	rewritten         int // runs whose history is inconsistent
+	samples           []string
+	recovery          time.Duration // last run accepted before ref ended this long after ref
+	recovered         bool          // false: some run accepted before ref never ended
+	elapsed, frozeFor time.Duration
+	badCalls          int // calls without a step's key and body
+	strayCalls        int // calls for runs the API does not list
 }
 
 // check reads every run back through the API and compares it with the counting server.
@@ -310,7 +313,7 @@ func check(t *testing.T, c *cluster, ctr *counter, name string, ref time.Time) *
 	t.Helper()
 	l := c.load
 	l.mu.Lock()
-	r := &result{name: name, accepted: len(l.runs), refused: l.refused, failures: l.failures}
+	r := &result{name: name, accepted: len(l.runs), refused: l.refused, failures: countsText(l.failures)}
 	accepted := map[string]bool{}
 	for id := range l.runs {
 		accepted[id] = true
@@ -372,7 +375,7 @@ func check(t *testing.T, c *cluster, ctr *counter, name string, ref time.Time) *
 			r.dupCalls += len(at) - 1
 		}
 		if run, _, _ := strings.Cut(key, ":"); !ids[run] {
-			r.samples = append(r.samples, "call for a run the API does not list: "+key)
+			r.strayCalls++
 		}
 	}
 	return r
@@ -422,21 +425,6 @@ func inconsistent(v *runView, calls map[string][]time.Time) string {
 	steps := map[string]int{}
 	for i, s := range v.Steps {
 		steps[s.NodeID] = i
-		if terminal(v.Status) && s.Status == "running" {
-			return fmt.Sprintf("step %s still running in an ended run", s.NodeID)
-		}
-		if v.FinishedAt != nil && s.FinishedAt != nil && s.FinishedAt.After(*v.FinishedAt) {
-			return fmt.Sprintf("step %s finished %s after the run", s.NodeID, s.FinishedAt.Sub(*v.FinishedAt))
-		}
-		if s.NodeID != chain[0] {
-			n := len(calls[v.ID+":"+s.NodeID])
-			if n > s.Attempt {
-				return fmt.Sprintf("step %s has attempt %d but the provider saw %d calls", s.NodeID, s.Attempt, n)
-			}
-			if s.Status == "succeeded" && n == 0 {
-				return fmt.Sprintf("step %s succeeded without a call", s.NodeID)
-			}
-		}
 	}
 	for i, id := range chain {
 		j, ok := steps[id]
@@ -456,6 +444,23 @@ func inconsistent(v *runView, calls map[string][]time.Time) string {
 			}
 		}
 	}
+	for _, s := range v.Steps {
+		if terminal(v.Status) && s.Status == "running" {
+			return fmt.Sprintf("step %s still running in an ended run", s.NodeID)
+		}
+		if s.NodeID != chain[0] {
+			n := len(calls[v.ID+":"+s.NodeID])
+			if n > s.Attempt {
+				return fmt.Sprintf("step %s has attempt %d but the provider saw %d calls", s.NodeID, s.Attempt, n)
+			}
+			if s.Status == "succeeded" && n == 0 {
+				return fmt.Sprintf("step %s succeeded without a call", s.NodeID)
+			}
+		}
+		if v.FinishedAt != nil && s.FinishedAt != nil && s.FinishedAt.After(*v.FinishedAt) {
+			return fmt.Sprintf("step %s (%s, attempt %d) finished %s after the run", s.NodeID, s.Status, s.Attempt, s.FinishedAt.Sub(*v.FinishedAt).Round(time.Millisecond))
+		}
+	}
 	return ""
 }
 
@@ -469,6 +474,9 @@ func (r *result) assert(t *testing.T, s scenario) {
 	}
 	if r.badCalls > 0 {
 		t.Errorf("%d calls at the counting server without a step's key and body", r.badCalls)
+	}
+	if r.strayCalls > 0 {
+		t.Errorf("%d steps called for runs the API does not list", r.strayCalls)
 	}
 	if r.lost > 0 {
 		t.Errorf("%d runs lost (accepted but not stored, or never picked up)", r.lost)
@@ -519,8 +527,8 @@ func table(rs []*result, sc scale) string {
 		if r.refused > 0 {
 			notes = append(notes, fmt.Sprintf("%d events never accepted", r.refused))
 		}
-		if r.failures > 0 {
-			notes = append(notes, fmt.Sprintf("%d POST /events attempts failed and were retried", r.failures))
+		if r.failures != "" {
+			notes = append(notes, "POST /events attempts failed and retried: "+r.failures)
 		}
 		if r.frozeFor > 0 {
 			notes = append(notes, fmt.Sprintf("worker frozen %.0f s", r.frozeFor.Seconds()))
@@ -530,4 +538,18 @@ func table(rs []*result, sc scale) string {
 		}
 	}
 	return b.String()
+}
+
+// countsText renders failed attempts by status, e.g. "500 ×12, no answer ×3".
+func countsText(m map[int]int) string {
+	var parts []string
+	for code, n := range m {
+		what := strconv.Itoa(code)
+		if code == 0 {
+			what = "no answer"
+		}
+		parts = append(parts, fmt.Sprintf("%s ×%d", what, n))
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ", ")
 }

@@ -125,12 +125,6 @@ func tail(path string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// countLines counts the log lines containing s, across restarts.
-func countLines(path, s string) int {
-	b, _ := os.ReadFile(path)
-	return strings.Count(string(b), s)
-}
-
 // freePort finds a free loopback TCP port in [lo, hi], or any free port when lo is 0.
 func freePort(t *testing.T, lo, hi int) int {
 	t.Helper()
