@@ -26,7 +26,7 @@ type scale struct {
 
 var (
 	full  = scale{rate: 50, duration: 16 * time.Second, bound: 180 * time.Second, outage: 10 * time.Second, freeze: 150 * time.Second, burst: 300}
-	small = scale{rate: 25, duration: 6 * time.Second, bound: 40 * time.Second, outage: 4 * time.Second, freeze: 40 * time.Second, burst: 200}
+	small = scale{rate: 25, duration: 5 * time.Second, bound: 40 * time.Second, outage: 3 * time.Second, freeze: 40 * time.Second, burst: 150}
 )
 
 // Targets of issue #9.
