@@ -45,6 +45,13 @@ type cluster struct {
 func newCluster(t *testing.T, bin string, pg *pgCluster, name string, counterURL string) *cluster {
 	t.Helper()
 	dir := t.TempDir()
+	if keep := os.Getenv("OPSFLOW_FAULTS_LOGS"); keep != "" {
+		// Process logs (and data dirs) kept for a look after the test, one directory per scenario.
+		dir = filepath.Join(keep, fmt.Sprintf("%s-%d", strings.ReplaceAll(t.Name(), "/", "-"), time.Now().Unix()))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
 	c := &cluster{t: t, bin: bin, dir: dir, pg: pg, client: &http.Client{Timeout: 10 * time.Second}}
 	dbURL := pg.createDB(t, fmt.Sprintf("faults_%s_%d", name, time.Now().UnixNano()))
 	c.redis = startRedis(t, dir)
