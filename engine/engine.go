@@ -52,6 +52,11 @@ type Config struct {
 	// PollInterval is how often an idle worker checks for tasks. Default 20ms.
 	PollInterval time.Duration
 	Logger       *slog.Logger
+	// StartTimeout bounds how long Open keeps retrying Postgres and Redis (DefaultStartTimeout if 0;
+	// negative: one attempt).
+	StartTimeout time.Duration
+	// RequireMigrated makes Open refuse a database with pending migrations instead of applying them.
+	RequireMigrated bool
 	// Offline opens only the store, for command-line tools: no queue, no dispatcher, no worker.
 	// (An embedded queue in a second process would take runs from the outbox that only it could see.)
 	Offline bool
@@ -79,9 +84,7 @@ type Engine struct {
 
 // Open connects to the store and the queue and starts the outbox dispatcher.
 func Open(cfg Config) (*Engine, error) {
-	if cfg.DataDir == "" {
-		cfg.DataDir = "./data"
-	}
+	cfg = withStartDefaults(cfg)
 	if cfg.HTTPTimeout <= 0 {
 		cfg.HTTPTimeout = 30 * time.Second
 	}
@@ -95,9 +98,6 @@ func Open(cfg Config) (*Engine, error) {
 		cfg.MaxRetry = 3
 	} else if cfg.MaxRetry < 0 {
 		cfg.MaxRetry = 0
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
 	}
 	if cfg.DatabaseURL != "" && !strings.HasPrefix(cfg.DatabaseURL, "postgres://") && !strings.HasPrefix(cfg.DatabaseURL, "postgresql://") {
 		return nil, errors.New("DATABASE_URL must be a postgres:// URL")
@@ -124,15 +124,19 @@ func Open(cfg Config) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := store.Open(cfg.DatabaseURL, cfg.DataDir)
+	st, err := openStore(cfg)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkKey(context.Background(), st, box); err != nil {
+		st.Close()
 		return nil, err
 	}
 	e := &Engine{Store: st, box: box, http: guard.Client(cfg.HTTPTimeout), log: cfg.Logger, cfg: cfg}
 	if cfg.Offline {
 		return e, nil
 	}
-	q, err := queue.Open(queue.Config{RedisAddr: cfg.RedisAddr, Name: cfg.QueueName})
+	q, err := openQueue(cfg)
 	if err != nil {
 		st.Close()
 		return nil, err

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/glebarez/sqlite"
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgconn"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
@@ -25,41 +27,57 @@ type Store struct {
 	Embedded bool
 }
 
-// Open connects to Postgres when databaseURL is set, else to SQLite in dataDir, and migrates.
+// Open connects and applies the pending migrations.
 func Open(databaseURL, dataDir string) (*Store, error) {
-	cfg := &gorm.Config{Logger: logger.Discard, NowFunc: func() time.Time { return time.Now().UTC() }}
-	var (
-		db  *gorm.DB
-		err error
-	)
+	s, err := Connect(databaseURL, dataDir)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.Migrate(context.Background()); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Connect connects to Postgres when databaseURL is set, else to SQLite in dataDir, without migrating.
+// A Postgres that does not answer is an error (and no open connections are left behind).
+func Connect(databaseURL, dataDir string) (*Store, error) {
+	cfg := &gorm.Config{Logger: logger.Discard, NowFunc: func() time.Time { return time.Now().UTC() }, DisableAutomaticPing: true}
 	embedded := databaseURL == ""
 	if embedded {
 		if err := os.MkdirAll(dataDir, 0o700); err != nil {
 			return nil, fmt.Errorf("data directory %s: %w", dataDir, err)
 		}
 		path := filepath.Join(dataDir, "opsflow.db")
-		db, err = gorm.Open(sqlite.Open(path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_txlock=immediate"), cfg)
-		if err == nil {
-			sqlDB, _ := db.DB()
-			// SQLite allows one writer; one connection avoids "database is locked" under load.
-			sqlDB.SetMaxOpenConns(1)
+		db, err := gorm.Open(sqlite.Open(path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_txlock=immediate"), cfg)
+		if err != nil {
+			return nil, fmt.Errorf("cannot open database: %w", err)
 		}
-	} else {
-		db, err = gorm.Open(postgres.Open(databaseURL), cfg)
-		if err == nil {
-			sqlDB, _ := db.DB()
-			sqlDB.SetMaxOpenConns(20)
-			sqlDB.SetMaxIdleConns(10)
-			err = sqlDB.Ping()
-		}
+		sqlDB, _ := db.DB()
+		// SQLite allows one writer; one connection avoids "database is locked" under load.
+		sqlDB.SetMaxOpenConns(1)
+		return &Store{DB: db, Embedded: true}, nil
 	}
+	db, err := gorm.Open(postgres.Open(databaseURL), cfg)
 	if err != nil {
 		return nil, fmt.Errorf("cannot open database: %w", err)
 	}
-	if err := db.AutoMigrate(Models...); err != nil {
-		return nil, fmt.Errorf("database migration failed: %w", err)
+	sqlDB, _ := db.DB()
+	sqlDB.SetMaxOpenConns(20)
+	sqlDB.SetMaxIdleConns(10)
+	if err := sqlDB.Ping(); err != nil {
+		sqlDB.Close()
+		return nil, fmt.Errorf("cannot open database: %w", err)
 	}
-	return &Store{DB: db, Embedded: embedded}, nil
+	return &Store{DB: db}, nil
+}
+
+// IsPermanentConnectError reports whether a failed Connect will fail the same way however often it
+// is retried: Postgres refused the credentials or has no such database.
+func IsPermanentConnectError(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (strings.HasPrefix(pgErr.Code, "28") || pgErr.Code == "3D000")
 }
 
 // Close closes the connection pool.
