@@ -58,7 +58,7 @@ func openStore(cfg Config) (*store.Store, error) {
 	if cfg.RequireMigrated {
 		pending, err := st.PendingMigrations(ctx)
 		if err == nil && len(pending) > 0 {
-			err = fmt.Errorf("the database lacks %d migration(s), from %d (%s): run opsflow migrate first (OPSFLOW_AUTO_MIGRATE=false)",
+			err = fmt.Errorf("the database lacks %d migration(s), from %d (%s): run opsflow migrate first (automatic migration is off: OPSFLOW_AUTO_MIGRATE=false)",
 				len(pending), pending[0].Version, pending[0].Name)
 		}
 		if err != nil {
