@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net/http"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
@@ -99,8 +98,8 @@ func Open(cfg Config) (*Engine, error) {
 	} else if cfg.MaxRetry < 0 {
 		cfg.MaxRetry = 0
 	}
-	if cfg.DatabaseURL != "" && !strings.HasPrefix(cfg.DatabaseURL, "postgres://") && !strings.HasPrefix(cfg.DatabaseURL, "postgresql://") {
-		return nil, errors.New("DATABASE_URL must be a postgres:// URL")
+	if err := checkDatabaseURL(cfg.DatabaseURL); err != nil {
+		return nil, err
 	}
 	var key []byte
 	var err error
@@ -130,6 +129,9 @@ func Open(cfg Config) (*Engine, error) {
 	}
 	if err := checkKey(context.Background(), st, box); err != nil {
 		st.Close()
+		if errors.Is(err, ErrWrongKey) {
+			err = wrongKey(cfg)
+		}
 		return nil, err
 	}
 	e := &Engine{Store: st, box: box, http: guard.Client(cfg.HTTPTimeout), log: cfg.Logger, cfg: cfg}

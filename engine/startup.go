@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/opsflow/opsflow/engine/queue"
@@ -96,6 +98,9 @@ func openQueue(cfg Config) (*queue.Queue, error) {
 // explicit upgrade step (opsflow migrate). It retries the connection like Open.
 func Migrate(cfg Config) ([]store.Migration, error) {
 	cfg = withStartDefaults(cfg)
+	if err := checkDatabaseURL(cfg.DatabaseURL); err != nil {
+		return nil, err
+	}
 	var st *store.Store
 	err := retryStart(cfg.Logger, "the database", cfg.StartTimeout, store.IsPermanentConnectError, func() (err error) {
 		st, err = store.Connect(cfg.DatabaseURL, cfg.DataDir)
@@ -106,6 +111,13 @@ func Migrate(cfg Config) ([]store.Migration, error) {
 	}
 	defer st.Close()
 	return st.Migrate(context.Background())
+}
+
+func checkDatabaseURL(url string) error {
+	if url != "" && !strings.HasPrefix(url, "postgres://") && !strings.HasPrefix(url, "postgresql://") {
+		return errors.New("DATABASE_URL must be a postgres:// URL")
+	}
+	return nil
 }
 
 func withStartDefaults(cfg Config) Config {
@@ -125,7 +137,16 @@ func withStartDefaults(cfg Config) Config {
 const keyCheckSetting = "key_check"
 
 // ErrWrongKey is a secret key other than the one the stored credentials were encrypted with.
-var ErrWrongKey = errors.New("OPSFLOW_SECRET_KEY is not the key this database's credentials were encrypted with (key check failed); start with the original key")
+var ErrWrongKey = errors.New("not the key this database's credentials were encrypted with (key check failed)")
+
+// wrongKey says which key was wrong and what to do.
+func wrongKey(cfg Config) error {
+	if cfg.SecretKey != "" {
+		return fmt.Errorf("OPSFLOW_SECRET_KEY is %w; start with the original key", ErrWrongKey)
+	}
+	return fmt.Errorf("the key in %s is %w; restore the original file or set OPSFLOW_SECRET_KEY to the original key",
+		filepath.Join(cfg.DataDir, "secret.key"), ErrWrongKey)
+}
 
 // checkKey refuses a key other than the database's. The first start stores a check value; a
 // database that has credentials but no check value yet (made before there were check values)

@@ -8,7 +8,9 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -142,7 +144,7 @@ func TestWrongSecretKeyRefused(t *testing.T) {
 			e.Close()
 			cfg.SecretKey = keyB
 			_, err = engine.Open(cfg)
-			if !errors.Is(err, engine.ErrWrongKey) || strings.Contains(err.Error(), "\n") {
+			if !errors.Is(err, engine.ErrWrongKey) || !strings.Contains(err.Error(), "OPSFLOW_SECRET_KEY") || strings.Contains(err.Error(), "\n") {
 				t.Fatalf("other key with credentials stored: %v", err)
 			}
 		})
@@ -176,6 +178,23 @@ func TestKeyCheckOfExistingCredentials(t *testing.T) {
 	defer e.Close()
 	if _, err := e.Store.GetSetting(context.Background(), "key_check"); err != nil {
 		t.Fatalf("key check value not stored after a verified start: %v", err)
+	}
+}
+
+// A replaced secret.key file (the embedded default's generated key) is refused, naming the file.
+func TestReplacedKeyFileRefused(t *testing.T) {
+	cfg := enginetest.Config(t, enginetest.Embedded)
+	cfg.Offline = true
+	e, err := engine.Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Close()
+	if err := os.WriteFile(filepath.Join(cfg.DataDir, "secret.key"), []byte(keyB+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := engine.Open(cfg); !errors.Is(err, engine.ErrWrongKey) || !strings.Contains(err.Error(), "secret.key") {
+		t.Fatalf("replaced key file: %v", err)
 	}
 }
 

@@ -220,3 +220,19 @@ func TestMigrateCommand(t *testing.T) {
 		t.Fatalf("bad OPSFLOW_START_TIMEOUT: %v", err)
 	}
 }
+
+// serve with a wrong but well-formed OPSFLOW_SECRET_KEY exits with one line before running anything.
+func TestServeRefusesWrongKey(t *testing.T) {
+	env := []string{"OPSFLOW_DATA_DIR=" + t.TempDir(), "OPSFLOW_ADDR=" + freeAddr(t)}
+	first := start(t, append(env, "OPSFLOW_SECRET_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="), "serve")
+	first.waitLine(t, "opsflow listening")
+	first.cmd.Process.Signal(os.Interrupt)
+	if code, out := first.exit(t); code != 0 {
+		t.Fatalf("first serve: exit %d\n%s", code, strings.Join(out, "\n"))
+	}
+	second := start(t, append(env, "OPSFLOW_SECRET_KEY=ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA="), "serve")
+	code, out := second.exit(t)
+	if code != 1 || len(out) != 1 || !strings.Contains(out[0], "OPSFLOW_SECRET_KEY is not the key") {
+		t.Fatalf("serve with another key: exit %d, stderr:\n%s", code, strings.Join(out, "\n"))
+	}
+}
