@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -256,8 +257,21 @@ func TestStartWaitsForPostgres(t *testing.T) {
 		t.Fatalf("Postgres never up: %v\n%s", err, logs.buf.String())
 	}
 
-	cfg.StartTimeout = time.Minute
+	// A database that does not exist will not appear by waiting: no retries.
+	missing := cfg
+	u, err := url.Parse(os.Getenv("OPSFLOW_TEST_DATABASE_URL"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/opsflow_no_such_database"
+	missing.DatabaseURL = u.String()
+	missing.StartTimeout = time.Minute
 	before := logs.count("cannot reach the database yet")
+	if _, err := engine.Open(missing); err == nil || !strings.Contains(err.Error(), "does not exist") || logs.count("cannot reach the database yet") != before {
+		t.Fatalf("missing database: %v\n%s", err, logs.buf.String())
+	}
+
+	cfg.StartTimeout = time.Minute
 	opened := make(chan error, 1)
 	go func() {
 		e, err := engine.Open(cfg)
