@@ -1,7 +1,6 @@
 package store
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -27,19 +26,6 @@ type Store struct {
 	Embedded bool
 }
 
-// Open connects and applies the pending migrations.
-func Open(databaseURL, dataDir string) (*Store, error) {
-	s, err := Connect(databaseURL, dataDir)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := s.Migrate(context.Background()); err != nil {
-		s.Close()
-		return nil, err
-	}
-	return s, nil
-}
-
 // Connect connects to Postgres when databaseURL is set, else to SQLite in dataDir, without migrating.
 // A Postgres that does not answer is an error (and no open connections are left behind).
 func Connect(databaseURL, dataDir string) (*Store, error) {
@@ -57,6 +43,10 @@ func Connect(databaseURL, dataDir string) (*Store, error) {
 		sqlDB, _ := db.DB()
 		// SQLite allows one writer; one connection avoids "database is locked" under load.
 		sqlDB.SetMaxOpenConns(1)
+		if err := sqlDB.Ping(); err != nil {
+			sqlDB.Close()
+			return nil, fmt.Errorf("cannot open database %s: %w", path, err)
+		}
 		return &Store{DB: db, Embedded: true}, nil
 	}
 	db, err := gorm.Open(postgres.Open(databaseURL), cfg)
