@@ -48,11 +48,7 @@ func never(error) bool { return false }
 
 // openStore connects (retrying) and migrates, or with RequireMigrated only checks that nothing is pending.
 func openStore(cfg Config) (*store.Store, error) {
-	var st *store.Store
-	err := retryStart(cfg.Logger, "the database", cfg.StartTimeout, store.IsPermanentConnectError, func() (err error) {
-		st, err = store.Connect(cfg.DatabaseURL, cfg.DataDir)
-		return err
-	})
+	st, err := connectStore(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -101,16 +97,22 @@ func Migrate(cfg Config) ([]store.Migration, error) {
 	if err := checkDatabaseURL(cfg.DatabaseURL); err != nil {
 		return nil, err
 	}
-	var st *store.Store
-	err := retryStart(cfg.Logger, "the database", cfg.StartTimeout, store.IsPermanentConnectError, func() (err error) {
-		st, err = store.Connect(cfg.DatabaseURL, cfg.DataDir)
-		return err
-	})
+	st, err := connectStore(cfg)
 	if err != nil {
 		return nil, err
 	}
 	defer st.Close()
 	return st.Migrate(context.Background())
+}
+
+// connectStore connects to the database, retrying while it does not answer.
+func connectStore(cfg Config) (*store.Store, error) {
+	var st *store.Store
+	err := retryStart(cfg.Logger, "the database", cfg.StartTimeout, store.IsPermanentConnectError, func() (err error) {
+		st, err = store.Connect(cfg.DatabaseURL, cfg.DataDir)
+		return err
+	})
+	return st, err
 }
 
 func checkDatabaseURL(url string) error {

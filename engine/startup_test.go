@@ -92,6 +92,31 @@ func TestMigrateIsExplicitAndRepeatable(t *testing.T) {
 	}
 }
 
+// A database migrated by a newer opsflow (a rolled-back upgrade) starts with a warning.
+func TestNewerSchemaWarns(t *testing.T) {
+	cfg := enginetest.Config(t, enginetest.Embedded)
+	cfg.Offline = true
+	if _, err := engine.Migrate(cfg); err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Connect("", cfg.DataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.DB.Exec("INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', ?)", time.Now())
+	st.Close()
+	var logs logBuffer
+	cfg.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
+	e, err := engine.Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Close()
+	if logs.count("schema is newer than this opsflow") != 1 {
+		t.Fatalf("no warning:\n%s", logs.buf.String())
+	}
+}
+
 // A database made before migrations were versioned (tables, no schema_migrations) is adopted:
 // its data stays and every migration is recorded.
 func TestMigrateAdoptsUnversionedDatabase(t *testing.T) {
