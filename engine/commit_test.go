@@ -13,8 +13,11 @@ import (
 )
 
 func testCommitter(t *testing.T) (*store.Store, *committer) {
-	st, err := store.Open("", t.TempDir(), 0)
+	st, err := store.Connect("", t.TempDir(), 0)
 	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Migrate(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	c := newCommitter(st.DB, 1)

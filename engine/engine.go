@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net/http"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
@@ -56,6 +55,11 @@ type Config struct {
 	// DBPoolSize bounds the Postgres connections of this process. Default: Concurrency + 20.
 	DBPoolSize int
 	Logger     *slog.Logger
+	// StartTimeout bounds how long Open keeps retrying Postgres and Redis (DefaultStartTimeout if 0;
+	// negative: one attempt).
+	StartTimeout time.Duration
+	// RequireMigrated makes Open refuse a database with pending migrations instead of applying them.
+	RequireMigrated bool
 	// Offline opens only the store, for command-line tools: no queue, no dispatcher, no worker.
 	// (An embedded queue in a second process would take runs from the outbox that only it could see.)
 	Offline bool
@@ -86,9 +90,7 @@ type Engine struct {
 
 // Open connects to the store and the queue and starts the outbox dispatcher.
 func Open(cfg Config) (*Engine, error) {
-	if cfg.DataDir == "" {
-		cfg.DataDir = "./data"
-	}
+	cfg = withStartDefaults(cfg)
 	if cfg.HTTPTimeout <= 0 {
 		cfg.HTTPTimeout = 30 * time.Second
 	}
@@ -115,8 +117,8 @@ func Open(cfg Config) (*Engine, error) {
 	if cfg.DBPoolSize <= 0 {
 		cfg.DBPoolSize = cfg.Concurrency + 20
 	}
-	if cfg.DatabaseURL != "" && !strings.HasPrefix(cfg.DatabaseURL, "postgres://") && !strings.HasPrefix(cfg.DatabaseURL, "postgresql://") {
-		return nil, errors.New("DATABASE_URL must be a postgres:// URL")
+	if err := checkDatabaseURL(cfg.DatabaseURL); err != nil {
+		return nil, err
 	}
 	var key []byte
 	var err error
@@ -140,8 +142,15 @@ func Open(cfg Config) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := store.Open(cfg.DatabaseURL, cfg.DataDir, cfg.DBPoolSize)
+	st, err := openStore(cfg)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkKey(context.Background(), st, box); err != nil {
+		st.Close()
+		if errors.Is(err, ErrWrongKey) {
+			err = wrongKey(cfg)
+		}
 		return nil, err
 	}
 	lanes := 4 // Postgres commits in parallel; SQLite has one writer
@@ -152,7 +161,7 @@ func Open(cfg Config) (*Engine, error) {
 	if cfg.Offline {
 		return e, nil
 	}
-	q, err := queue.Open(queue.Config{RedisAddr: cfg.RedisAddr, Name: cfg.QueueName})
+	q, err := openQueue(cfg)
 	if err != nil {
 		st.Close()
 		return nil, err

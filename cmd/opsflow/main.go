@@ -2,6 +2,7 @@
 //
 //	opsflow serve            API + builder + worker in one process
 //	opsflow worker           workers only (needs DATABASE_URL and REDIS_ADDR)
+//	opsflow migrate          apply the pending database migrations
 //	opsflow validate FILE    check a flow document
 //	opsflow import FILE      store a flow document as a new flow (--publish to publish it)
 //	opsflow export ID        print a flow's document
@@ -17,11 +18,13 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -31,6 +34,8 @@ import (
 	"github.com/opsflow/opsflow/engine/compile"
 	"github.com/opsflow/opsflow/engine/flow"
 	"github.com/opsflow/opsflow/engine/node"
+	"github.com/opsflow/opsflow/engine/queue"
+	"github.com/opsflow/opsflow/engine/store"
 	"github.com/opsflow/opsflow/engine/template"
 	"github.com/opsflow/opsflow/examples"
 	_ "github.com/opsflow/opsflow/nodes" // registers every node type
@@ -41,6 +46,8 @@ const usage = `opsflow — low-code workflows joining your CRM and payment syste
 Usage:
   opsflow serve     [flags]        run the API, the builder and a worker (http://localhost:8080)
   opsflow worker    [flags]        run workers only (needs DATABASE_URL and REDIS_ADDR)
+  opsflow migrate   [flags]        apply the pending database migrations (serve and worker do too,
+                                   unless OPSFLOW_AUTO_MIGRATE=false)
   opsflow validate  FILE           check a flow document and list every problem
   opsflow import    [flags] FILE   store a flow document or template as a new flow (-publish to publish it;
                                    -template ID imports from the gallery, with -param/-credential/-team)
@@ -61,6 +68,8 @@ func main() {
 		err = serve(args, true)
 	case "worker":
 		err = serve(args, false)
+	case "migrate":
+		err = migrate(args, os.Stdout)
 	case "validate":
 		err = validate(args, os.Stdout)
 	case "import":
@@ -73,7 +82,7 @@ func main() {
 		fmt.Print(usage)
 		return
 	default:
-		err = fmt.Errorf("unknown command %q (want serve, worker, validate, import, export or docs)", cmd)
+		err = fmt.Errorf("unknown command %q (want serve, worker, migrate, validate, import, export or docs)", cmd)
 	}
 	if err != nil {
 		var ex exitError
@@ -105,6 +114,8 @@ type settings struct {
 	retention   string
 	stepTimeout string
 	dbPool      int
+	startWait   time.Duration
+	autoMigrate *bool // nil (settings made in tests): true
 }
 
 func env(key, def string) string {
@@ -127,6 +138,14 @@ func (s *settings) register(fs *flag.FlagSet) error {
 	if err != nil || dbPool < 0 {
 		return fmt.Errorf("OPSFLOW_DB_POOL must be a whole number, not %q", os.Getenv("OPSFLOW_DB_POOL"))
 	}
+	startWait, err := time.ParseDuration(env("OPSFLOW_START_TIMEOUT", engine.DefaultStartTimeout.String()))
+	if err != nil || startWait < 0 {
+		return fmt.Errorf("OPSFLOW_START_TIMEOUT must be a duration such as 60s or 0s, not %q", os.Getenv("OPSFLOW_START_TIMEOUT"))
+	}
+	autoMigrate, err := strconv.ParseBool(env("OPSFLOW_AUTO_MIGRATE", "true"))
+	if err != nil {
+		return fmt.Errorf("OPSFLOW_AUTO_MIGRATE must be true or false, not %q", os.Getenv("OPSFLOW_AUTO_MIGRATE"))
+	}
 	fs.StringVar(&s.addr, "addr", env("OPSFLOW_ADDR", ":8080"), "listen address (OPSFLOW_ADDR)")
 	fs.StringVar(&s.dataDir, "data-dir", env("OPSFLOW_DATA_DIR", "./data"), "embedded default's files (OPSFLOW_DATA_DIR)")
 	fs.StringVar(&s.databaseURL, "database-url", env("DATABASE_URL", ""), "Postgres URL; empty uses SQLite in the data dir (DATABASE_URL)")
@@ -138,6 +157,8 @@ func (s *settings) register(fs *flag.FlagSet) error {
 	fs.StringVar(&s.retention, "retention", env("OPSFLOW_RETENTION", "90d"), "how long finished runs and their events are kept, at least 7d (OPSFLOW_RETENTION)")
 	fs.StringVar(&s.stepTimeout, "step-timeout", env("OPSFLOW_STEP_TIMEOUT", "5m"), "longest one step may run unless its node sets step_timeout (OPSFLOW_STEP_TIMEOUT)")
 	fs.IntVar(&s.dbPool, "db-pool", dbPool, "Postgres connections of this process; 0: concurrency + 20 (OPSFLOW_DB_POOL)")
+	fs.DurationVar(&s.startWait, "start-timeout", startWait, "how long to keep retrying Postgres and Redis at start; 0s: one attempt (OPSFLOW_START_TIMEOUT)")
+	s.autoMigrate = fs.Bool("auto-migrate", autoMigrate, "apply pending database migrations at start; false: refuse to start until opsflow migrate ran (OPSFLOW_AUTO_MIGRATE)")
 	fs.BoolVar(&s.worker, "worker", env("OPSFLOW_WORKER", "true") != "false", "serve: also execute runs in this process (OPSFLOW_WORKER)")
 	return nil
 }
@@ -168,7 +189,12 @@ func (s *settings) engineConfig(log *slog.Logger) (engine.Config, error) {
 	if err != nil || stepTimeout <= 0 {
 		return engine.Config{}, fmt.Errorf("step timeout must be a positive duration such as 30s or 5m, not %q", s.stepTimeout)
 	}
+	startWait := s.startWait
+	if startWait == 0 {
+		startWait = -1 // engine.Config: negative is one attempt, zero the default
+	}
 	return engine.Config{
+		StartTimeout: startWait, RequireMigrated: s.autoMigrate != nil && !*s.autoMigrate,
 		DataDir: s.dataDir, DatabaseURL: s.databaseURL, RedisAddr: s.redisAddr, SecretKey: os.Getenv("OPSFLOW_SECRET_KEY"),
 		HTTPAllow: allow, Concurrency: s.concurrency, Logger: log, QueueName: os.Getenv("OPSFLOW_QUEUE"), Retention: retention,
 		StepTimeout: stepTimeout, DBPoolSize: s.dbPool,
@@ -211,12 +237,46 @@ func serve(args []string, withAPI bool) error {
 	if err != nil {
 		return err
 	}
+	queue.LogRedisTo(log)
 	if !withAPI && (s.databaseURL == "" || s.redisAddr == "") {
 		return errors.New("worker needs DATABASE_URL and REDIS_ADDR (a separate worker must share the database and queue); for one process use: opsflow serve")
+	}
+	if withAPI && !s.worker && s.redisAddr == "" {
+		return errors.New("-worker=false needs REDIS_ADDR: with the embedded queue only this process can execute runs")
 	}
 	cfg, err := s.engineConfig(log)
 	if err != nil {
 		return err
+	}
+	var tokens []string // secrets: from the environment only, never a flag (flags show in ps)
+	for _, t := range strings.Split(os.Getenv("OPSFLOW_API_TOKENS"), ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			if len(t) < 16 {
+				return errors.New("OPSFLOW_API_TOKENS: each token must be at least 16 characters (generate one with: openssl rand -hex 24)")
+			}
+			tokens = append(tokens, t)
+		}
+	}
+	// Nothing may run before this process knows it is the only one on its data directory and its
+	// port: a second serve would otherwise recover (and so repeat) the first one's runs.
+	if s.databaseURL == "" || s.redisAddr == "" {
+		lock, err := lockDataDir(s.dataDir)
+		if err != nil {
+			return err
+		}
+		defer lock.Close()
+	}
+	var srv *http.Server
+	var handler startingHandler
+	errc := make(chan error, 1)
+	if withAPI {
+		ln, err := net.Listen("tcp", s.addr)
+		if err != nil {
+			return fmt.Errorf("cannot listen on %s: %w", s.addr, err)
+		}
+		srv = &http.Server{Handler: &handler, ReadHeaderTimeout: 10 * time.Second}
+		go func() { errc <- srv.Serve(ln) }()
+		defer srv.Close()
 	}
 	e, err := engine.Open(cfg)
 	if err != nil {
@@ -227,8 +287,6 @@ func serve(args []string, withAPI bool) error {
 		if err := e.StartWorker(); err != nil {
 			return err
 		}
-	} else if s.redisAddr == "" {
-		return errors.New("-worker=false needs REDIS_ADDR: with the embedded queue only this process can execute runs")
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -246,39 +304,78 @@ func serve(args []string, withAPI bool) error {
 	if err != nil {
 		return err
 	}
-	var tokens []string // secrets: from the environment only, never a flag (flags show in ps)
-	for _, t := range strings.Split(os.Getenv("OPSFLOW_API_TOKENS"), ",") {
-		if t = strings.TrimSpace(t); t != "" {
-			if len(t) < 16 {
-				return errors.New("OPSFLOW_API_TOKENS: each token must be at least 16 characters (generate one with: openssl rand -hex 24)")
-			}
-			tokens = append(tokens, t)
-		}
-	}
-	handler := api.New(e, api.Options{MaxBody: s.maxBody, UI: ui, Templates: gallery, Tokens: tokens, Logger: log})
-	srv := &http.Server{Addr: s.addr, Handler: handler, ReadHeaderTimeout: 10 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
-	store, queue := "sqlite ("+s.dataDir+")", "embedded"
+	handler.ready(api.New(e, api.Options{MaxBody: s.maxBody, UI: ui, Templates: gallery, Tokens: tokens, Logger: log}))
+	storeKind, queueKind := "sqlite ("+s.dataDir+")", "embedded"
 	if s.databaseURL != "" {
-		store = "postgres"
+		storeKind = "postgres"
 	}
 	if s.redisAddr != "" {
-		queue = "redis " + s.redisAddr
+		queueKind = "redis " + s.redisAddr
 	}
-	log.Info("opsflow listening", "addr", s.addr, "url", "http://"+displayAddr(s.addr), "store", store, "queue", queue, "api_tokens", len(tokens))
+	log.Info("opsflow listening", "addr", s.addr, "url", "http://"+displayAddr(s.addr), "store", storeKind, "queue", queueKind, "api_tokens", len(tokens))
 	if len(tokens) == 0 {
 		log.Warn("the API is open to anyone who can reach it; set OPSFLOW_API_TOKENS to require a token")
 	}
 	select {
 	case err := <-errc:
-		return fmt.Errorf("cannot listen on %s: %w", s.addr, err)
+		return fmt.Errorf("serving on %s: %w", s.addr, err)
 	case <-ctx.Done():
 	}
 	log.Info("shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	return srv.Shutdown(shutdownCtx)
+}
+
+// startingHandler answers while the engine starts (the port is bound first): /healthz says the
+// process lives, everything else is 503 with Retry-After; then it hands over to the API.
+type startingHandler struct{ api atomic.Pointer[http.Handler] }
+
+func (h *startingHandler) ready(api http.Handler) { h.api.Store(&api) }
+
+func (h *startingHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if api := h.api.Load(); api != nil {
+		(*api).ServeHTTP(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if r.URL.Path == "/healthz" || r.URL.Path == "/api/v1/healthz" {
+		io.WriteString(w, `{"status":"starting"}`)
+		return
+	}
+	w.Header().Set("Retry-After", "2")
+	w.WriteHeader(http.StatusServiceUnavailable)
+	io.WriteString(w, `{"error":{"code":"starting","message":"opsflow is starting (connecting to the database and queue); retry shortly"}}`)
+}
+
+// migrate applies the pending database migrations: the explicit upgrade step.
+func migrate(args []string, out io.Writer) error {
+	s, fs, err := parse("migrate", args, nil)
+	if err != nil {
+		return err
+	}
+	if fs.NArg() != 0 {
+		return errors.New("usage: opsflow migrate [flags]")
+	}
+	log, err := s.logger()
+	if err != nil {
+		return err
+	}
+	cfg, err := s.engineConfig(log)
+	if err != nil {
+		return err
+	}
+	applied, err := engine.Migrate(cfg)
+	for _, m := range applied {
+		fmt.Fprintf(out, "applied migration %d: %s\n", m.Version, m.Name)
+	}
+	if err != nil {
+		return err
+	}
+	if len(applied) == 0 {
+		fmt.Fprintf(out, "the database is up to date (migration %d)\n", store.Migrations[len(store.Migrations)-1].Version)
+	}
+	return nil
 }
 
 func displayAddr(addr string) string {

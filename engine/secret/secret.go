@@ -143,3 +143,16 @@ func readKeyFile(path string) ([]byte, error) {
 	}
 	return key, nil
 }
+
+// checkPlaintext is sealed into a key check value: stored with the data, it tells at start whether
+// a key is the one the data was encrypted with, before any credential is needed.
+var checkPlaintext, checkAAD = []byte("opsflow key check v1"), []byte("opsflow:key-check")
+
+// CheckValue returns a new key check value for this Box's key (a sealed known plaintext).
+func (b *Box) CheckValue() []byte { return b.Seal(checkPlaintext, checkAAD) }
+
+// Verify reports whether check was made by CheckValue with this Box's key.
+func (b *Box) Verify(check []byte) bool {
+	plain, err := b.Open(check, checkAAD)
+	return err == nil && string(plain) == string(checkPlaintext)
+}

@@ -226,3 +226,16 @@ func TestKeyFileConcurrentCreation(t *testing.T) {
 		}
 	}
 }
+
+// A key check value verifies under its own key only, and is not a credential's ciphertext.
+func TestKeyCheckValue(t *testing.T) {
+	a, _ := NewBox(bytes.Repeat([]byte{1}, KeySize))
+	b, _ := NewBox(bytes.Repeat([]byte{2}, KeySize))
+	check := a.CheckValue()
+	if !a.Verify(check) || b.Verify(check) {
+		t.Fatalf("verify under own key %v, under another %v", a.Verify(check), b.Verify(check))
+	}
+	if a.Verify(a.Seal([]byte("opsflow key check v1"), []byte("cred-id"))) || a.Verify(check[:10]) {
+		t.Fatal("a ciphertext bound to another record, or a truncated value, verified")
+	}
+}

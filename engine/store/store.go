@@ -10,6 +10,7 @@ import (
 
 	"github.com/glebarez/sqlite"
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgconn"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
@@ -25,51 +26,57 @@ type Store struct {
 	Embedded bool
 }
 
-// Open connects to Postgres when databaseURL is set, else to SQLite in dataDir, and migrates.
-//
-// poolSize bounds Postgres connections (0 means 20).
-func Open(databaseURL, dataDir string, poolSize int) (*Store, error) {
+// Connect connects to Postgres when databaseURL is set, else to SQLite in dataDir, without migrating.
+// A Postgres that does not answer is an error (and no open connections are left behind). poolSize
+// bounds the Postgres connections (0 means 20).
+func Connect(databaseURL, dataDir string, poolSize int) (*Store, error) {
 	if poolSize <= 0 {
 		poolSize = 20
 	}
 	// Single statements need no transaction of their own (gorm would wrap each in one: two more
 	// round trips and a commit); statements are prepared once per connection.
-	cfg := &gorm.Config{Logger: logger.Discard, NowFunc: func() time.Time { return time.Now().UTC() },
+	cfg := &gorm.Config{Logger: logger.Discard, NowFunc: func() time.Time { return time.Now().UTC() }, DisableAutomaticPing: true,
 		SkipDefaultTransaction: true, PrepareStmt: true, PrepareStmtMaxSize: 512}
-	var (
-		db  *gorm.DB
-		err error
-	)
 	embedded := databaseURL == ""
 	if embedded {
 		if err := os.MkdirAll(dataDir, 0o700); err != nil {
 			return nil, fmt.Errorf("data directory %s: %w", dataDir, err)
 		}
 		path := filepath.Join(dataDir, "opsflow.db")
-		db, err = gorm.Open(sqlite.Open(path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_txlock=immediate"), cfg)
-		if err == nil {
-			sqlDB, _ := db.DB()
-			// SQLite allows one writer; one connection avoids "database is locked" under load.
-			sqlDB.SetMaxOpenConns(1)
+		db, err := gorm.Open(sqlite.Open(path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_txlock=immediate"), cfg)
+		if err != nil {
+			return nil, fmt.Errorf("cannot open database: %w", err)
 		}
-	} else {
-		db, err = gorm.Open(postgres.Open(databaseURL), cfg)
-		if err == nil {
-			sqlDB, _ := db.DB()
-			// Idle connections are kept: opening one per burst costs more than the run it serves.
-			sqlDB.SetMaxOpenConns(poolSize)
-			sqlDB.SetMaxIdleConns(poolSize)
-			sqlDB.SetConnMaxIdleTime(5 * time.Minute)
-			err = sqlDB.Ping()
+		sqlDB, _ := db.DB()
+		// SQLite allows one writer; one connection avoids "database is locked" under load.
+		sqlDB.SetMaxOpenConns(1)
+		if err := sqlDB.Ping(); err != nil {
+			sqlDB.Close()
+			return nil, fmt.Errorf("cannot open database %s: %w", path, err)
 		}
+		return &Store{DB: db, Embedded: true}, nil
 	}
+	db, err := gorm.Open(postgres.Open(databaseURL), cfg)
 	if err != nil {
 		return nil, fmt.Errorf("cannot open database: %w", err)
 	}
-	if err := db.AutoMigrate(Models...); err != nil {
-		return nil, fmt.Errorf("database migration failed: %w", err)
+	sqlDB, _ := db.DB()
+	// Idle connections are kept: opening one per burst costs more than the run it serves.
+	sqlDB.SetMaxOpenConns(poolSize)
+	sqlDB.SetMaxIdleConns(poolSize)
+	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+	if err := sqlDB.Ping(); err != nil {
+		sqlDB.Close()
+		return nil, fmt.Errorf("cannot open database: %w", err)
 	}
-	return &Store{DB: db, Embedded: embedded}, nil
+	return &Store{DB: db}, nil
+}
+
+// IsPermanentConnectError reports whether a failed Connect will fail the same way however often it
+// is retried: Postgres refused the credentials or has no such database.
+func IsPermanentConnectError(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (strings.HasPrefix(pgErr.Code, "28") || pgErr.Code == "3D000")
 }
 
 // Close closes the connection pool.

@@ -1,0 +1,146 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"fmt"
+	"slices"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// Migration is one versioned change of the schema, applied once, in its own transaction, and
+// recorded in the schema_migrations table.
+type Migration struct {
+	Version int
+	Name    string
+	Up      func(tx *gorm.DB) error
+}
+
+// Migrations is the schema's history, oldest first. Never edit or reorder an entry that has been
+// released; to change the schema, change the models and append an entry with the next version:
+//
+//	{Version: 3, Name: "runs: lease token", Up: func(tx *gorm.DB) error { return tx.AutoMigrate(&Run{}, &Step{}) }},
+//
+// AutoMigrate only adds what is missing (tables, columns, indexes), so on a new database, where
+// version 1 already created the current models, the later AutoMigrate entries change nothing.
+// Changes AutoMigrate cannot make (renames, backfills, dropping) are explicit SQL for both
+// dialects: switch on tx.Dialector.Name() ("postgres" or "sqlite").
+var Migrations = []Migration{
+	{Version: 1, Name: "initial schema", Up: func(tx *gorm.DB) error { return tx.AutoMigrate(Models...) }},
+	{Version: 2, Name: "settings (key check value)", Up: func(tx *gorm.DB) error { return tx.AutoMigrate(&Setting{}) }},
+	{Version: 3, Name: "runs: lease that fences the writes of an execution", Up: func(tx *gorm.DB) error { return tx.AutoMigrate(&Run{}) }},
+}
+
+// migrationLock is the Postgres advisory lock key that serialises migrations (advisory locks are
+// per database, so installations on one server do not wait for each other).
+const migrationLock = 0x6f7073666c6f77 // "opsflow"
+
+const createSchemaMigrations = `CREATE TABLE IF NOT EXISTS schema_migrations (
+	version integer PRIMARY KEY,
+	name varchar(200) NOT NULL,
+	applied_at timestamp NOT NULL
+)`
+
+// Migrate applies the pending migrations and returns them. Processes starting together on one
+// database take turns: on Postgres they wait for an advisory lock; on SQLite every migration
+// transaction takes the write lock (BEGIN IMMEDIATE) and checks its version again inside it.
+func (s *Store) Migrate(ctx context.Context) ([]Migration, error) {
+	unlock, err := s.lockMigrations(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("database migration: waiting for the migration lock: %w", err)
+	}
+	defer unlock()
+	db := s.DB.WithContext(ctx)
+	if err := db.Exec(createSchemaMigrations).Error; err != nil {
+		return nil, fmt.Errorf("database migration: %w", err)
+	}
+	done, err := s.AppliedMigrations(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var applied []Migration
+	for _, m := range Migrations {
+		if slices.Contains(done, m.Version) {
+			continue
+		}
+		ran := false
+		err := db.Transaction(func(tx *gorm.DB) error {
+			var n int64
+			if err := tx.Table("schema_migrations").Where("version = ?", m.Version).Count(&n).Error; err != nil || n > 0 {
+				return err // another process applied it meanwhile (SQLite)
+			}
+			if err := m.Up(tx); err != nil {
+				return err
+			}
+			ran = true
+			return tx.Exec("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)", m.Version, m.Name, time.Now().UTC()).Error
+		})
+		if err != nil {
+			return applied, fmt.Errorf("database migration %d (%s) failed: %w", m.Version, m.Name, err)
+		}
+		if ran {
+			applied = append(applied, m)
+		}
+	}
+	return applied, nil
+}
+
+// AppliedMigrations lists the versions recorded in schema_migrations, ascending; none on a new database.
+func (s *Store) AppliedMigrations(ctx context.Context) ([]int, error) {
+	db := s.DB.WithContext(ctx)
+	if !db.Migrator().HasTable("schema_migrations") {
+		return nil, nil
+	}
+	var versions []int
+	if err := db.Table("schema_migrations").Order("version").Pluck("version", &versions).Error; err != nil {
+		return nil, fmt.Errorf("reading schema_migrations: %w", err)
+	}
+	return versions, nil
+}
+
+// PendingMigrations lists the migrations this version of opsflow has that the database lacks.
+func (s *Store) PendingMigrations(ctx context.Context) ([]Migration, error) {
+	done, err := s.AppliedMigrations(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var pending []Migration
+	for _, m := range Migrations {
+		if !slices.Contains(done, m.Version) {
+			pending = append(pending, m)
+		}
+	}
+	return pending, nil
+}
+
+// lockMigrations takes the Postgres advisory lock on a connection of its own, held until unlock
+// (or until the process dies, which closes the connection and so releases it).
+func (s *Store) lockMigrations(ctx context.Context) (unlock func(), err error) {
+	if s.Embedded {
+		return func() {}, nil
+	}
+	sqlDB, err := s.DB.DB()
+	if err != nil {
+		return nil, err
+	}
+	conn, err := sqlDB.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock($1)", int64(migrationLock)); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return func() { releaseLock(conn) }, nil
+}
+
+func releaseLock(conn *sql.Conn) {
+	if _, err := conn.ExecContext(context.Background(), "SELECT pg_advisory_unlock($1)", int64(migrationLock)); err != nil {
+		// Do not hand a connection that may still hold the lock back to the pool.
+		conn.Raw(func(any) error { return driver.ErrBadConn })
+	}
+	conn.Close()
+}
