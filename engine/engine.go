@@ -15,6 +15,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/opsflow/opsflow/engine/compile"
 	"github.com/opsflow/opsflow/engine/netguard"
 	"github.com/opsflow/opsflow/engine/queue"
 	"github.com/opsflow/opsflow/engine/secret"
@@ -51,7 +52,15 @@ type Config struct {
 	Concurrency int
 	// PollInterval is how often an idle worker checks for tasks. Default 20ms.
 	PollInterval time.Duration
-	Logger       *slog.Logger
+	// ExprTimeout bounds one evaluation of an expression or template field. Default 1s.
+	// ExprMemoryBudget bounds what it may build, in bytes of text plus list elements. Default 1,000,000.
+	// Both apply to the whole process (see compile.SetExprLimits).
+	ExprTimeout      time.Duration
+	ExprMemoryBudget uint
+	// StepOutputLimit caps each step's stored input and output, in bytes of JSON; a larger one is
+	// stored, and seen downstream, as {"_truncated": true, "size": N, "preview": "..."}. Default 256 KiB.
+	StepOutputLimit int
+	Logger          *slog.Logger
 	// Offline opens only the store, for command-line tools: no queue, no dispatcher, no worker.
 	// (An embedded queue in a second process would take runs from the outbox that only it could see.)
 	Offline bool
@@ -99,6 +108,10 @@ func Open(cfg Config) (*Engine, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.StepOutputLimit <= 0 {
+		cfg.StepOutputLimit = DefaultStepOutputLimit
+	}
+	compile.SetExprLimits(cfg.ExprTimeout, cfg.ExprMemoryBudget)
 	if cfg.DatabaseURL != "" && !strings.HasPrefix(cfg.DatabaseURL, "postgres://") && !strings.HasPrefix(cfg.DatabaseURL, "postgresql://") {
 		return nil, errors.New("DATABASE_URL must be a postgres:// URL")
 	}

@@ -199,8 +199,8 @@ func (e *Engine) step(ctx context.Context, run *store.Run, n *compile.Node, env 
 	st.Status, st.Error, st.Port, st.Output = store.StepRunning, "", "", ""
 	st.StartedAt, st.FinishedAt = time.Now().UTC(), nil
 
-	cfg, cfgErr := n.Config(env)
-	st.Input = toJSON(mask.Value(cfg))
+	cfg, cfgErr := n.ConfigCtx(ctx, env)
+	st.Input = capJSON(toJSON(mask.Value(cfg)), e.cfg.StepOutputLimit)
 	if err := e.Store.DB.WithContext(ctx).Save(st).Error; err != nil {
 		return "", goOn, err
 	}
@@ -212,7 +212,7 @@ func (e *Engine) step(ctx context.Context, run *store.Run, n *compile.Node, env 
 	in := &node.Input{
 		RunID: run.ID, NodeID: id, Config: cfg, Env: env, Attempt: st.Attempt, Resumed: resumed, Inputs: inputs,
 		DryRun: run.DryRun, Services: svc, Log: e.log.With("run_id", run.ID, "node_id", id),
-		Eval: func(field string, env map[string]any) (any, error) { return n.EvalField(field, env) },
+		Eval: func(field string, env map[string]any) (any, error) { return n.EvalFieldCtx(ctx, field, env) },
 	}
 	if st.WaitStarted != nil {
 		in.WaitStarted = *st.WaitStarted
@@ -252,12 +252,13 @@ func (e *Engine) step(ctx context.Context, run *store.Run, n *compile.Node, env 
 		out = mask.Value(fromJSON(svc.scrub(toJSON(res.Output))))
 	}
 	now := time.Now().UTC()
-	st.Status, st.Port, st.Output, st.FinishedAt = store.StepSucceeded, res.Port, toJSON(out), &now
+	stored, seen := capOutput(out, e.cfg.StepOutputLimit)
+	st.Status, st.Port, st.Output, st.FinishedAt = store.StepSucceeded, res.Port, stored, &now
 	st.DurationMs = now.Sub(st.StartedAt).Milliseconds()
 	if err := e.Store.DB.WithContext(ctx).Save(st).Error; err != nil {
 		return "", goOn, err
 	}
-	outputs[id] = out
+	outputs[id] = seen
 	if res.Stop {
 		return res.Port, stopRun, nil
 	}

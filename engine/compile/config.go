@@ -33,6 +33,9 @@ type program struct {
 	// metered is set when the program calls the meter (it loops or allocates), so its
 	// environment must carry it.
 	metered bool
+	// list is set for fields that must give a list: any slice or array is given as []any, the
+	// one list type nodes handle (a range such as 1..3 is an []int).
+	list bool
 }
 
 func (p program) eval(m *meter, env map[string]any) (any, error) {
@@ -40,7 +43,26 @@ func (p program) eval(m *meter, env map[string]any) (any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("expression %q: %w", p.src, err)
 	}
+	if p.list {
+		return asList(out), nil
+	}
 	return out, nil
+}
+
+// asList turns any slice or array into an []any; other values are returned as they are.
+func asList(v any) any {
+	if _, ok := v.([]any); ok || v == nil {
+		return v
+	}
+	r := reflect.ValueOf(v)
+	if r.Kind() != reflect.Slice && r.Kind() != reflect.Array {
+		return v
+	}
+	out := make([]any, r.Len())
+	for i := range out {
+		out[i] = r.Index(i).Interface()
+	}
+	return out
 }
 
 // template is literal text with {{ expr }} parts.
@@ -414,7 +436,7 @@ func (c *compiler) expression(n *Node, src, want string) (value, *fieldErr) {
 			return nil, badExpr("expression %q must give a %s, but gives %s", src, want, t)
 		}
 	}
-	return program{src: src, p: p, metered: l.metered}, nil
+	return program{src: src, p: p, metered: l.metered, list: want == "list"}, nil
 }
 
 // template splits s into literal text and {{ expr }} parts, compiling each part.
