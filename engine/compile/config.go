@@ -182,9 +182,7 @@ func (n *Node) EvalFieldCtx(ctx context.Context, field string, env map[string]an
 
 // evalValue evaluates one field under a meter of its own.
 func evalValue(ctx context.Context, v value, env map[string]any) (any, error) {
-	m := newMeter(ctx)
-	defer m.release()
-	return v.eval(m, env)
+	return v.eval(newMeter(ctx), env)
 }
 
 // LiteralConfig is the config as written, with defaults applied.

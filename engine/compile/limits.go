@@ -22,9 +22,11 @@ import (
 // Time: expr's VM has no way to be interrupted, and only its loops (the predicate of all, any,
 // count, filter, map, reduce, sortBy, groupBy …) can run long: everything else is bounded by the
 // memory budget. So each predicate body is patched at compile time to first call a hidden
-// function that checks the evaluation's context, which carries the deadline. The check is a
-// non-blocking receive on a channel; the deadline's timer is only started by the first loop
-// iteration, so expressions without loops pay nothing.
+// function, which stops the evaluation (by panicking, as expr's own runtime errors do) when the
+// caller's context has ended or the deadline has passed. It costs a non-blocking receive per
+// iteration and a clock reading every 64; it is a plain func() bool in the environment, which
+// expr calls without allocating. The deadline counts from the first loop iteration, so
+// expressions without loops pay nothing.
 //
 // Memory: expr counts ranges, lists, maps and a few builtins (repeat, sort, concat, flatten,
 // reverse) against its VM's budget; opsflow counts, against the same budget, what expr does not:
@@ -68,44 +70,44 @@ var (
 // Hidden names: they contain a NUL byte, which no expression can spell.
 const (
 	meterVar = "\x00meter"
-	tickFn   = "\x00tick"
+	tickVar  = "\x00tick"
 	checkFn  = "\x00check"
 )
 
-// meter is the state of one evaluation: its context, deadline and memory used.
+// meter is the state of one evaluation of a field: its context, deadline and memory used.
 type meter struct {
-	parent  context.Context
-	timeout time.Duration
-	done    <-chan struct{} // nil until the first loop iteration
-	cancel  context.CancelFunc
-	used    uint
-	budget  uint
+	parent   context.Context
+	done     <-chan struct{} // parent's
+	timeout  time.Duration
+	deadline time.Time // set by the first loop iteration
+	ticks    uint
+	tickFn   func() bool
+	used     uint
+	budget   uint
 }
 
 func newMeter(ctx context.Context) *meter {
-	return &meter{parent: ctx, timeout: time.Duration(exprTimeout.Load()), budget: uint(exprBudget.Load())}
+	return &meter{parent: ctx, done: ctx.Done(), timeout: time.Duration(exprTimeout.Load()), budget: uint(exprBudget.Load())}
 }
 
-// release stops the deadline's timer, if one was started.
-func (m *meter) release() {
-	if m.cancel != nil {
-		m.cancel()
-	}
-}
-
-// tick is called at every loop iteration.
-func (m *meter) tick() error {
-	if m.done == nil {
-		var ctx context.Context
-		ctx, m.cancel = context.WithTimeout(m.parent, m.timeout)
-		m.done = ctx.Done()
-	}
+// tick is called at every loop iteration; it panics with the reason to stop, which expr's VM
+// returns as the evaluation's error.
+func (m *meter) tick() bool {
 	select {
 	case <-m.done:
-		return m.stopped()
+		panic(m.stopped())
 	default:
-		return nil
 	}
+	m.ticks++
+	if m.ticks%64 == 1 {
+		now := time.Now()
+		if m.deadline.IsZero() {
+			m.deadline = now.Add(m.timeout)
+		} else if now.After(m.deadline) {
+			panic(m.stopped())
+		}
+	}
+	return true
 }
 
 // stopped says why the evaluation's context ended: the caller's context, or the deadline.
@@ -134,11 +136,14 @@ func (m *meter) run(p *vm.Program, metered bool, env map[string]any) (any, error
 		return nil, fmt.Errorf("expression stopped: %w", err)
 	}
 	if metered {
-		e := make(map[string]any, len(env)+1)
+		e := make(map[string]any, len(env)+2)
 		for k, v := range env {
 			e[k] = v
 		}
-		e[meterVar] = m
+		if m.tickFn == nil {
+			m.tickFn = m.tick
+		}
+		e[meterVar], e[tickVar] = m, m.tickFn
 		env = e
 	}
 	machine := vm.VM{MemoryBudget: m.budget}
@@ -160,11 +165,9 @@ func limitOptions(env types.Map, l *limiter) []expr.Option {
 		withMeter[k] = v
 	}
 	withMeter[meterVar] = types.TypeOf(&meter{})
+	withMeter[tickVar] = types.TypeOf(func() bool { return true })
 	return []expr.Option{
 		expr.Env(withMeter),
-		expr.Function(tickFn, func(args ...any) (any, error) {
-			return true, args[0].(*meter).tick()
-		}, new(func(*meter) bool)),
 		expr.Function(checkFn, func(args ...any) (any, error) {
 			m := args[0].(*meter)
 			return true, m.charge(allocation(args[1].(string), args[2:], m.left()+1))
@@ -191,7 +194,8 @@ type limiter struct {
 func (l *limiter) Visit(node *ast.Node) {
 	switch n := (*node).(type) {
 	case *ast.PredicateNode:
-		tick := l.call(n, tickFn)
+		l.metered = true
+		tick := located(n, &ast.CallNode{Callee: located(n, &ast.IdentifierNode{Value: tickVar})})
 		n.Node = located(n, &ast.SequenceNode{Nodes: []ast.Node{tick, n.Node}})
 	case *ast.BinaryNode:
 		if n.Operator == "+" && maybeString(n.Left) && maybeString(n.Right) {
