@@ -31,8 +31,9 @@ import (
 // Memory: expr counts ranges, lists, maps and a few builtins (repeat, sort, concat, flatten,
 // reverse) against its VM's budget; opsflow counts, against the same budget, what expr does not:
 // string concatenation and the string-, JSON- and list-building builtins (before they allocate,
-// from their arguments), and the size of the evaluation's result (so a list holding the same large
-// value many times cannot be turned into text). Sizes are in expr's unit: one per byte of text,
+// from their arguments). The result of a field's evaluation (all parts of a template together)
+// must fit in the budget too, measured as the text it becomes, so a list holding one large value
+// many times cannot be turned into a huge text. Sizes are in expr's unit: one per byte of text,
 // one per list element or map entry.
 
 // Defaults for SetExprLimits.
@@ -82,7 +83,8 @@ type meter struct {
 	deadline time.Time // set by the first loop iteration
 	ticks    uint
 	tickFn   func() bool
-	used     uint
+	used     uint // by what the evaluation built
+	output   uint // by its results (a template's parts add up)
 	budget   uint
 }
 
@@ -151,8 +153,10 @@ func (m *meter) run(p *vm.Program, metered bool, env map[string]any) (any, error
 	if err != nil {
 		return nil, err
 	}
-	if err := m.charge(sizeOf(out, m.left()+1)); err != nil {
-		return nil, err
+	// The result counts on its own (what was built for it is already counted above).
+	m.output += sizeOf(out, m.budget-m.output+1)
+	if m.output > m.budget {
+		return nil, fmt.Errorf("%w: an expression's result may hold at most %d bytes of text and list elements", ErrExprMemory, m.budget)
 	}
 	return out, nil
 }

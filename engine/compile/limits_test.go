@@ -182,6 +182,12 @@ func TestExprMemoryBudgetResults(t *testing.T) {
 	if _, err := n.Config(limitsEnv(big)); !errors.Is(err, compile.ErrExprMemory) {
 		t.Errorf("template: want ErrExprMemory, got %v", err)
 	}
+	// What is built and what is returned count separately: a result may use the whole budget.
+	n = compileField(t, "action.log", "message", `{{ repeat("x", 900000) }}`)
+	if cfg, err := n.Config(limitsEnv("")); err != nil || len(cfg["message"].(string)) != 900000 {
+		t.Errorf("a 900,000-byte result: %v", err)
+	}
+	n = compileField(t, "action.log", "message", strings.Repeat("{{ event.data.s }}", 20))
 	// Under the budget all of it works, and the budget is configurable.
 	withLimits(t, 0, 10_000_000)
 	cfg, err := n.Config(limitsEnv(big))
