@@ -233,3 +233,15 @@ func TestExprLimitsKeepMeaning(t *testing.T) {
 		t.Errorf("want expr's own error with its position, got %v", err)
 	}
 }
+
+// A field that must give a list gives an []any whatever list type the expression produced, so
+// nodes accept at run time what the save-time check accepted.
+func TestListFieldsGiveAnyList(t *testing.T) {
+	for src, want := range map[string]int{`1..3`: 3, `keys({"a": 1, "b": 2})`: 2, `split("a,b", ",")`: 2, `[1, "x"]`: 2, `map(1..4, # * 2)`: 4} {
+		n := compileField(t, "logic.foreach", "items", src)
+		cfg, err := n.Config(limitsEnv(""))
+		if l, ok := cfg["items"].([]any); err != nil || !ok || len(l) != want {
+			t.Errorf("%s gave %T %v, %v", src, cfg["items"], cfg["items"], err)
+		}
+	}
+}
