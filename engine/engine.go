@@ -14,6 +14,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/opsflow/opsflow/engine/compile"
 	"github.com/opsflow/opsflow/engine/netguard"
 	"github.com/opsflow/opsflow/engine/queue"
 	"github.com/opsflow/opsflow/engine/secret"
@@ -54,12 +55,20 @@ type Config struct {
 	StepTimeout time.Duration
 	// DBPoolSize bounds the Postgres connections of this process. Default: Concurrency + 20.
 	DBPoolSize int
-	Logger     *slog.Logger
 	// StartTimeout bounds how long Open keeps retrying Postgres and Redis (DefaultStartTimeout if 0;
 	// negative: one attempt).
 	StartTimeout time.Duration
 	// RequireMigrated makes Open refuse a database with pending migrations instead of applying them.
 	RequireMigrated bool
+	// ExprTimeout bounds one evaluation of an expression or template field. Default 1s.
+	// ExprMemoryBudget bounds what it may build, in bytes of text plus list elements. Default 1,000,000.
+	// Both apply to the whole process (see compile.SetExprLimits).
+	ExprTimeout      time.Duration
+	ExprMemoryBudget uint
+	// StepOutputLimit caps each step's stored input and output, in bytes of JSON; a larger one is
+	// stored, and seen downstream, as {"_truncated": true, "size": N, "preview": "..."}. Default 256 KiB.
+	StepOutputLimit int
+	Logger          *slog.Logger
 	// Offline opens only the store, for command-line tools: no queue, no dispatcher, no worker.
 	// (An embedded queue in a second process would take runs from the outbox that only it could see.)
 	Offline bool
@@ -117,6 +126,10 @@ func Open(cfg Config) (*Engine, error) {
 	if cfg.DBPoolSize <= 0 {
 		cfg.DBPoolSize = cfg.Concurrency + 20
 	}
+	if cfg.StepOutputLimit <= 0 {
+		cfg.StepOutputLimit = DefaultStepOutputLimit
+	}
+	compile.SetExprLimits(cfg.ExprTimeout, cfg.ExprMemoryBudget)
 	if err := checkDatabaseURL(cfg.DatabaseURL); err != nil {
 		return nil, err
 	}

@@ -509,3 +509,43 @@ func TestPrune(t *testing.T) {
 		t.Errorf("retention of a day: %v", err)
 	}
 }
+
+// A step's stored input and output are capped, with a marker downstream nodes see as well.
+func TestStepOutputCapped(t *testing.T) {
+	for _, b := range enginetest.Backends() {
+		t.Run(string(b), func(t *testing.T) {
+			cfg := enginetest.Config(t, b)
+			cfg.StepOutputLimit = 4096
+			e := enginetest.Start(t, cfg)
+			info, err := e.CreateFlow(context.Background(), enginetest.MustFlow(t, `{"name":"cap","nodes":[
+				{"id":"t","type":"trigger.manual"},
+				{"id":"big","type":"logic.foreach","config":{"items":"1..3000","map":"item"}},
+				{"id":"long","type":"action.log","config":{"message":"{{ repeat(\"x\", 5000) }}"}},
+				{"id":"after","type":"action.log","config":{"message":"{{ nodes.big }}|{{ nodes.big.count }}"}}],
+				"edges":[{"from":"t","to":"big"},{"from":"big","to":"long"},{"from":"long","to":"after"}]}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			acc, err := e.RunManual(context.Background(), info.Flow.ID, 0, nil, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := enginetest.WaitRun(t, e, acc.RunIDs[0], 15*time.Second)
+			if d.Run.Status != store.RunSucceeded {
+				t.Fatalf("run %s: %s", d.Run.Status, d.Run.Error)
+			}
+			big := enginetest.Step(d, "big")
+			if len(big.Output) > 4096 || enginetest.Output(t, big)["_truncated"] != true {
+				t.Errorf("big output (%d bytes): %.200s", len(big.Output), big.Output)
+			}
+			if long := enginetest.Step(d, "long"); len(long.Input) > 4096 || !strings.Contains(long.Input, `"_truncated":true`) {
+				t.Errorf("long input (%d bytes): %.200s", len(long.Input), long.Input)
+			}
+			// Downstream sees what is stored: the marker, in which the output's own fields are missing.
+			msg := fmt.Sprint(enginetest.Output(t, enginetest.Step(d, "after"))["message"])
+			if !strings.HasPrefix(msg, `{"_truncated":true,"preview":"{\"count\":3000,\"items\":[1,2,3`) || !strings.HasSuffix(msg, `"size":13917}|`) {
+				t.Errorf("downstream saw %.300q", msg)
+			}
+		})
+	}
+}

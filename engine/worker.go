@@ -253,8 +253,8 @@ func (x *execution) step(ctx context.Context, n *compile.Node, env map[string]an
 	st.Status, st.Error, st.Port, st.Output = store.StepRunning, "", "", ""
 	st.StartedAt, st.FinishedAt = time.Now().UTC(), nil
 
-	cfg, cfgErr := n.Config(env)
-	st.Input = toJSON(mask.Value(cfg))
+	cfg, cfgErr := n.ConfigCtx(ctx, env)
+	st.Input = capJSON(toJSON(mask.Value(cfg)), e.cfg.StepOutputLimit)
 	if cfgErr != nil {
 		return "", goOn, x.failStep(st, node.Permanent(cfgErr))
 	}
@@ -273,7 +273,7 @@ func (x *execution) step(ctx context.Context, n *compile.Node, env map[string]an
 	in := &node.Input{
 		RunID: run.ID, NodeID: id, Config: cfg, Env: env, Attempt: st.Attempt, Resumed: resumed, Inputs: inputs,
 		DryRun: run.DryRun, Services: svc, Log: e.log.With("run_id", run.ID, "node_id", id),
-		Eval: func(field string, env map[string]any) (any, error) { return n.EvalField(field, env) },
+		Eval: func(field string, env map[string]any) (any, error) { return n.EvalFieldCtx(sctx, field, env) },
 	}
 	if st.WaitStarted != nil {
 		in.WaitStarted = *st.WaitStarted
@@ -314,10 +314,11 @@ func (x *execution) step(ctx context.Context, n *compile.Node, env map[string]an
 		out = mask.Value(fromJSON(svc.scrub(toJSON(res.Output))))
 	}
 	now := time.Now().UTC()
-	st.Status, st.Port, st.Output, st.FinishedAt = store.StepSucceeded, res.Port, toJSON(out), &now
+	stored, seen := capOutput(out, e.cfg.StepOutputLimit)
+	st.Status, st.Port, st.Output, st.FinishedAt = store.StepSucceeded, res.Port, stored, &now
 	st.DurationMs = now.Sub(st.StartedAt).Milliseconds()
 	x.put(st)
-	outputs[id] = out
+	outputs[id] = seen
 	if resumed {
 		// The wait is over: its row goes with the next checkpoint.
 		x.dropWait = append(x.dropWait, id)

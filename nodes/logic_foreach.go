@@ -81,6 +81,9 @@ func runForeach(ctx context.Context, in *node.Input) (*node.Result, error) {
 		}()
 	}
 	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err // the step was stopped (evaluations then fail too): not the items' fault
+	}
 	out := make([]any, 0, len(list))
 	for i := range list {
 		if errs[i] != nil {

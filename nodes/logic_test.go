@@ -124,6 +124,35 @@ func TestForeach(t *testing.T) {
 	}
 }
 
+// Any list an expression gives is a list at run time, as the save-time check said: a range is an
+// []int, items of a map() an []any, keys() an []string.
+func TestForeachOverAnyList(t *testing.T) {
+	r := runOnce(t, `{"name":"range","nodes":[{"id":"t","type":"trigger.manual","config":{"sample":{"n":1}}},
+		{"id":"r","type":"logic.foreach","config":{"items":"1..3","map":"item * 10"}},
+		{"id":"k","type":"logic.foreach","config":{"items":"keys({\"a\": 1})","map":"item + \"!\""}}],
+		"edges":[{"from":"t","to":"r"},{"from":"r","to":"k"}]}`, map[string]any{"n": 1})
+	if r.status != store.RunSucceeded {
+		t.Fatal(r.err)
+	}
+	if items := r.out("r")["items"].([]any); len(items) != 3 || items[2] != 30.0 {
+		t.Errorf("range items %v", items)
+	}
+	if items := r.out("k")["items"].([]any); len(items) != 1 || items[0] != "a!" {
+		t.Errorf("keys items %v", items)
+	}
+}
+
+// A loop whose per-item expression runs too long (the default deadline is 1 s) fails the step
+// with the deadline's error instead of holding the worker.
+func TestForeachItemDeadline(t *testing.T) {
+	r := runOnce(t, `{"name":"slow","nodes":[{"id":"t","type":"trigger.manual","config":{"sample":{"n":1}}},
+		{"id":"r","type":"logic.foreach","config":{"items":"[1, 2]","map":"count(1..40000, any(1..40000, # == -item))"}}],
+		"edges":[{"from":"t","to":"r"}]}`, map[string]any{"n": 1})
+	if r.status != store.RunFailed || !strings.Contains(r.err, "expression ran too long") {
+		t.Fatalf("status %s, error %q", r.status, r.err)
+	}
+}
+
 func TestDelaySurvivesAsScheduledWake(t *testing.T) {
 	for _, b := range enginetest.Backends() {
 		t.Run(string(b), func(t *testing.T) {

@@ -3,6 +3,7 @@ package api
 import (
 	"errors"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -68,6 +69,11 @@ func (s *Server) flowNames(c *gin.Context, runs []store.Run) map[string]string {
 	return out
 }
 
+// stepViewLimit is the largest step input or output a run view shows inline; a larger one is
+// replaced by a marker linking to the step's own view, so a run view stays small however much its
+// steps hold (each at most engine.Config.StepOutputLimit).
+const stepViewLimit = 16 << 10
+
 func (s *Server) getRun(c *gin.Context) {
 	d, err := s.e.GetRun(c.Request.Context(), c.Param("id"))
 	if err != nil {
@@ -76,12 +82,40 @@ func (s *Server) getRun(c *gin.Context) {
 	}
 	v := toRunView(&d.Run, s.flowNames(c, []store.Run{d.Run})[d.Run.FlowID])
 	v.Steps = make([]stepView, len(d.Steps))
-	for i, st := range d.Steps {
-		v.Steps[i] = stepView{NodeID: st.NodeID, NodeType: st.NodeType, Status: st.Status, Port: st.Port, Input: rawJSON(st.Input), Output: rawJSON(st.Output),
-			Error: st.Error, Attempt: st.Attempt, StartedAt: st.StartedAt, FinishedAt: st.FinishedAt, DurationMs: st.DurationMs}
+	for i := range d.Steps {
+		st := &d.Steps[i]
+		v.Steps[i] = toStepView(st)
+		href := "/api/v1/runs/" + url.PathEscape(st.RunID) + "/steps/" + url.PathEscape(st.NodeID)
+		v.Steps[i].Input = omitLarge(st.Input, href)
+		v.Steps[i].Output = omitLarge(st.Output, href)
 	}
 	v.Event = toEventView(&d.Event)
 	c.JSON(http.StatusOK, v)
+}
+
+// omitLarge is data as raw JSON, or, above stepViewLimit, {"_omitted": true, "size": N, "href": ...}.
+func omitLarge(data, href string) any {
+	if len(data) <= stepViewLimit {
+		return rawJSON(data)
+	}
+	return gin.H{"_omitted": true, "size": len(data), "href": href}
+}
+
+// getRunStep is one step of a run with its full input and output.
+func (s *Server) getRunStep(c *gin.Context) {
+	var st store.Step
+	err := s.e.Store.DB.WithContext(c.Request.Context()).Where("run_id = ? AND node_id = ?", c.Param("id"), c.Param("node_id")).
+		Take(&st).Error
+	if err != nil {
+		s.failErr(c, store.NotFound(err))
+		return
+	}
+	c.JSON(http.StatusOK, toStepView(&st))
+}
+
+func toStepView(st *store.Step) stepView {
+	return stepView{NodeID: st.NodeID, NodeType: st.NodeType, Status: st.Status, Port: st.Port, Input: rawJSON(st.Input), Output: rawJSON(st.Output),
+		Error: st.Error, Attempt: st.Attempt, StartedAt: st.StartedAt, FinishedAt: st.FinishedAt, DurationMs: st.DurationMs}
 }
 
 func (s *Server) cancelRun(c *gin.Context) {

@@ -92,6 +92,7 @@ func New(e *engine.Engine, opt Options) http.Handler {
 
 	v1.GET("/runs", s.listRuns)
 	v1.GET("/runs/:id", s.getRun)
+	v1.GET("/runs/:id/steps/:node_id", s.getRunStep)
 	v1.POST("/runs/:id/cancel", s.cancelRun)
 	v1.POST("/runs/:id/retry", s.retryRun)
 

@@ -1,6 +1,7 @@
 package compile
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -17,40 +18,66 @@ import (
 	"github.com/opsflow/opsflow/engine/node"
 )
 
-// value produces a config value at run time.
+// value produces a config value at run time, under a meter that bounds its time and memory.
 type value interface {
-	eval(env map[string]any) (any, error)
+	eval(m *meter, env map[string]any) (any, error)
 }
 
 type literal struct{ v any }
 
-func (l literal) eval(map[string]any) (any, error) { return l.v, nil }
+func (l literal) eval(*meter, map[string]any) (any, error) { return l.v, nil }
 
 type program struct {
 	src string
 	p   *vm.Program
+	// metered is set when the program calls the meter (it loops or allocates), so its
+	// environment must carry it.
+	metered bool
+	// list is set for fields that must give a list: any slice or array is given as []any, the
+	// one list type nodes handle (a range such as 1..3 is an []int).
+	list bool
 }
 
-func (p program) eval(env map[string]any) (any, error) {
-	out, err := expr.Run(p.p, env)
+func (p program) eval(m *meter, env map[string]any) (any, error) {
+	out, err := m.run(p.p, p.metered, env)
 	if err != nil {
 		return nil, fmt.Errorf("expression %q: %w", p.src, err)
 	}
+	if p.list {
+		return asList(out), nil
+	}
 	return out, nil
+}
+
+// asList turns any slice or array into an []any; other values are returned as they are.
+func asList(v any) any {
+	if _, ok := v.([]any); ok || v == nil {
+		return v
+	}
+	r := reflect.ValueOf(v)
+	if r.Kind() != reflect.Slice && r.Kind() != reflect.Array {
+		return v
+	}
+	out := make([]any, r.Len())
+	for i := range out {
+		out[i] = r.Index(i).Interface()
+	}
+	return out
 }
 
 // template is literal text with {{ expr }} parts.
 type template struct{ parts []value }
 
-func (t template) eval(env map[string]any) (any, error) {
+func (t template) eval(m *meter, env map[string]any) (any, error) {
 	if len(t.parts) == 1 {
 		if l, ok := t.parts[0].(literal); ok {
 			return l.v, nil
 		}
 	}
+	// Each part's result was charged to m, so the text built here is within the budget.
 	var b strings.Builder
 	for _, p := range t.parts {
-		v, err := p.eval(env)
+		v, err := p.eval(m, env)
 		if err != nil {
 			return nil, err
 		}
@@ -61,10 +88,10 @@ func (t template) eval(env map[string]any) (any, error) {
 
 type keyValues map[string]template
 
-func (kv keyValues) eval(env map[string]any) (any, error) {
+func (kv keyValues) eval(m *meter, env map[string]any) (any, error) {
 	out := make(map[string]any, len(kv))
 	for k, t := range kv {
-		v, err := t.eval(env)
+		v, err := t.eval(m, env)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", k, err)
 		}
@@ -115,15 +142,21 @@ func toJSON(v any) string {
 	return strings.TrimSuffix(b.String(), "\n")
 }
 
-// Config evaluates the node's config against env: defaults applied, templates and expressions run.
-// Fields with their own Vars are left out: the node evaluates them with EvalField.
+// Config is ConfigCtx without a context.
 func (n *Node) Config(env map[string]any) (map[string]any, error) {
+	return n.ConfigCtx(context.Background(), env)
+}
+
+// ConfigCtx evaluates the node's config against env: defaults applied, templates and expressions
+// run, each field within the expression limits (SetExprLimits) and stopped when ctx ends.
+// Fields with their own Vars are left out: the node evaluates them with EvalFieldCtx.
+func (n *Node) ConfigCtx(ctx context.Context, env map[string]any) (map[string]any, error) {
 	out := make(map[string]any, len(n.config))
 	for k, v := range n.config {
 		if f := n.Spec.Field(k); f != nil && len(f.Vars) > 0 {
 			continue
 		}
-		r, err := v.eval(env)
+		r, err := evalValue(ctx, v, env)
 		if err != nil {
 			return nil, fmt.Errorf("config.%s: %w", k, err)
 		}
@@ -132,13 +165,24 @@ func (n *Node) Config(env map[string]any) (map[string]any, error) {
 	return out, nil
 }
 
-// EvalField evaluates one config field against env (for nodes that evaluate per item).
+// EvalField is EvalFieldCtx without a context.
 func (n *Node) EvalField(field string, env map[string]any) (any, error) {
+	return n.EvalFieldCtx(context.Background(), field, env)
+}
+
+// EvalFieldCtx evaluates one config field against env (for nodes that evaluate per item), within
+// the expression limits and stopped when ctx ends.
+func (n *Node) EvalFieldCtx(ctx context.Context, field string, env map[string]any) (any, error) {
 	v, ok := n.config[field]
 	if !ok {
 		return nil, fmt.Errorf("node %s, field %q: %w", n.Def.ID, field, node.ErrNotSet)
 	}
-	return v.eval(env)
+	return evalValue(ctx, v, env)
+}
+
+// evalValue evaluates one field under a meter of its own.
+func evalValue(ctx context.Context, v value, env map[string]any) (any, error) {
+	return v.eval(newMeter(ctx), env)
 }
 
 // LiteralConfig is the config as written, with defaults applied.
@@ -366,7 +410,8 @@ func (c *compiler) expression(n *Node, src, want string) (value, *fieldErr) {
 	if len(src) > MaxExprLen {
 		return nil, badExpr("the expression is %d characters long; at most %d are allowed", len(src), MaxExprLen)
 	}
-	opts := []expr.Option{expr.Env(c.env(n)), expr.MaxNodes(MaxExprNodes)}
+	l := &limiter{}
+	opts := append(limitOptions(c.env(n), l), expr.MaxNodes(MaxExprNodes))
 	if want == "bool" {
 		opts = append(opts, expr.AsBool())
 	}
@@ -389,7 +434,7 @@ func (c *compiler) expression(n *Node, src, want string) (value, *fieldErr) {
 			return nil, badExpr("expression %q must give a %s, but gives %s", src, want, t)
 		}
 	}
-	return program{src: src, p: p}, nil
+	return program{src: src, p: p, metered: l.metered, list: want == "list"}, nil
 }
 
 // template splits s into literal text and {{ expr }} parts, compiling each part.

@@ -166,7 +166,8 @@ type Input struct {
 	// Env is the expression environment: "event" and "nodes" (outputs of nodes that ran before).
 	Env map[string]any
 	// Eval evaluates an expression field of this node against another environment (used by nodes that
-	// evaluate per item). It is nil-safe to ignore.
+	// evaluate per item). Like Config, each evaluation stops at the expression deadline and when the
+	// step's context ends, and is bounded by the expression memory budget. It is nil-safe to ignore.
 	Eval func(field string, env map[string]any) (any, error)
 	// Attempt counts from 1; a retried step sees 2, 3, ...
 	Attempt int
