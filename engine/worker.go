@@ -133,6 +133,10 @@ func (e *Engine) execute(ctx context.Context, p queue.Payload, final bool) error
 		case context.Cause(ctx) == errCancelled:
 			x.log.Info("run cancelled")
 			return nil
+		case err != nil && ctx.Err() != nil:
+			// asynq took the task away (its lease could not be extended, or the worker is shutting
+			// down): hand the run back through the outbox rather than count on this task's retry.
+			return x.handBack(ctx)
 		case err != nil:
 			var perm *node.PermanentError
 			if final || x.attempt(id) > e.retries(n) || errors.As(err, &perm) {
@@ -547,6 +551,28 @@ func (x *execution) park(ctx context.Context, st store.Step, at time.Time, wf *n
 		return err
 	}
 	x.e.enqueue(ctx, []store.Dispatch{d})
+	return nil
+}
+
+// handBack writes the pending steps and returns the run to the queue with a new token, fenced
+// like every write: a worker that lost its task gives its run to another at once.
+func (x *execution) handBack(ctx context.Context) error {
+	now := time.Now().UTC()
+	token := fmt.Sprintf("handback-%d", now.UnixNano())
+	d := store.Dispatch{RunID: x.run.ID, Token: token, ProcessAt: now, CreatedAt: now}
+	err := x.checkpoint(ctx, map[string]any{"status": store.RunQueued, "token": token}, func(tx *gorm.DB) error {
+		d.ID = 0
+		return tx.Create(&d).Error
+	})
+	var fenced *fencedError
+	if errors.As(err, &fenced) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	x.log.Warn("run handed back: its task was taken from this worker")
+	x.e.enqueue(context.WithoutCancel(ctx), []store.Dispatch{d})
 	return nil
 }
 
