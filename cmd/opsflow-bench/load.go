@@ -21,7 +21,9 @@ type client struct {
 }
 
 func newClient(base, token string) *client {
-	tr := &http.Transport{MaxIdleConns: 1024, MaxIdleConnsPerHost: 1024, IdleConnTimeout: 30 * time.Second}
+	// A bound on connections keeps an overloaded server from costing thousands of sockets: beyond it
+	// requests wait for a connection, which shows in the API latency.
+	tr := &http.Transport{MaxIdleConns: 1024, MaxIdleConnsPerHost: 1024, MaxConnsPerHost: 1024, IdleConnTimeout: 30 * time.Second}
 	return &client{http: &http.Client{Transport: tr, Timeout: 10 * time.Second}, base: base, token: token}
 }
 

@@ -97,7 +97,7 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.DurationVar(&o.ingestDuration, "ingest-duration", 5*time.Second, "length of the closed-loop ingest phase")
 	fs.IntVar(&o.backlog, "backlog", 10000, "events of the backlog test (Postgres + Redis only; 0 skips it)")
 	fs.DurationVar(&o.drainTimeout, "drain-timeout", 60*time.Second, "longest wait for a phase's runs to finish")
-	fs.DurationVar(&o.settle, "settle", 11*time.Second, "pause before reading the latency phase's commit count (idle backends report statistics up to 10 s late)")
+	fs.DurationVar(&o.settle, "settle", 11*time.Second, "pause before reading a phase's commit count (idle Postgres backends report statistics up to 10 s late)")
 	fs.StringVar(&o.skip, "skip", "", "comma-separated phases to skip: latency, knee, ingest, backlog")
 	fs.BoolVar(&o.quick, "quick", false, "a few seconds per pipeline (CI): small rates and counts for every flag not given")
 	fs.BoolVar(&o.verbose, "v", false, "print every phase as it ends (on stderr)")
@@ -109,12 +109,12 @@ func (o *options) register(fs *flag.FlagSet) {
 func (o *options) quickDefaults(set map[string]bool) {
 	q := map[string]func(){
 		"rate": func() { o.rate = 20 }, "duration": func() { o.duration = 1500 * time.Millisecond },
-		"warmup": func() { o.warmup = 300 * time.Millisecond }, "knee-start": func() { o.kneeStart = 20 },
-		"knee-max": func() { o.kneeMax = 40 }, "knee-factor": func() { o.kneeFactor = 2 }, "bisect": func() { o.bisect = 0 },
+		"warmup": func() { o.warmup = 0 }, "knee-start": func() { o.kneeStart = 20 },
+		"knee-max": func() { o.kneeMax = 20 }, "knee-factor": func() { o.kneeFactor = 2 }, "bisect": func() { o.bisect = 0 },
 		"step": func() { o.step = time.Second }, "ingest-conns": func() { o.ingestConns = 4 },
 		"ingest-duration": func() { o.ingestDuration = time.Second }, "backlog": func() { o.backlog = 100 },
 		"drain-timeout": func() { o.drainTimeout = 20 * time.Second }, "settle": func() { o.settle = settleStats },
-		"keep-up": func() { o.keepUp = 0.9 },
+		"keep-up": func() { o.keepUp = 0.9 }, "window": func() { o.window = 500 * time.Millisecond },
 	}
 	for name, f := range q {
 		if !set[name] {
@@ -300,7 +300,7 @@ func (p *pipeline) measure(ctx context.Context, phases *int) *Result {
 		return r
 	}
 	if o.warmup > 0 {
-		if _, err := s.runPhase(ctx, phaseSpec{name: "warmup", rate: min(o.rate, 50), dur: o.warmup, drain: true}); err != nil {
+		if _, err := s.runPhase(ctx, phaseSpec{name: "warmup", rate: min(o.rate, 50), dur: o.warmup, settle: o.settle, drain: true}); err != nil {
 			fail("warm-up", err)
 		}
 	}

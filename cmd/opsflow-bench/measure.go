@@ -141,7 +141,7 @@ func (s *session) findKnee(ctx context.Context) (*Knee, error) {
 	o := s.p.opt
 	k := &Knee{}
 	step := func(rate float64) (bool, error) {
-		ph, err := s.runPhase(ctx, phaseSpec{name: fmt.Sprintf("knee@%.0f", rate), rate: rate, dur: o.step, settle: settleStats, drain: true})
+		ph, err := s.runPhase(ctx, phaseSpec{name: fmt.Sprintf("knee@%.0f", rate), rate: rate, dur: o.step, settle: o.settle, drain: true})
 		if err != nil {
 			return false, err
 		}

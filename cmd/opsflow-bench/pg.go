@@ -69,16 +69,17 @@ func withDatabase(url, name string) string {
 	return url[:i+1] + name + rest
 }
 
-// commits is the database's committed transaction count. Backends report statistics at most once
-// a second, so callers read it after a pause (see settleStats).
+// commits is the database's committed transaction count. Backends report statistics late, so
+// callers read it after a pause (-settle).
 func (p *pgAdmin) commits(ctx context.Context, name string) (int64, error) {
 	var n int64
 	err := p.db.WithContext(ctx).Raw("SELECT xact_commit FROM pg_stat_database WHERE datname = ?", name).Scan(&n).Error
 	return n, err
 }
 
-// settleStats is how long to wait before reading statistics: backends flush theirs when idle,
-// at most once a second.
+// settleStats is the -quick pause before reading statistics. Busy backends flush theirs at most once
+// a second; an idle one that flushed less than a second ago waits 10 s (PGSTAT_IDLE_INTERVAL), so
+// -quick undercounts commits: enough to see that they are counted, not to compare.
 const settleStats = 1500 * time.Millisecond
 
 // backendCPU follows the CPU time of one database's backend processes. Backends come and go

@@ -58,19 +58,19 @@ func printReport(out io.Writer, rep *Report, o *options) {
 	}
 	rate := fmt.Sprintf("at %g/s", o.rate)
 	rows := []row{
-		{"highest rate kept up (knee)", knee(func(k *Knee) (float64, bool) { return k.Rate, true }), true, "runs/s"},
-		{"  runs finished/s at the knee", knee(func(k *Knee) (float64, bool) {
+		{"highest rate kept up (knee), runs/s", knee(func(k *Knee) (float64, bool) { return k.Rate, true }), true, "runs/s"},
+		{"  runs finished per s at the knee", knee(func(k *Knee) (float64, bool) {
 			if k.Best == nil {
 				return 0, false
 			}
 			return k.Best.FinishedPerS, true
 		}), true, "runs/s"},
-		{"  first rate that fell behind", knee(func(k *Knee) (float64, bool) { return k.FellBehind, k.FellBehind > 0 }), false, "runs/s"},
+		{"  first rate that fell behind, runs/s", knee(func(k *Knee) (float64, bool) { return k.FellBehind, k.FellBehind > 0 }), false, "runs/s"},
 		{"event→finished p50 " + rate, lat(func(p *Phase) float64 { return p.EventToFinish.P50 }), true, "ms"},
 		{"event→finished p95 " + rate, lat(func(p *Phase) float64 { return p.EventToFinish.P95 }), true, "ms"},
 		{"event→finished p99 " + rate, lat(func(p *Phase) float64 { return p.EventToFinish.P99 }), true, "ms"},
 		{"POST /events p99 " + rate, lat(func(p *Phase) float64 { return p.PostEvents.P99 }), true, "ms"},
-		{fmt.Sprintf("ingest, closed loop, %d conns", o.ingestConns), ingest(func(p *Phase) float64 { return p.AcceptedPerS }), true, "req/s"},
+		{fmt.Sprintf("ingest, closed loop, %d conns, req/s", o.ingestConns), ingest(func(p *Phase) float64 { return p.AcceptedPerS }), true, "req/s"},
 		{"  POST /events p99", ingest(func(p *Phase) float64 { return p.PostEvents.P99 }), true, "ms"},
 		{"Postgres commits per run " + rate, func(r *Result) (float64, bool) {
 			if r.Latency == nil {
@@ -104,9 +104,9 @@ func printReport(out io.Writer, rep *Report, o *options) {
 			return perRun(k.Best, cpuOf(k.Best, true))
 		}), true, "ms"},
 		{"peak RSS, all processes", func(r *Result) (float64, bool) { return r.PeakRSSMB, r.PeakRSSMB > 0 }, true, "MB"},
-		{fmt.Sprintf("backlog: %d events accepted, API-only", o.backlog), backlog(func(b *Backlog) float64 { return float64(b.Accepted) / max(b.AcceptSeconds, 1e-9) }), true, "req/s"},
+		{fmt.Sprintf("backlog: %d events into API-only, req/s", o.backlog), backlog(func(b *Backlog) float64 { return float64(b.Accepted) / max(b.AcceptSeconds, 1e-9) }), true, "req/s"},
 		{"  RSS of the API process then", backlog(func(b *Backlog) float64 { return b.ServerRSSMB }), true, "MB"},
-		{"  drain rate, 1 worker process", backlog(func(b *Backlog) float64 { return b.DrainRunsPerS }), true, "runs/s"},
+		{"  drain rate, 1 worker process, runs/s", backlog(func(b *Backlog) float64 { return b.DrainRunsPerS }), true, "runs/s"},
 		{"  worker start → all finished", backlog(func(b *Backlog) float64 { return b.DrainSeconds }), true, "s"},
 	}
 	names := make([]string, len(rep.Results))
