@@ -172,10 +172,14 @@ type Result struct {
 	Pipeline  string   `json:"pipeline"`
 	Latency   *Phase   `json:"latency,omitempty"` // open loop at -rate
 	Knee      *Knee    `json:"knee,omitempty"`
-	Ingest    *Phase   `json:"ingest,omitempty"` // closed loop
-	PeakRSSMB float64  `json:"peak_rss_mb"`      // all the pipeline's processes, over latency, knee and ingest
+	HalfKnee  *Phase   `json:"half_knee,omitempty"` // open loop at half the knee rate
+	Ingest    *Phase   `json:"ingest,omitempty"`    // closed loop
+	PeakRSSMB float64  `json:"peak_rss_mb"`         // all the pipeline's processes, over latency, knee and ingest
 	Backlog   *Backlog `json:"backlog,omitempty"`
-	Errors    []string `json:"errors,omitempty"`
+	// LoadAvg is the machine's 1-minute load average when the pipeline's measurement started and
+	// ended: on a shared machine, the other work it competed with.
+	LoadAvg [2]float64 `json:"load_avg"`
+	Errors  []string   `json:"errors,omitempty"`
 }
 
 // run is the bench: it returns the report (also printed to out) and an error if any part failed.
@@ -285,6 +289,8 @@ func isLoopback(url string) bool {
 func (p *pipeline) measure(ctx context.Context, phases *int) *Result {
 	o := p.opt
 	r := &Result{Pipeline: p.name}
+	r.LoadAvg[0] = loadAvg()
+	defer func() { r.LoadAvg[1] = loadAvg() }()
 	fail := func(what string, err error) {
 		if ctx.Err() == nil {
 			r.Errors = append(r.Errors, what+": "+strings.TrimSpace(err.Error()))
@@ -314,6 +320,11 @@ func (p *pipeline) measure(ctx context.Context, phases *int) *Result {
 	if !o.skipped("knee") && ctx.Err() == nil {
 		if r.Knee, err = s.findKnee(ctx); err != nil {
 			fail("knee", err)
+		} else if r.Knee.Rate > 0 && ctx.Err() == nil {
+			// The issue's latency targets are set at half the knee, where the pipeline is not saturated.
+			if r.HalfKnee, err = s.runPhase(ctx, phaseSpec{name: "half-knee", rate: r.Knee.Rate / 2, dur: o.duration, settle: o.settle, drain: true}); err != nil {
+				fail("half-knee", err)
+			}
 		}
 	}
 	if !o.skipped("ingest") && ctx.Err() == nil {

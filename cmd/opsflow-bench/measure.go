@@ -136,7 +136,8 @@ type Knee struct {
 	Steps      []*Phase `json:"steps"`
 }
 
-// findKnee raises the offered rate by a factor until the pipeline falls behind, then bisects.
+// findKnee raises the offered rate by a factor until the pipeline falls behind (or lowers it until
+// it keeps up), then bisects.
 func (s *session) findKnee(ctx context.Context) (*Knee, error) {
 	o := s.p.opt
 	k := &Knee{}
@@ -164,6 +165,12 @@ func (s *session) findKnee(ctx context.Context) (*Knee, error) {
 		}
 		if !ok {
 			break
+		}
+	}
+	// Not even the first rate kept up (a slow or busy machine): go down until one does.
+	for rate, i := o.kneeStart/o.kneeFactor, 0; k.Rate == 0 && rate >= 1 && i < 10; rate, i = rate/o.kneeFactor, i+1 {
+		if _, err := step(rate); err != nil {
+			return k, err
 		}
 	}
 	for i := 0; i < o.bisect && k.FellBehind > 0 && k.Rate > 0 && k.FellBehind-k.Rate > 0.05*k.Rate; i++ {
@@ -208,7 +215,7 @@ func (s *session) backlog(ctx context.Context) (*Backlog, error) {
 	if err := s.startWorker(); err != nil {
 		return b, err
 	}
-	deadline := start.Add(o.drainTimeout + time.Duration(o.backlog)*5*time.Millisecond)
+	deadline := start.Add(o.drainTimeout + time.Duration(o.backlog)*10*time.Millisecond)
 	for s.p.sink.finishedCount(id) < b.Accepted && time.Now().Before(deadline) && ctx.Err() == nil {
 		sleep(ctx, 20*time.Millisecond)
 	}
@@ -229,6 +236,13 @@ func (s *session) backlog(ctx context.Context) (*Backlog, error) {
 	}
 	if _, peak, err := memKB(s.procs[len(s.procs)-1].pid()); err == nil {
 		b.WorkerRSSMB = float64(peak) / 1024
+	}
+	if b.Accepted < b.Events {
+		return b, fmt.Errorf("only %d of %d events accepted (%s)", b.Accepted, b.Events, b.FirstError)
+	}
+	if b.Finished < b.Accepted {
+		// The drain rate is still measured, over the runs that finished.
+		return b, fmt.Errorf("%d of %d runs unfinished %.0f s after the worker started", b.Accepted-b.Finished, b.Accepted, time.Since(start).Seconds())
 	}
 	return b, nil
 }

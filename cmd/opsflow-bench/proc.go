@@ -76,3 +76,17 @@ func cpuModel() string {
 	}
 	return "unknown CPU"
 }
+
+// loadAvg is the machine's 1-minute load average: how busy the shared machine was (0 if unknown).
+func loadAvg() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0
+	}
+	v, _ := strconv.ParseFloat(f[0], 64)
+	return v
+}

@@ -26,6 +26,14 @@ func printReport(out io.Writer, rep *Report, o *options) {
 			return f(r.Latency), true
 		}
 	}
+	half := func(f func(*Phase) float64) func(*Result) (float64, bool) {
+		return func(r *Result) (float64, bool) {
+			if r.HalfKnee == nil || r.HalfKnee.Finished == 0 {
+				return 0, false
+			}
+			return f(r.HalfKnee), true
+		}
+	}
 	knee := func(f func(*Knee) (float64, bool)) func(*Result) (float64, bool) {
 		return func(r *Result) (float64, bool) {
 			if r.Knee == nil {
@@ -70,6 +78,9 @@ func printReport(out io.Writer, rep *Report, o *options) {
 		{"event→finished p95 " + rate, lat(func(p *Phase) float64 { return p.EventToFinish.P95 }), true, "ms"},
 		{"event→finished p99 " + rate, lat(func(p *Phase) float64 { return p.EventToFinish.P99 }), true, "ms"},
 		{"POST /events p99 " + rate, lat(func(p *Phase) float64 { return p.PostEvents.P99 }), true, "ms"},
+		{"event→finished p50 at half the knee", half(func(p *Phase) float64 { return p.EventToFinish.P50 }), true, "ms"},
+		{"event→finished p99 at half the knee", half(func(p *Phase) float64 { return p.EventToFinish.P99 }), true, "ms"},
+		{"POST /events p99 at half the knee", half(func(p *Phase) float64 { return p.PostEvents.P99 }), true, "ms"},
 		{fmt.Sprintf("ingest, closed loop, %d conns, req/s", o.ingestConns), ingest(func(p *Phase) float64 { return p.AcceptedPerS }), true, "req/s"},
 		{"  POST /events p99", ingest(func(p *Phase) float64 { return p.PostEvents.P99 }), true, "ms"},
 		{"Postgres commits per run " + rate, func(r *Result) (float64, bool) {
@@ -142,6 +153,7 @@ func printReport(out io.Writer, rep *Report, o *options) {
 		fmt.Fprintf(out, "(ratio = %s / %s)\n", names[0], names[1])
 	}
 	for _, r := range rep.Results {
+		fmt.Fprintf(out, "%s: machine load average %.1f at the start, %.1f at the end\n", r.Pipeline, r.LoadAvg[0], r.LoadAvg[1])
 		if r.Knee != nil {
 			var steps []string
 			for _, st := range r.Knee.Steps {
@@ -174,6 +186,9 @@ func (r *Result) phases() []*Phase {
 	}
 	if r.Knee != nil {
 		out = append(out, r.Knee.Steps...)
+	}
+	if r.HalfKnee != nil {
+		out = append(out, r.HalfKnee)
 	}
 	if r.Ingest != nil {
 		out = append(out, r.Ingest)
