@@ -109,7 +109,7 @@ func (o *options) register(fs *flag.FlagSet) {
 // quickDefaults shrinks every flag the user did not set.
 func (o *options) quickDefaults(set map[string]bool) {
 	q := map[string]func(){
-		"rate": func() { o.rate = 20 }, "duration": func() { o.duration = 1500 * time.Millisecond },
+		"rate": func() { o.rate = 20 }, "duration": func() { o.duration = time.Second },
 		"warmup": func() { o.warmup = 0 }, "knee-start": func() { o.kneeStart = 20 },
 		"knee-max": func() { o.kneeMax = 20 }, "knee-factor": func() { o.kneeFactor = 2 }, "bisect": func() { o.bisect = 0 },
 		"step": func() { o.step = time.Second }, "ingest-conns": func() { o.ingestConns = 4 },
