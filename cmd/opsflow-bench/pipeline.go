@@ -246,6 +246,9 @@ func (s *session) close() {
 			fmt.Fprintf(os.Stderr, "opsflow-bench: delete queue %s: %v\n", s.queue, err)
 		}
 		insp.Close()
+		if err := deleteQueueKeys(s.p.opt.redisAddr, s.queue); err != nil {
+			fmt.Fprintf(os.Stderr, "opsflow-bench: delete keys of queue %s: %v\n", s.queue, err)
+		}
 	}
 	if !s.p.opt.keep {
 		os.RemoveAll(s.dir)

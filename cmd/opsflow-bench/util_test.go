@@ -3,9 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
+	"slices"
 	"testing"
 	"time"
+
+	"github.com/alicebob/miniredis/v2"
 )
 
 func TestSummarize(t *testing.T) {
@@ -86,5 +90,21 @@ func TestIsLoopback(t *testing.T) {
 		if got := isLoopback(url); got != want {
 			t.Errorf("isLoopback(%q) = %v", url, got)
 		}
+	}
+}
+
+func TestDeleteQueueKeys(t *testing.T) {
+	mini := miniredis.RunT(t)
+	for i := range 2500 { // more than one SCAN page
+		mini.Set(fmt.Sprintf("asynq:{q1}:processed:%d", i), "1")
+	}
+	mini.Set("asynq:{q1}:failed", "1")
+	mini.Set("asynq:{q10}:processed", "1") // another queue whose name starts alike
+	mini.Set("asynq:queues", "x")
+	if err := deleteQueueKeys(mini.Addr(), "q1"); err != nil {
+		t.Fatal(err)
+	}
+	if got := mini.Keys(); !slices.Equal(got, []string{"asynq:queues", "asynq:{q10}:processed"}) {
+		t.Errorf("keys left: %d, first %q", len(got), got[:min(len(got), 3)])
 	}
 }
