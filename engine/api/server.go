@@ -55,7 +55,7 @@ func New(e *engine.Engine, opt Options) http.Handler {
 	s := &Server{e: e, log: opt.Logger, maxBody: opt.MaxBody, ui: opt.UI, templates: opt.Templates, tokens: opt.Tokens}
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
-	r.Use(s.recover, s.limitBody, s.accessLog)
+	r.Use(s.recover, s.limitBody, s.accessLog, checkParams)
 	r.NoMethod(func(c *gin.Context) {
 		fail(c, http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed", nil)
 	})
