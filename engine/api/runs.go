@@ -74,7 +74,7 @@ func (s *Server) getRun(c *gin.Context) {
 		s.failErr(c, err)
 		return
 	}
-	v := toRunView(&d.Run, s.flowNames(c, []store.Run{d.Run})[d.Run.FlowID])
+	v := runDetailView{runView: toRunView(&d.Run, s.flowNames(c, []store.Run{d.Run})[d.Run.FlowID])}
 	v.Steps = make([]stepView, len(d.Steps))
 	for i, st := range d.Steps {
 		v.Steps[i] = stepView{NodeID: st.NodeID, NodeType: st.NodeType, Status: st.Status, Port: st.Port, Input: rawJSON(st.Input), Output: rawJSON(st.Output),

@@ -135,8 +135,10 @@ func (s *Server) authenticate(c *gin.Context) {
 	if len(s.tokens) == 0 {
 		return
 	}
-	got, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
-	if ok {
+	// The scheme is case-insensitive (RFC 9110 §11.1): "bearer x" is as good as "Bearer x".
+	scheme, got, ok := strings.Cut(c.GetHeader("Authorization"), " ")
+	got = strings.TrimLeft(got, " ")
+	if ok && strings.EqualFold(scheme, "Bearer") {
 		for _, t := range s.tokens {
 			if subtle.ConstantTimeCompare([]byte(got), []byte(t)) == 1 {
 				return
