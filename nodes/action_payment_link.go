@@ -165,7 +165,7 @@ func runPaymentLink(ctx context.Context, in *node.Input) (*node.Result, error) {
 	id, _ := out["id"].(string)
 	link, _ := out["url"].(string)
 	if id == "" || link == "" {
-		return nil, fmt.Errorf("%s answered %d without a session id and url: %s", "Stripe", resp.Status, snippet(resp.Body))
+		return nil, fmt.Errorf("%s answered %d without a session id and url: %s", "Stripe", resp.Status, snippet(in, resp.Body))
 	}
 	return &node.Result{Output: map[string]any{
 		"id":             id,
