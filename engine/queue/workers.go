@@ -13,7 +13,7 @@ func (q *Queue) Workers() (int, error) {
 	}
 	n := 0
 	for _, s := range servers {
-		if _, ok := s.Queues[q.Name]; ok && s.Status != "closed" {
+		if _, ok := s.Queues[q.Name]; ok && s.Status == "active" {
 			n++
 		}
 	}
