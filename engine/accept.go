@@ -280,7 +280,7 @@ func (e *Engine) RunManual(ctx context.Context, flowID string, v int, data any, 
 // runs to the queue. If the process dies after the commit, the dispatcher enqueues them later.
 func (e *Engine) accept(ctx context.Context, ev *store.Event, data any, targets []target) (*Accepted, error) {
 	e.cleanEventKeys(ev)
-	data = mask.Value(data)
+	data = mask.Value(cleanData(data))
 	b, err := json.Marshal(data)
 	if err != nil {
 		return nil, fmt.Errorf("event data: %w", err)

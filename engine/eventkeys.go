@@ -37,3 +37,38 @@ func (e *Engine) cleanEventKeys(ev *store.Event) {
 func cleanText(s string) string {
 	return strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", ""), "\uFFFD")
 }
+
+// cleanData makes every string of event data storable and comparable on Postgres (a waiting run
+// is matched by a data value): NUL bytes are dropped, and a string that is not UTF-8 is read as
+// Latin-1 (forms like name=M%FCller from older systems), where every byte is a character. The
+// raw body of a webhook keeps the original bytes.
+func cleanData(v any) any {
+	switch x := v.(type) {
+	case string:
+		return cleanString(x)
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, val := range x {
+			out[cleanString(k)] = cleanData(val)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, val := range x {
+			out[i] = cleanData(val)
+		}
+		return out
+	}
+	return v
+}
+
+func cleanString(s string) string {
+	if !utf8.ValidString(s) {
+		r := make([]rune, len(s))
+		for i := 0; i < len(s); i++ {
+			r[i] = rune(s[i]) // Latin-1: byte n is code point n
+		}
+		s = string(r)
+	}
+	return strings.ReplaceAll(s, "\x00", "")
+}

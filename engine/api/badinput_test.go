@@ -239,6 +239,9 @@ func TestWebhookAnyBytes(t *testing.T) {
 				if string(ev.Body()) != c.body {
 					t.Errorf("%s: raw body stored as %q, want %q", what, ev.Body(), c.body)
 				}
+				if want := map[string]string{"Latin-1 form": `{"city":"Köln","name":"Müller"}`, "Latin-1 text": `"Grüße"`, "JSON with NUL": `{"name":"x","type":"ab"}`}[what]; want != "" && ev.Data != want {
+					t.Errorf("%s: event data %s, want %s", what, ev.Data, want)
+				}
 			}
 			// Rows stored before raw bodies were bytes are still read.
 			old := store.Event{ID: store.NewID(), Type: "webhook", Source: "webhook", Data: "{}", LegacyRawBody: "name=old", CreatedAt: time.Now()}
