@@ -103,6 +103,16 @@ func TestBadInputEveryRoute(t *testing.T) {
 					status, raw := send(r.Method, valid+"?"+strings.Join(q, "&"), `{}`)
 					isError(name+" with query parameters "+bad, status, raw, 400)
 				}
+				// Odd but valid text: never a 500.
+				for _, odd := range []string{"%5C", "%25", "_", "99999999999999999999", "-1", "%27%3B--", strings.Repeat("9", 900)} {
+					q := make([]string, len(queryKeys))
+					for i, k := range queryKeys {
+						q[i] = k + "=" + odd
+					}
+					if status, raw := send(r.Method, valid+"?"+strings.Join(q, "&"), `{}`); status >= 500 {
+						t.Errorf("%s with query parameters %s: %d %.300s", name, odd, status, raw)
+					}
+				}
 				if r.Method != "POST" && r.Method != "PUT" && r.Method != "PATCH" {
 					continue
 				}
