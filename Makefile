@@ -1,5 +1,6 @@
 # The whole test suite: `make test`. Tests that need Postgres and Redis read
-# OPSFLOW_TEST_DATABASE_URL / OPSFLOW_TEST_REDIS_ADDR and skip those cases when unset (.ci/run sets them).
+# OPSFLOW_TEST_DATABASE_URL / OPSFLOW_TEST_REDIS_ADDR and skip those cases when unset, or fail when CI is set
+# (.ci/run sets them).
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 .PHONY: test check go-test ui-test run

@@ -135,7 +135,7 @@ func (e *Engine) AcceptWebhook(ctx context.Context, flowID string, w *node.Webho
 		}
 	}
 	data := webhookData(w)
-	ev := &store.Event{Type: webhookType(data), Source: "webhook", FlowID: f.ID, RawBody: mask.String(string(w.Body))}
+	ev := &store.Event{Type: webhookType(data), Source: "webhook", FlowID: f.ID, RawBody: []byte(mask.String(string(w.Body)))}
 	hdr, _ := json.Marshal(safeHeaders(w.Headers))
 	ev.Headers = mask.String(string(hdr))
 	if dedupID != "" {
@@ -284,7 +284,8 @@ func (e *Engine) RunManual(ctx context.Context, flowID string, v int, data any, 
 // accept commits the event, its runs and their dispatch rows in one transaction, then hands the
 // runs to the queue. If the process dies after the commit, the dispatcher enqueues them later.
 func (e *Engine) accept(ctx context.Context, ev *store.Event, data any, targetsOf func(tx *gorm.DB) ([]target, error)) (*Accepted, error) {
-	data = mask.Value(data)
+	e.cleanEventKeys(ev)
+	data = mask.Value(cleanData(data))
 	b, err := json.Marshal(data)
 	if err != nil {
 		return nil, fmt.Errorf("event data: %w", err)

@@ -2,10 +2,13 @@ package engine
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
+	"sort"
 	"strings"
 	"time"
 
@@ -31,19 +34,65 @@ func (s services) HTTPClient() *http.Client { return s.e.http }
 func (s services) Credential(ctx context.Context, id string) (*node.Credential, error) {
 	c, err := s.e.Credential(ctx, id)
 	if err == nil {
-		for _, v := range c.Data {
-			if len(v) >= 6 { // shorter values (ports, "tls") are not secrets and would scrub too much
-				*s.secrets = append(*s.secrets, v)
-			}
-		}
+		*s.secrets = append(*s.secrets, secretForms(c)...)
+		// Longest first: a form that contains a shorter one must be replaced whole.
+		sort.Slice(*s.secrets, func(i, j int) bool { return len((*s.secrets)[i]) > len((*s.secrets)[j]) })
 	}
 	return c, err
 }
 
+// minSecret is the shortest value scrubbed: shorter ones ("tls", a port) would redact too much.
+const minSecret = 6
+
+// secretForms lists what of a credential must never be recorded: its secret fields (only those,
+// so that a host name stays readable in an error) and the encodings in which nodes send them:
+// URL and JSON escapes (JSON with and without <>& escaped), base64, and HTTP Basic's
+// base64(user:password).
+func secretForms(c *node.Credential) []string {
+	secret := map[string]bool{}
+	if spec := node.CredentialSpecOf(c.Type); spec != nil {
+		for _, f := range spec.Fields {
+			secret[f.Name] = f.Secret
+		}
+	} else {
+		for name := range c.Data {
+			secret[name] = true // unknown type: treat every value as secret
+		}
+	}
+	var out []string
+	for name, v := range c.Data {
+		if !secret[name] || len(v) < minSecret {
+			continue
+		}
+		out = append(out, v, url.QueryEscape(v), url.PathEscape(v), jsonEscape(v, true), jsonEscape(v, false),
+			base64.StdEncoding.EncodeToString([]byte(v)), base64.RawURLEncoding.EncodeToString([]byte(v)))
+		for _, user := range c.Data {
+			out = append(out, base64.StdEncoding.EncodeToString([]byte(user+":"+v)))
+		}
+	}
+	return out
+}
+
+// jsonEscape is v as it appears inside a JSON string.
+func jsonEscape(v string, escapeHTML bool) string {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(escapeHTML)
+	enc.Encode(v) // a string always encodes
+	quoted := strings.TrimSuffix(b.String(), "\n")
+	return quoted[1 : len(quoted)-1]
+}
+
+// Scrub replaces every secret the step loaded, in every form, by [redacted]. Nodes call it (see
+// nodes/httpcall.go) on provider text before they cut it short, since a cut secret is not found.
+func (s services) Scrub(text string) string { return s.scrub(text) }
+
 // scrub replaces every secret the step loaded by [redacted].
 func (s services) scrub(text string) string {
 	for _, v := range *s.secrets {
-		text = strings.ReplaceAll(text, v, "[redacted]")
+		if v != "" {
+			text = strings.ReplaceAll(text, v, "[redacted]")
+		}
 	}
 	return text
 }

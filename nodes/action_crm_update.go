@@ -178,7 +178,7 @@ func salesforceUpdate(ctx context.Context, in *node.Input, cred *node.Credential
 	if err != nil {
 		// A record locked by another transaction is worth trying again.
 		if resp != nil && resp.Status == http.StatusBadRequest && bytes.Contains(resp.Body, []byte("UNABLE_TO_LOCK_ROW")) {
-			return nil, redactErr(fmt.Errorf("%s: record %s is locked by another update: %s", "Salesforce", id, snippet(resp.Body)), token)
+			return nil, redactErr(fmt.Errorf("%s: record %s is locked by another update: %s", "Salesforce", id, snippet(in, resp.Body)), token)
 		}
 		return nil, redactErr(err, token)
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/opsflow/opsflow/engine/compile"
+	"github.com/opsflow/opsflow/engine/netguard"
 	"github.com/opsflow/opsflow/engine/node"
 )
 
@@ -103,6 +104,8 @@ func runHTTP(ctx context.Context, in *node.Input) (*node.Result, error) {
 			req.SetBasicAuth(cred.Data["username"], cred.Data["password"])
 		case "http_header":
 			req.Header.Set(cred.Data["name"], cred.Data["value"])
+			// Marked so that a redirect to another host does not send the key on.
+			ctx = netguard.WithCredentialHeaders(ctx, cred.Data["name"])
 		}
 	}
 	resp, err := send(ctx, in, req, u.Host)

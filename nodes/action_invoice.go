@@ -668,7 +668,7 @@ func (a *eInvoiceAPI) call(ctx context.Context, method, path string, body any, i
 	}
 	out, ok := resp.JSON().(map[string]any)
 	if !ok {
-		return nil, fmt.Errorf("%s answered %d with a body that is not a JSON object: %s", eInvoiceName, resp.Status, snippet(resp.Body))
+		return nil, fmt.Errorf("%s answered %d with a body that is not a JSON object: %s", eInvoiceName, resp.Status, snippet(a.in, resp.Body))
 	}
 	return out, nil
 }

@@ -152,7 +152,7 @@ func runNotify(ctx context.Context, in *node.Input) (*node.Result, error) {
 	if cred.Type != "slack_webhook" {
 		var res map[string]any
 		if json.Unmarshal(resp.Body, &res) != nil {
-			return nil, redactErr(fmt.Errorf("%s answered %d with an unexpected body: %s", provider, resp.Status, snippet(resp.Body)), secrets...)
+			return nil, redactErr(fmt.Errorf("%s answered %d with an unexpected body: %s", provider, resp.Status, snippet(in, resp.Body)), secrets...)
 		}
 		code, msg := robotCode(res)
 		if code != 0 {

@@ -150,7 +150,7 @@ func runPaymentLink(ctx context.Context, in *node.Input) (*node.Result, error) {
 	id, _ := out["id"].(string)
 	link, _ := out["url"].(string)
 	if id == "" || link == "" {
-		return nil, fmt.Errorf("%s answered without a session id and url: %s", stripeName, snippet([]byte(compile.Stringify(out))))
+		return nil, fmt.Errorf("%s answered without a session id and url: %s", stripeName, snippet(in, []byte(compile.Stringify(out))))
 	}
 	return &node.Result{Output: map[string]any{
 		"id":             id,

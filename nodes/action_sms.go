@@ -212,7 +212,7 @@ func runAliyunSMS(ctx context.Context, in *node.Input, cred *node.Credential, to
 		// Throttling comes back as a 4xx, which send treats as permanent: the Code says otherwise.
 		var e struct{ Code string }
 		if resp != nil && json.Unmarshal(resp.Body, &e) == nil && aliyunRetryable[e.Code] {
-			return nil, fmt.Errorf("%s answered %d: %s", aliyunName, resp.Status, snippet(resp.Body))
+			return nil, fmt.Errorf("%s answered %d: %s", aliyunName, resp.Status, snippet(in, resp.Body))
 		}
 		return nil, redactErr(err, secret)
 	}
@@ -220,7 +220,7 @@ func runAliyunSMS(ctx context.Context, in *node.Input, cred *node.Credential, to
 		Code, Message, RequestId, BizId string
 	}
 	if json.Unmarshal(resp.Body, &out) != nil || out.Code == "" {
-		return nil, fmt.Errorf("%s answered %d with an unexpected body: %s", aliyunName, resp.Status, snippet(resp.Body))
+		return nil, fmt.Errorf("%s answered %d with an unexpected body: %s", aliyunName, resp.Status, snippet(in, resp.Body))
 	}
 	if out.Code != "OK" {
 		err := fmt.Errorf("%s refused the message: %s: %s (request %s)", aliyunName, out.Code, out.Message, out.RequestId)

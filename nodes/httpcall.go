@@ -57,18 +57,25 @@ func send(ctx context.Context, in *node.Input, req *http.Request, provider strin
 	r := &response{Status: resp.StatusCode, Headers: resp.Header, Body: body}
 	switch {
 	case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests:
-		return r, fmt.Errorf("%s answered %d: %s", provider, resp.StatusCode, snippet(body))
+		return r, fmt.Errorf("%s answered %d: %s", provider, resp.StatusCode, snippet(in, body))
 	case resp.StatusCode >= 400:
-		return r, node.Permanentf("%s answered %d: %s", provider, resp.StatusCode, snippet(body))
+		return r, node.Permanentf("%s answered %d: %s", provider, resp.StatusCode, snippet(in, body))
 	}
 	return r, nil
 }
 
-func snippet(b []byte) string {
+// snippet is the start of a provider's answer for an error message, with the step's secrets
+// scrubbed first: a secret cut in half by the limit would no longer be recognised and redacted.
+func snippet(in *node.Input, b []byte) string {
 	s := strings.TrimSpace(string(b))
+	if sc, ok := in.Services.(interface{ Scrub(string) string }); ok {
+		s = sc.Scrub(s)
+	}
 	if len(s) > 300 {
 		s = s[:300] + "…"
 	}
+	// Error text is stored: no NUL, and valid UTF-8 even where the cut split a character.
+	s = strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", ""), "\uFFFD")
 	return s
 }
 

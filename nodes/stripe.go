@@ -57,13 +57,13 @@ func (s *stripeAPI) call(ctx context.Context, method, path string, form url.Valu
 	if err != nil {
 		// 409: another request with the same Idempotency-Key is still in flight; it will finish.
 		if resp != nil && resp.Status == http.StatusConflict {
-			return nil, fmt.Errorf("%s answered 409: %s", stripeName, snippet(resp.Body))
+			return nil, fmt.Errorf("%s answered 409: %s", stripeName, snippet(s.in, resp.Body))
 		}
 		return nil, redactErr(err, s.key)
 	}
 	out, ok := resp.JSON().(map[string]any)
 	if !ok {
-		return nil, fmt.Errorf("%s answered %d with a body that is not a JSON object: %s", stripeName, resp.Status, snippet(resp.Body))
+		return nil, fmt.Errorf("%s answered %d with a body that is not a JSON object: %s", stripeName, resp.Status, snippet(s.in, resp.Body))
 	}
 	return out, nil
 }

@@ -6,6 +6,7 @@ import { RunsPage } from './pages/RunsPage';
 import { RunPage } from './pages/RunPage';
 import { TemplatesPage } from './pages/TemplatesPage';
 import { SettingsPage } from './pages/SettingsPage';
+import { WorkerStatus } from './components/WorkerStatus';
 import type { Lang } from './api/types';
 
 export function App() {
@@ -23,6 +24,7 @@ export function App() {
           <Link to="/templates" aria-current={section === 'templates' ? 'page' : undefined}>{t('nav.templates')}</Link>
           <Link to="/settings" aria-current={section === 'settings' ? 'page' : undefined}>{t('nav.settings')}</Link>
         </nav>
+        <WorkerStatus />
         <label className="lang">
           <span className="sr-only">{t('lang.label')}</span>
           <select aria-label={t('lang.label')} value={lang} onChange={(e) => setLang(e.target.value as Lang)}>

@@ -251,7 +251,8 @@ func TestAPITokens(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode
 	}
-	for auth, want := range map[string]int{"": 401, "Bearer nope": 401, "tok-ops-1": 401, "Bearer tok-ops-1": 200, "Bearer tok-crm-2": 200} {
+	for auth, want := range map[string]int{"": 401, "Bearer nope": 401, "tok-ops-1": 401, "Bearer tok-ops-1": 200, "Bearer tok-crm-2": 200,
+		"bearer tok-ops-1": 200, "BEARER tok-crm-2": 200, "Bearer  tok-ops-1": 200, "Basic tok-ops-1": 401, "Bearertok-ops-1": 401} {
 		if got := get("/api/v1/flows", auth); got != want {
 			t.Errorf("GET /flows with %q: %d, want %d", auth, got, want)
 		}

@@ -26,6 +26,9 @@ type ErrorInfo struct {
 	Details any    `json:"details,omitempty"`
 }
 
+// retryAfter is the Retry-After (seconds) of a 503: long enough for a database restart to be noticed.
+const retryAfter = "5"
+
 func fail(c *gin.Context, status int, code, message string, details any) {
 	c.AbortWithStatusJSON(status, ErrorBody{ErrorInfo{Code: code, Message: message, Details: details}})
 }
@@ -60,6 +63,14 @@ func (s *Server) failErr(c *gin.Context, err error) {
 		fail(c, http.StatusConflict, "run_finished", err.Error(), nil)
 	case store.IsUniqueViolation(err):
 		fail(c, http.StatusConflict, "conflict", "a record with that name already exists", nil)
+	case store.IsBadValue(err):
+		// A value the checks above let through (too long for its column, say); the detail is logged.
+		s.log.Warn("database refused a value", "method", c.Request.Method, "path", c.FullPath(), "error", err)
+		fail(c, http.StatusBadRequest, "invalid_value", "a value in the request cannot be stored (too long, or not text)", nil)
+	case store.IsUnavailable(err):
+		s.log.Error("database unavailable", "method", c.Request.Method, "path", c.FullPath(), "error", err)
+		c.Header("Retry-After", retryAfter)
+		fail(c, http.StatusServiceUnavailable, "unavailable", "the database is unavailable; retry later", nil)
 	default:
 		s.log.Error("request failed", "method", c.Request.Method, "path", c.FullPath(), "error", err)
 		fail(c, http.StatusInternalServerError, "internal", "internal error; see the server log", nil)
@@ -82,8 +93,16 @@ func (s *Server) bindJSON(c *gin.Context, v any) bool {
 	if !ok {
 		return false
 	}
-	if len(strings.TrimSpace(string(b))) == 0 {
+	if !checkJSONText(c, b) {
+		return false
+	}
+	trimmed := strings.TrimSpace(string(b))
+	if len(trimmed) == 0 {
 		fail(c, http.StatusBadRequest, "invalid_json", "the request body is empty; a JSON object is expected", nil)
+		return false
+	}
+	if trimmed[0] != '{' {
+		fail(c, http.StatusBadRequest, "invalid_json", "a JSON object is expected", nil)
 		return false
 	}
 	dec := json.NewDecoder(strings.NewReader(string(b)))

@@ -86,7 +86,7 @@ func (s *Server) listEvents(c *gin.Context) {
 	if !ok {
 		return
 	}
-	q := s.e.Store.DB.WithContext(c.Request.Context()).Omit("raw_body").Order("id desc").Limit(limit).Offset(offset)
+	q := s.e.Store.DB.WithContext(c.Request.Context()).Omit("raw_body", "raw_bytes").Order("id desc").Limit(limit).Offset(offset)
 	if id := c.Query("flow_id"); id != "" {
 		// Events that reached the flow: its webhook/manual events, or API events that started a run of it.
 		sub := s.e.Store.DB.Model(&store.Run{}).Select("event_id").Where("flow_id = ?", id)

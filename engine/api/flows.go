@@ -31,7 +31,7 @@ func (s *Server) flowSchema(c *gin.Context) {
 // readFlow parses a flow document body, answering 400 when it is not one.
 func (s *Server) readFlow(c *gin.Context) (*flow.Flow, bool) {
 	b, ok := s.readBody(c)
-	if !ok {
+	if !ok || !checkJSONText(c, b) {
 		return nil, false
 	}
 	f, err := flow.Parse(b)

@@ -80,7 +80,7 @@ func (s *Server) getRun(c *gin.Context) {
 		s.failErr(c, err)
 		return
 	}
-	v := toRunView(&d.Run, s.flowNames(c, []store.Run{d.Run})[d.Run.FlowID])
+	v := runDetailView{runView: toRunView(&d.Run, s.flowNames(c, []store.Run{d.Run})[d.Run.FlowID])}
 	v.Steps = make([]stepView, len(d.Steps))
 	for i := range d.Steps {
 		st := &d.Steps[i]

@@ -55,7 +55,7 @@ func New(e *engine.Engine, opt Options) http.Handler {
 	s := &Server{e: e, log: opt.Logger, maxBody: opt.MaxBody, ui: opt.UI, templates: opt.Templates, tokens: opt.Tokens}
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
-	r.Use(s.recover, s.limitBody, s.accessLog)
+	r.Use(s.recover, s.limitBody, s.accessLog, checkParams)
 	r.NoMethod(func(c *gin.Context) {
 		fail(c, http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed", nil)
 	})
@@ -73,6 +73,7 @@ func New(e *engine.Engine, opt Options) http.Handler {
 
 	v1 := r.Group("/api/v1", s.authenticate)
 	v1.GET("/node-types", s.nodeTypes)
+	v1.GET("/status", s.status)
 
 	v1.GET("/flows", s.listFlows)
 	v1.POST("/flows", s.createFlow)
@@ -121,14 +122,37 @@ func New(e *engine.Engine, opt Options) http.Handler {
 	return r
 }
 
+// ready checks this process's own dependencies (database, queue), not whether workers are alive:
+// an API-only process is ready to accept events without them. The driver's error names users,
+// databases and addresses, so it goes to the log; the answer only says which part is down.
 func (s *Server) ready(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), 3*time.Second)
 	defer cancel()
 	if err := s.e.Ready(ctx); err != nil {
-		fail(c, http.StatusServiceUnavailable, "not_ready", err.Error(), nil)
+		s.log.Error("not ready", "error", err)
+		part, _, _ := strings.Cut(err.Error(), ":") // Ready names the part first: "database: …", "queue: …"
+		if part != "database" && part != "queue" {
+			part = "a dependency"
+		}
+		c.Header("Retry-After", retryAfter)
+		fail(c, http.StatusServiceUnavailable, "not_ready", "not ready: "+part+" is unavailable; see the server log", nil)
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"status": "ready"})
+}
+
+// status reports live workers and the queued backlog; "no_workers" when runs wait for nobody.
+func (s *Server) status(c *gin.Context) {
+	st, err := s.e.Status(c.Request.Context())
+	if err != nil {
+		s.failErr(c, err)
+		return
+	}
+	summary := "ok"
+	if st.Workers == 0 {
+		summary = "no_workers"
+	}
+	c.JSON(http.StatusOK, gin.H{"status": summary, "workers": st.Workers, "queued_runs": st.QueuedRuns, "oldest_queued_seconds": st.OldestQueuedSeconds})
 }
 
 // authenticate requires one of the configured API tokens, compared in constant time.
@@ -136,8 +160,10 @@ func (s *Server) authenticate(c *gin.Context) {
 	if len(s.tokens) == 0 {
 		return
 	}
-	got, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
-	if ok {
+	// The scheme is case-insensitive (RFC 9110 §11.1): "bearer x" is as good as "Bearer x".
+	scheme, got, ok := strings.Cut(c.GetHeader("Authorization"), " ")
+	got = strings.TrimLeft(got, " ")
+	if ok && strings.EqualFold(scheme, "Bearer") {
 		for _, t := range s.tokens {
 			if subtle.ConstantTimeCompare([]byte(got), []byte(t)) == 1 {
 				return

@@ -84,8 +84,13 @@ type runView struct {
 	CreatedAt   time.Time  `json:"created_at"`
 	StartedAt   *time.Time `json:"started_at"`
 	FinishedAt  *time.Time `json:"finished_at"`
-	Steps       []stepView `json:"steps,omitempty"`
-	Event       *eventView `json:"event,omitempty"`
+}
+
+// runDetailView is one run with its steps (always a list, [] before the first step) and event.
+type runDetailView struct {
+	runView
+	Steps []stepView `json:"steps"`
+	Event *eventView `json:"event"`
 }
 
 type stepView struct {

@@ -26,14 +26,19 @@ const (
 	Postgres Backend = "postgres+redis"
 )
 
-// Backends lists the backends available here: always Embedded, plus Postgres+Redis when the
-// OPSFLOW_TEST_* variables are set (CI sets them).
+// Backends lists the backends to test on: always Embedded, plus Postgres+Redis when the
+// OPSFLOW_TEST_* variables are set, or when CI is set (then a missing variable fails the test in
+// Config rather than leaving the Postgres cases silently out).
 func Backends() []Backend {
 	b := []Backend{Embedded}
-	if os.Getenv("OPSFLOW_TEST_DATABASE_URL") != "" && os.Getenv("OPSFLOW_TEST_REDIS_ADDR") != "" {
+	if havePostgres() || os.Getenv("CI") != "" {
 		b = append(b, Postgres)
 	}
 	return b
+}
+
+func havePostgres() bool {
+	return os.Getenv("OPSFLOW_TEST_DATABASE_URL") != "" && os.Getenv("OPSFLOW_TEST_REDIS_ADDR") != ""
 }
 
 // New starts an engine with a worker and stops it when the test ends.
@@ -70,6 +75,9 @@ func Config(t testing.TB, b Backend) engine.Config {
 		Logger:       slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}
 	if b == Postgres {
+		if !havePostgres() {
+			t.Fatal("this test needs Postgres and Redis: set OPSFLOW_TEST_DATABASE_URL and OPSFLOW_TEST_REDIS_ADDR (CI must run every backend)")
+		}
 		cfg.DatabaseURL = freshDatabase(t, os.Getenv("OPSFLOW_TEST_DATABASE_URL"))
 		cfg.RedisAddr = os.Getenv("OPSFLOW_TEST_REDIS_ADDR")
 		cfg.SecretKey = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="

@@ -128,6 +128,9 @@ func (g *Guard) Client(timeout time.Duration) *http.Client {
 			if len(via) >= 5 {
 				return fmt.Errorf("stopped after 5 redirects")
 			}
+			if req.URL.Host != via[0].URL.Host {
+				stripCredentials(req)
+			}
 			return nil
 		},
 	}

@@ -52,6 +52,13 @@ func CredentialTypes() []*CredentialSpec {
 	return out
 }
 
+// CredentialSpecOf returns the registered credential type typ, or nil.
+func CredentialSpecOf(typ string) *CredentialSpec {
+	mu.RLock()
+	defer mu.RUnlock()
+	return credentialSpecs[typ]
+}
+
 // CheckCredential reports what is wrong with data for a credential of type typ: an unknown type,
 // a missing required value, or a value the type does not have.
 func CheckCredential(typ string, data map[string]string) error {

@@ -161,7 +161,8 @@ func (q *Queue) Orphans() ([]Payload, error) {
 	return out, nil
 }
 
-// Workers counts the live worker processes consuming this queue.
+// Workers counts the live worker processes consuming this queue: asynq servers that sent a
+// heartbeat recently (a dead one's record expires within about half a minute).
 func (q *Queue) Workers() (int, error) {
 	servers, err := q.Inspector.Servers()
 	if err != nil {
@@ -169,7 +170,7 @@ func (q *Queue) Workers() (int, error) {
 	}
 	n := 0
 	for _, s := range servers {
-		if _, ok := s.Queues[q.Name]; ok {
+		if _, ok := s.Queues[q.Name]; ok && s.Status == "active" {
 			n++
 		}
 	}

@@ -32,6 +32,7 @@ var Migrations = []Migration{
 	{Version: 1, Name: "initial schema", Up: func(tx *gorm.DB) error { return tx.AutoMigrate(Models...) }},
 	{Version: 2, Name: "settings (key check value)", Up: func(tx *gorm.DB) error { return tx.AutoMigrate(&Setting{}) }},
 	{Version: 3, Name: "runs: lease that fences the writes of an execution", Up: func(tx *gorm.DB) error { return tx.AutoMigrate(&Run{}) }},
+	{Version: 4, Name: "events: raw webhook bodies as bytes", Up: func(tx *gorm.DB) error { return tx.AutoMigrate(&Event{}) }},
 }
 
 // migrationLock is the Postgres advisory lock key that serialises migrations (advisory locks are

@@ -66,8 +66,19 @@ type Event struct {
 	IdempotencyKey *string `gorm:"size:300;uniqueIndex"`
 	Data           string  `gorm:"type:text;not null"`
 	Headers        string  `gorm:"type:text"`
-	RawBody        string  `gorm:"type:text"`
-	CreatedAt      time.Time
+	// RawBody is a webhook delivery byte for byte (providers send Latin-1 forms, NULs, anything).
+	RawBody []byte `gorm:"column:raw_bytes"`
+	// LegacyRawBody is where raw bodies were kept as text before; read only, see Body.
+	LegacyRawBody string `gorm:"column:raw_body;type:text"`
+	CreatedAt     time.Time
+}
+
+// Body is the raw delivery of a webhook event, from either column.
+func (e *Event) Body() []byte {
+	if e.RawBody != nil {
+		return e.RawBody
+	}
+	return []byte(e.LegacyRawBody)
 }
 
 // Run is one execution of one flow version for one event.

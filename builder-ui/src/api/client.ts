@@ -76,7 +76,11 @@ function qs(params: Record<string, string | number | undefined | null>): string 
 export interface Page<T> { items: T[]; next_cursor?: string }
 export interface RunFilter { flow_id?: string; status?: string; since?: string; until?: string; limit?: number; cursor?: string }
 
+/** GET /status: live workers and the queued backlog. */
+export interface ServerStatus { status: 'ok' | 'no_workers'; workers: number; queued_runs: number; oldest_queued_seconds: number }
+
 export const api = {
+  status: () => request<ServerStatus>('GET', '/status'),
   nodeTypes: () => request<{ node_types: NodeSpec[] }>('GET', '/node-types').then((r) => r.node_types ?? []),
   listFlows: (q = '', cursor = '') => request<Page<FlowSummary>>('GET', '/flows' + qs({ q, limit: 100, cursor })),
   getFlow: (id: string) => request<FlowDetail>('GET', `/flows/${id}`),

@@ -262,6 +262,8 @@ export const en = {
   'settings.phone': 'Phone (E.164)',
   'settings.active': 'Active',
   'settings.addMember': 'Add member',
+  'status.noWorkers': 'No workers',
+  'status.noWorkersHelp': 'No worker process is running: queued runs wait until one starts (opsflow worker).',
   'auth.prompt': 'This opsflow server requires an API token. Paste your token:',
 };
 

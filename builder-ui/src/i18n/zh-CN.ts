@@ -264,5 +264,7 @@ export const zhCN: Record<MessageKey, string> = {
   'settings.phone': '电话（E.164）',
   'settings.active': '启用',
   'settings.addMember': '添加成员',
+  'status.noWorkers': '无工作进程',
+  'status.noWorkersHelp': '没有运行中的工作进程：排队的运行会一直等待，直到有工作进程启动（opsflow worker）。',
   'auth.prompt': '此 opsflow 服务器需要 API 令牌。请粘贴您的令牌：',
 };
