@@ -8,6 +8,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/opsflow/opsflow/engine"
+	"github.com/opsflow/opsflow/engine/auth"
 	"github.com/opsflow/opsflow/engine/store"
 )
 
@@ -90,6 +91,7 @@ func (s *Server) cancelRun(c *gin.Context) {
 		s.failErr(c, err)
 		return
 	}
+	note(c, auth.Entry{Diff: gin.H{"flow_id": run.FlowID, "status": run.Status}})
 	c.JSON(http.StatusOK, toRunView(run, ""))
 }
 
@@ -113,5 +115,6 @@ func (s *Server) retryRun(c *gin.Context) {
 		fail(c, http.StatusConflict, "cannot_retry", err.Error(), nil)
 		return
 	}
+	note(c, auth.Entry{Diff: gin.H{"from": req.From, "new_run_id": id}})
 	c.JSON(http.StatusAccepted, gin.H{"run_id": id})
 }

@@ -56,7 +56,7 @@ func Open(databaseURL, dataDir string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot open database: %w", err)
 	}
-	if err := db.AutoMigrate(Models...); err != nil {
+	if err := db.AutoMigrate(append(append([]any{}, Models...), AuthModels...)...); err != nil {
 		return nil, fmt.Errorf("database migration failed: %w", err)
 	}
 	return &Store{DB: db, Embedded: embedded}, nil
