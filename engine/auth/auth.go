@@ -81,6 +81,9 @@ func New(db *gorm.DB, cfg Config) *Service {
 	return &Service{db: db, cfg: cfg, attempts: map[string][]time.Time{}}
 }
 
+// DB is the database (for tests).
+func (s *Service) DB() *gorm.DB { return s.db }
+
 // Config returns the effective configuration.
 func (s *Service) Config() Config { return s.cfg }
 
