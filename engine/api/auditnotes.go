@@ -105,4 +105,3 @@ func fieldNames(data map[string]string) []string {
 	slices.Sort(out)
 	return out
 }
-
