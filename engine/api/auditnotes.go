@@ -1,8 +1,10 @@
 package api
 
 import (
+	"encoding/json"
 	"reflect"
 	"slices"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -103,5 +105,54 @@ func fieldNames(data map[string]string) []string {
 		out = append(out, k)
 	}
 	slices.Sort(out)
+	return out
+}
+
+type historyItem struct {
+	Action string    `json:"action"`
+	Actor  string    `json:"actor"`
+	At     time.Time `json:"at"`
+}
+
+// runHistory lists who started, retried or cancelled a run, oldest first.
+func (s *Server) runHistory(c *gin.Context, runID string) []historyItem {
+	rows, err := s.auth.Audit(c.Request.Context(), auth.AuditFilter{ObjectType: "run", ObjectID: runID, Limit: 100})
+	if err != nil {
+		s.log.Error("reading the audit log", "error", err)
+	}
+	out := make([]historyItem, 0, len(rows))
+	for i := len(rows) - 1; i >= 0; i-- {
+		out = append(out, historyItem{Action: rows[i].Action, Actor: rows[i].ActorName, At: rows[i].At})
+	}
+	return out
+}
+
+type authors struct{ created, published string }
+
+// versionAuthors maps each version of a flow to who saved it and who last published it.
+func (s *Server) versionAuthors(c *gin.Context, flowID string) map[int]authors {
+	rows, err := s.auth.Audit(c.Request.Context(), auth.AuditFilter{ObjectType: "flow", ObjectID: flowID, Limit: 10000})
+	if err != nil {
+		s.log.Error("reading the audit log", "error", err)
+	}
+	out := map[int]authors{}
+	for i := len(rows) - 1; i >= 0; i-- { // oldest first: the last publish wins
+		var d struct {
+			Version int `json:"version"`
+		}
+		if json.Unmarshal([]byte(rows[i].Diff), &d) != nil || d.Version == 0 {
+			continue
+		}
+		a := out[d.Version]
+		switch rows[i].Action {
+		case "flow.created", "flow.changed", "template.imported":
+			if a.created == "" {
+				a.created = rows[i].ActorName
+			}
+		case "flow.published", "flow.rolled_back":
+			a.published = rows[i].ActorName
+		}
+		out[d.Version] = a
+	}
 	return out
 }

@@ -19,6 +19,8 @@ import (
 	"github.com/opsflow/opsflow/engine/auth"
 	"github.com/opsflow/opsflow/engine/enginetest"
 	"github.com/opsflow/opsflow/engine/store"
+	"github.com/opsflow/opsflow/engine/template"
+	"github.com/opsflow/opsflow/examples"
 )
 
 // clock is a settable time for session and lockout tests.
@@ -48,7 +50,11 @@ func newAuthEnv(t *testing.T, cfg auth.Config) *authEnv {
 	e := enginetest.New(t, enginetest.Embedded)
 	now := &clock{t: time.Now().UTC()}
 	cfg.Now = now.Now
-	h := New(e, Options{Auth: cfg})
+	gallery, err := template.Gallery(examples.Templates, "templates")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := New(e, Options{Auth: cfg, Templates: gallery})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	env := &authEnv{t: t, srv: srv, h: h, svc: auth.New(e.Store.DB, cfg), keys: map[string]string{}, ids: map[string]string{}, now: now}

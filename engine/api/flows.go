@@ -200,8 +200,10 @@ func (s *Server) listVersions(c *gin.Context) {
 		return
 	}
 	items := make([]versionV, len(vs))
+	by := s.versionAuthors(c, info.Flow.ID)
 	for i := range vs {
 		items[i] = toVersionView(&vs[i], &info.Flow)
+		items[i].CreatedBy, items[i].PublishedBy = by[vs[i].Version].created, by[vs[i].Version].published
 	}
 	c.JSON(http.StatusOK, gin.H{"items": items})
 }

@@ -82,6 +82,7 @@ func (s *Server) getRun(c *gin.Context) {
 			Error: st.Error, Attempt: st.Attempt, StartedAt: st.StartedAt, FinishedAt: st.FinishedAt, DurationMs: st.DurationMs}
 	}
 	v.Event = toEventView(&d.Event)
+	v.History = s.runHistory(c, d.Run.ID)
 	c.JSON(http.StatusOK, v)
 }
 
@@ -115,6 +116,6 @@ func (s *Server) retryRun(c *gin.Context) {
 		fail(c, http.StatusConflict, "cannot_retry", err.Error(), nil)
 		return
 	}
-	note(c, auth.Entry{Diff: gin.H{"from": req.From, "new_run_id": id}})
+	note(c, auth.Entry{ObjectID: id, Diff: gin.H{"from": req.From, "retry_of": c.Param("id")}})
 	c.JSON(http.StatusAccepted, gin.H{"run_id": id})
 }

@@ -43,6 +43,9 @@ type versionV struct {
 	Live        bool       `json:"live"`
 	PublishedAt *time.Time `json:"published_at"`
 	CreatedAt   time.Time  `json:"created_at"`
+	// CreatedBy and PublishedBy name who saved and last published the version (from the audit log).
+	CreatedBy   string     `json:"created_by,omitempty"`
+	PublishedBy string     `json:"published_by,omitempty"`
 	Definition  *flow.Flow `json:"definition,omitempty"`
 }
 
@@ -86,6 +89,8 @@ type runView struct {
 	FinishedAt  *time.Time `json:"finished_at"`
 	Steps       []stepView `json:"steps,omitempty"`
 	Event       *eventView `json:"event,omitempty"`
+	// History is who started, retried or cancelled the run (from the audit log).
+	History []historyItem `json:"history,omitempty"`
 }
 
 type stepView struct {
