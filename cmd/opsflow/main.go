@@ -5,6 +5,8 @@
 //	opsflow validate FILE    check a flow document
 //	opsflow import FILE      store a flow document as a new flow (--publish to publish it)
 //	opsflow export ID        print a flow's document
+//	opsflow users create     add a user (-admin for the first admin)
+//	opsflow keys rotate      re-encrypt credentials under a new secret key
 //	opsflow docs             print the node reference
 package main
 
@@ -45,6 +47,10 @@ Usage:
   opsflow import    [flags] FILE   store a flow document or template as a new flow (-publish to publish it;
                                    -template ID imports from the gallery, with -param/-credential/-team)
   opsflow export    [flags] ID     print a flow's document (-version N for an older one)
+  opsflow users     create [-admin | -role R] EMAIL
+                                   add a user (password from OPSFLOW_PASSWORD, or generated and printed)
+  opsflow keys      rotate         re-encrypt every credential under OPSFLOW_SECRET_KEY, reading
+                                   the old ones with OPSFLOW_SECRET_KEY_OLD
   opsflow docs                     print the node reference (Markdown)
 
 Run "opsflow serve -h" for the configuration flags; each has an environment variable.
@@ -67,13 +73,17 @@ func main() {
 		err = importFlow(args, os.Stdout)
 	case "export":
 		err = exportFlow(args, os.Stdout)
+	case "users":
+		err = usersCommand(args, os.Stdout)
+	case "keys":
+		err = keysCommand(args, os.Stdout)
 	case "docs":
 		fmt.Print(node.Markdown())
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return
 	default:
-		err = fmt.Errorf("unknown command %q (want serve, worker, validate, import, export or docs)", cmd)
+		err = fmt.Errorf("unknown command %q (want serve, worker, validate, import, export, users, keys or docs)", cmd)
 	}
 	if err != nil {
 		var ex exitError
@@ -156,8 +166,15 @@ func (s *settings) engineConfig(log *slog.Logger) (engine.Config, error) {
 			return engine.Config{}, fmt.Errorf("retention: %w", err)
 		}
 	}
+	var old []string
+	for _, k := range strings.Split(os.Getenv("OPSFLOW_SECRET_KEY_OLD"), ",") {
+		if k = strings.TrimSpace(k); k != "" {
+			old = append(old, k)
+		}
+	}
 	return engine.Config{
-		DataDir: s.dataDir, DatabaseURL: s.databaseURL, RedisAddr: s.redisAddr, SecretKey: os.Getenv("OPSFLOW_SECRET_KEY"),
+		OldSecretKeys: old,
+		DataDir:       s.dataDir, DatabaseURL: s.databaseURL, RedisAddr: s.redisAddr, SecretKey: os.Getenv("OPSFLOW_SECRET_KEY"),
 		HTTPAllow: allow, Concurrency: s.concurrency, Logger: log, QueueName: os.Getenv("OPSFLOW_QUEUE"), Retention: retention,
 	}, nil
 }
@@ -242,6 +259,9 @@ func serve(args []string, withAPI bool) error {
 			tokens = append(tokens, t)
 		}
 	}
+	if err := bootstrap(e, log, "http://"+displayAddr(s.addr), os.Stderr); err != nil {
+		return err
+	}
 	handler := api.New(e, api.Options{MaxBody: s.maxBody, UI: ui, Templates: gallery, Tokens: tokens, Logger: log})
 	srv := &http.Server{Addr: s.addr, Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
@@ -254,9 +274,6 @@ func serve(args []string, withAPI bool) error {
 		queue = "redis " + s.redisAddr
 	}
 	log.Info("opsflow listening", "addr", s.addr, "url", "http://"+displayAddr(s.addr), "store", store, "queue", queue, "api_tokens", len(tokens))
-	if len(tokens) == 0 {
-		log.Warn("the API is open to anyone who can reach it; set OPSFLOW_API_TOKENS to require a token")
-	}
 	select {
 	case err := <-errc:
 		return fmt.Errorf("cannot listen on %s: %w", s.addr, err)
