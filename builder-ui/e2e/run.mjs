@@ -505,6 +505,7 @@ async function main() {
     assert(users === 403, 'the API refuses the editor too: ' + users);
     await page.getByRole('button', { name: 'Sign out' }).click();
     await signIn(ADMIN);
+    await page.getByRole('link', { name: 'Flows' }).first().click();
   });
 
   await check('Chinese UI', async () => {

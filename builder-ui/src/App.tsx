@@ -39,7 +39,7 @@ function Shell() {
           {can('audit:read') && <Link to="/audit" aria-current={section === 'audit' ? 'page' : undefined}>{t('nav.audit')}</Link>}
         </nav>
         <span className="whoami" data-role={me?.role}>{me?.user?.email ?? me?.name} · {me && t(`role.${me.role}` as const)}</span>
-        <button type="button" className="small" onClick={() => void logout()}>{t('auth.signOut')}</button>
+        <button type="button" className="small signout" onClick={() => void logout()}>{t('auth.signOut')}</button>
         <label className="lang">
           <span className="sr-only">{t('lang.label')}</span>
           <select aria-label={t('lang.label')} value={lang} onChange={(e) => setLang(e.target.value as Lang)}>
