@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { screen, within } from '@testing-library/react';
+import { screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { App } from '../src/App';
 import { mockApi, renderApp } from './helpers';
@@ -78,4 +78,31 @@ describe('sign-in and roles', () => {
     expect(await screen.findByRole('heading', { name: '创建第一个管理员' })).toBeTruthy();
     expect((screen.getByLabelText('设置令牌') as HTMLInputElement).value).toBe('tok123');
   });
+  it('lists your sessions and revokes another one; a new API key is shown once', async () => {
+    history.replaceState(null, '', '/keys');
+    const calls = mockApi({
+      'GET /auth/me': admin,
+      'GET /keys': { items: [] },
+      'GET /auth/sessions': { items: [
+        { id: 's1', ip: '10.0.0.1', user_agent: 'Firefox', created_at: '2026-11-29T10:00:00Z', last_seen_at: '2026-11-29T10:00:00Z', current: true },
+        { id: 's2', ip: '10.0.0.2', user_agent: 'Chrome', created_at: '2026-11-28T10:00:00Z', last_seen_at: '2026-11-28T10:00:00Z', current: false },
+      ] },
+      'DELETE /auth/sessions/s2': () => ({ status: 204 }),
+      'POST /keys': ({ body }: { body: unknown }) => ({ status: 201, body: { id: 'k1', prefix: 'ofk_abcdef', role: 'viewer', key: 'ofk_the_whole_key', ...(body as object) } }),
+      'GET /node-types': { node_types: [] },
+    });
+    const user = userEvent.setup();
+    renderApp(<App />);
+    const row = (await screen.findByText('Chrome')).closest('tr')!;
+    expect(within((await screen.findByText('Firefox')).closest('tr')!).queryByRole('button')).toBeNull();
+    await user.click(within(row).getByRole('button', { name: 'Revoke' }));
+    await waitFor(() => expect(calls.some((c) => c.method === 'DELETE' && c.path === '/auth/sessions/s2')).toBe(true));
+    const form = screen.getByRole('form', { name: 'New API key' });
+    await user.type(within(form).getByLabelText('Name'), 'crm');
+    await user.selectOptions(within(form).getByLabelText('Role'), 'viewer');
+    await user.click(within(form).getByRole('button', { name: 'Create key' }));
+    expect((await screen.findByTestId('new-key')).textContent).toBe('ofk_the_whole_key');
+    const post = calls.find((c) => c.method === 'POST' && c.path === '/keys');
+    expect(post?.body).toMatchObject({ name: 'crm', role: 'viewer', service: false });
+  }, 30_000);
 });

@@ -326,6 +326,15 @@ export const en = {
   'audit.diff': 'Change',
   'audit.none': 'Nothing recorded that matches.',
   'audit.more': 'Load more',
+  'account.sessions': 'Your sessions',
+  'account.signedIn': 'Signed in',
+  'account.lastSeen': 'Last active',
+  'account.browser': 'Browser',
+  'account.thisOne': 'this browser',
+  'account.changePassword': 'Change password',
+  'account.currentPassword': 'Current password',
+  'account.newPassword': 'New password',
+  'account.passwordHelp': 'At least 12 characters. Changing it signs you out everywhere.',
 };
 
 export type MessageKey = keyof typeof en;

@@ -328,4 +328,13 @@ export const zhCN: Record<MessageKey, string> = {
   'audit.diff': '变更',
   'audit.none': '没有匹配的记录。',
   'audit.more': '加载更多',
+  'account.sessions': '您的会话',
+  'account.signedIn': '登录时间',
+  'account.lastSeen': '最近活动',
+  'account.browser': '浏览器',
+  'account.thisOne': '当前浏览器',
+  'account.changePassword': '修改密码',
+  'account.currentPassword': '当前密码',
+  'account.newPassword': '新密码',
+  'account.passwordHelp': '至少 12 个字符。修改后所有会话都将退出。',
 };

@@ -3,6 +3,7 @@ import { ApiError } from '../api/client';
 import { authApi, ROLES, type ApiKey, type Role } from '../api/auth';
 import { useAuth } from '../auth';
 import { useI18n } from '../i18n';
+import { AccountSection } from './AccountSection';
 
 /** API keys: yours (admins see all and may make service keys). A new key is shown once. */
 export function KeysPage() {
@@ -85,6 +86,7 @@ export function KeysPage() {
         {error && <p className="field-error" role="alert">{error}</p>}
         <button type="submit" className="primary">{t('keys.create')}</button>
       </form>
+      <AccountSection />
     </section>
   );
 }
