@@ -35,6 +35,9 @@ type Config struct {
 	// SecretKey is the base64 AES-256 key for credentials. Empty: read or create DataDir/secret.key,
 	// which is allowed only with the embedded queue (scaled-out processes must share one key).
 	SecretKey string
+	// OldSecretKeys still decrypt credentials sealed before a key rotation (OPSFLOW_SECRET_KEY_OLD);
+	// everything new is sealed with SecretKey. RotateCredentials re-seals the rest.
+	OldSecretKeys []string
 	// HTTPAllow lists CIDRs that outbound HTTP may reach although they are internal. Default: none.
 	HTTPAllow []string
 	// HTTPTimeout bounds one outbound request. Default 30s.
@@ -149,6 +152,9 @@ func Open(cfg Config) (*Engine, error) {
 	}
 	box, err := secret.NewBox(key)
 	if err != nil {
+		return nil, err
+	}
+	if box, err = withOldKeys(box, cfg.OldSecretKeys); err != nil {
 		return nil, err
 	}
 	guard, err := netguard.New(cfg.HTTPAllow)

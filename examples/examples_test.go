@@ -102,6 +102,9 @@ type client struct {
 	base string
 }
 
+// testToken is an OPSFLOW_API_TOKENS service key: the API is never open.
+const testToken = "examples-test-token-0123456789"
+
 func (c client) do(method, path string, body any, wantStatus int) map[string]any {
 	c.t.Helper()
 	var rd io.Reader
@@ -115,6 +118,7 @@ func (c client) do(method, path string, body any, wantStatus int) map[string]any
 	}
 	req, _ := http.NewRequest(method, c.base+path, rd)
 	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+testToken)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		c.t.Fatal(err)
@@ -166,7 +170,7 @@ func TestPaymentFailedSupportSMS(t *testing.T) {
 	for _, b := range enginetest.Backends() {
 		t.Run(string(b), func(t *testing.T) {
 			e := enginetest.New(t, b)
-			srv := httptest.NewServer(api.New(e, api.Options{}))
+			srv := httptest.NewServer(api.New(e, api.Options{Tokens: []string{testToken}}))
 			defer srv.Close()
 			c := client{t, srv.URL}
 			tw := newTwilio(t)

@@ -178,7 +178,7 @@ func TestGalleryTemplatesEndToEnd(t *testing.T) {
 				t.Fatalf("template %s has no end-to-end check in templateChecks", tmpl.ID)
 			}
 			e := enginetest.New(t, enginetest.Embedded)
-			srv := httptest.NewServer(api.New(e, api.Options{Templates: gallery}))
+			srv := httptest.NewServer(api.New(e, api.Options{Templates: gallery, Tokens: []string{testToken}}))
 			defer srv.Close()
 			c := client{t, srv.URL}
 			prov := newProviders(t)
@@ -228,7 +228,7 @@ func TestGalleryTemplatesEndToEnd(t *testing.T) {
 func TestTemplateImportRefusesMissingNeeds(t *testing.T) {
 	gallery, _ := template.Gallery(examples.Templates, "templates")
 	e := enginetest.New(t, enginetest.Embedded)
-	srv := httptest.NewServer(api.New(e, api.Options{Templates: gallery}))
+	srv := httptest.NewServer(api.New(e, api.Options{Templates: gallery, Tokens: []string{testToken}}))
 	defer srv.Close()
 	c := client{t, srv.URL}
 	resp := c.do("POST", "/api/v1/templates/import", map[string]any{"template_id": "new-lead-score-assign"}, 422)

@@ -86,6 +86,10 @@ function startFakeTwilio() {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, messages, state, port: server.address().port })));
 }
 
+const SERVICE_TOKEN = 'e2e-service-token-0123456789';
+const ADMIN = { email: 'admin@example.com', password: 'e2e admin password' };
+const EDITOR = { email: 'editor@example.com', password: 'e2e editor password' };
+
 let tmp;
 async function main() {
   mkdirSync(shots, { recursive: true });
@@ -102,7 +106,11 @@ async function main() {
   mkdirSync(dataDir);
   const srv = spawn(bin, ['serve'], {
     cwd: repo,
-    env: { ...process.env, OPSFLOW_ADDR: `127.0.0.1:${port}`, OPSFLOW_DATA_DIR: dataDir, OPSFLOW_HTTP_ALLOW: '127.0.0.0/8' },
+    env: {
+      ...process.env, OPSFLOW_ADDR: `127.0.0.1:${port}`, OPSFLOW_DATA_DIR: dataDir, OPSFLOW_HTTP_ALLOW: '127.0.0.0/8',
+      // The API is never open: fixtures use a service token, the browser signs in as this admin.
+      OPSFLOW_API_TOKENS: SERVICE_TOKEN, OPSFLOW_BOOTSTRAP_ADMIN_EMAIL: ADMIN.email, OPSFLOW_BOOTSTRAP_ADMIN_PASSWORD: ADMIN.password,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let srvLog = '';
@@ -121,9 +129,9 @@ async function main() {
   log('server up at', base);
 
   const apiCall = async (method, p, body) => {
-    const res = await fetch(base + '/api/v1' + p, {
-      method, headers: body ? { 'Content-Type': 'application/json' } : undefined, body: body ? JSON.stringify(body) : undefined,
-    });
+    const headers = { Authorization: 'Bearer ' + SERVICE_TOKEN };
+    if (body) headers['Content-Type'] = 'application/json';
+    const res = await fetch(base + '/api/v1' + p, { method, headers, body: body ? JSON.stringify(body) : undefined });
     const text = await res.text();
     if (!res.ok) throw new Error(`${method} ${p} → ${res.status} ${text}`);
     return text ? JSON.parse(text) : null;
@@ -171,6 +179,25 @@ async function main() {
   if (process.env.E2E_DEBUG === '1') page.on('console', (m) => console.log('[browser]', m.type(), m.text()));
   page.on('dialog', (d) => void d.accept());
   page.setDefaultTimeout(15_000);
+
+  const signIn = async (who) => {
+    await page.getByRole('button', { name: 'Sign in' }).waitFor();
+    await page.getByLabel('Email').fill(who.email);
+    await page.getByLabel('Password').fill(who.password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign out' }).waitFor();
+  };
+
+  await check('the builder asks to sign in; the admin signs in', async () => {
+    await page.goto(ui + '/');
+    await page.getByLabel('Email').fill(ADMIN.email);
+    await page.getByLabel('Password').fill('not the password');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByText('wrong email or password').waitFor();
+    await page.screenshot({ path: path.join(shots, 'login.png') });
+    await signIn(ADMIN);
+    await page.getByText('admin@example.com · Admin').waitFor();
+  });
 
   await check('flow list loads (empty state)', async () => {
     await page.goto(ui + '/');
@@ -443,6 +470,44 @@ async function main() {
     await page.getByRole('link', { name: 'Flows' }).first().click();
   });
 
+  await check('an admin creates an editor; the editor signs in and is refused Settings', async () => {
+    await page.getByRole('link', { name: 'Settings' }).click();
+    const form = page.getByRole('form', { name: 'New user' });
+    await form.getByLabel('Email').fill(EDITOR.email);
+    await form.getByLabel('Role').selectOption('editor');
+    await form.getByLabel('Initial password').fill(EDITOR.password);
+    await form.getByRole('button', { name: 'Create user' }).click();
+    await page.locator(`[data-user="${EDITOR.email}"]`).waitFor();
+    await page.getByRole('heading', { name: 'Users' }).scrollIntoViewIfNeeded();
+    await page.screenshot({ path: path.join(shots, 'users.png') });
+
+    await page.getByRole('link', { name: 'API keys' }).click();
+    await page.getByLabel('Name').fill('crm sync');
+    await page.getByRole('button', { name: 'Create key' }).click();
+    const key = await page.getByTestId('new-key').textContent();
+    assert(key.startsWith('ofk_'), 'a new key is shown once: ' + key);
+    const me = await fetch(base + '/api/v1/auth/me', { headers: { Authorization: 'Bearer ' + key } }).then((r) => r.json());
+    assert(me.role === 'admin' && me.user.email === ADMIN.email, 'the key works as its owner: ' + JSON.stringify(me));
+    await page.screenshot({ path: path.join(shots, 'api-keys.png') });
+
+    await page.getByRole('link', { name: 'Audit log' }).click();
+    await page.locator('tr[data-action="user.created"]').first().waitFor();
+    await page.locator('tr[data-action="key.created"]').first().waitFor();
+    await page.screenshot({ path: path.join(shots, 'audit.png') });
+
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await signIn(EDITOR);
+    await page.getByText('editor@example.com · Editor').waitFor();
+    assert(await page.getByRole('link', { name: 'Settings' }).count() === 0, 'no Settings link for an editor');
+    await page.goto(ui + '/settings');
+    await page.getByText('Your role does not have access to this page.').waitFor();
+    const users = await page.evaluate(async () => (await fetch('/api/v1/users')).status);
+    assert(users === 403, 'the API refuses the editor too: ' + users);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await signIn(ADMIN);
+    await page.getByRole('link', { name: 'Flows' }).first().click();
+  });
+
   await check('Chinese UI', async () => {
     await page.getByLabel('Language').selectOption('zh-CN');
     await page.getByRole('heading', { name: '流程' }).waitFor();
@@ -456,7 +521,9 @@ async function main() {
   });
 
   await check('no console errors', async () => {
-    assert(consoleErrors.length === 0, 'console errors:\n' + consoleErrors.join('\n'));
+    // 401s (signed out, wrong password) and the editor's refused /users are expected answers, not errors.
+    const errors = consoleErrors.filter((e) => !/status of 40[13]/.test(e));
+    assert(errors.length === 0, 'console errors:\n' + errors.join('\n'));
   });
 
   if (process.env.E2E_SERVER_LOG === '1') console.log(srvLog);

@@ -7,13 +7,26 @@ import { RunPage } from './pages/RunPage';
 import { TemplatesPage } from './pages/TemplatesPage';
 import { SettingsPage } from './pages/SettingsPage';
 import { WorkerStatus } from './components/WorkerStatus';
+import { KeysPage } from './pages/KeysPage';
+import { AuditPage } from './pages/AuditPage';
+import { LoginPage, Forbidden } from './pages/LoginPage';
+import { AuthProvider, useAuth } from './auth';
 import type { Lang } from './api/types';
 
 export function App() {
+  return <AuthProvider><Shell /></AuthProvider>;
+}
+
+/** Sign-in first; then the builder, with the pages the role may use. */
+function Shell() {
   const { t, lang, setLang } = useI18n();
   const { path } = useRouter();
+  const { status, me, can, logout } = useAuth();
   const route = parseRoute(path);
-  const section = route.name === 'run' || route.name === 'runs' ? 'runs' : route.name === 'templates' ? 'templates' : route.name === 'settings' ? 'settings' : 'flows';
+  if (status === 'loading') return <p className="muted">{t('common.loading')}</p>;
+  if (status !== 'signed-in') return <LoginPage setup={status === 'setup'} />;
+  const section = route.name === 'run' || route.name === 'runs' ? 'runs' : route.name === 'templates' || route.name === 'settings' || route.name === 'keys' || route.name === 'audit' ? route.name : 'flows';
+  const admin = can('users:write');
   return (
     <div className="app">
       <header className="topbar">
@@ -22,9 +35,13 @@ export function App() {
           <Link to="/flows" aria-current={section === 'flows' ? 'page' : undefined}>{t('nav.flows')}</Link>
           <Link to="/runs" aria-current={section === 'runs' ? 'page' : undefined}>{t('nav.runs')}</Link>
           <Link to="/templates" aria-current={section === 'templates' ? 'page' : undefined}>{t('nav.templates')}</Link>
-          <Link to="/settings" aria-current={section === 'settings' ? 'page' : undefined}>{t('nav.settings')}</Link>
+          {admin && <Link to="/settings" aria-current={section === 'settings' ? 'page' : undefined}>{t('nav.settings')}</Link>}
+          <Link to="/keys" aria-current={section === 'keys' ? 'page' : undefined}>{t('nav.keys')}</Link>
+          {can('audit:read') && <Link to="/audit" aria-current={section === 'audit' ? 'page' : undefined}>{t('nav.audit')}</Link>}
         </nav>
         <WorkerStatus />
+        <span className="whoami" data-role={me?.role}>{me?.user?.email ?? me?.name} · {me && t(`role.${me.role}` as const)}</span>
+        <button type="button" className="small signout" onClick={() => void logout()}>{t('auth.signOut')}</button>
         <label className="lang">
           <span className="sr-only">{t('lang.label')}</span>
           <select aria-label={t('lang.label')} value={lang} onChange={(e) => setLang(e.target.value as Lang)}>
@@ -38,7 +55,10 @@ export function App() {
         {route.name === 'runs' && <RunsPage />}
         {route.name === 'run' && <RunPage key={route.id} id={route.id} />}
         {route.name === 'templates' && <TemplatesPage />}
-        {route.name === 'settings' && <SettingsPage />}
+        {route.name === 'settings' && (admin ? <SettingsPage /> : <Forbidden />)}
+        {route.name === 'keys' && <KeysPage />}
+        {route.name === 'audit' && (can('audit:read') ? <AuditPage /> : <Forbidden />)}
+        {route.name === 'setup' && <FlowListPage />}
         {route.name === 'notfound' && <p className="empty">404</p>}
       </main>
     </div>

@@ -8,6 +8,9 @@ export type Route =
   | { name: 'run'; id: string }
   | { name: 'templates' }
   | { name: 'settings' }
+  | { name: 'keys' }
+  | { name: 'audit' }
+  | { name: 'setup' }
   | { name: 'notfound' };
 
 export function parseRoute(path: string): Route {
@@ -21,6 +24,9 @@ export function parseRoute(path: string): Route {
   if (m) return { name: 'run', id: decodeURIComponent(m[1]) };
   if (p === '/templates') return { name: 'templates' };
   if (p === '/settings') return { name: 'settings' };
+  if (p === '/keys') return { name: 'keys' };
+  if (p === '/audit') return { name: 'audit' };
+  if (p === '/setup') return { name: 'setup' };
   return { name: 'notfound' };
 }
 

@@ -1,39 +1,46 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { api, setTokenPrompt, ApiError } from '../src/api/client';
+import { api, setCsrfToken, setUnauthorizedHandler, ApiError } from '../src/api/client';
 
 function reply(status: number, body: unknown): Response {
   return new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } });
 }
 
-describe('API tokens', () => {
+describe('session auth', () => {
   afterEach(() => {
     vi.unstubAllGlobals();
     localStorage.clear();
+    setCsrfToken('');
+    setUnauthorizedHandler(() => {});
   });
 
-  it('asks for a token on 401, retries with it and keeps it', async () => {
-    const fetchMock = vi.fn()
-      .mockResolvedValueOnce(reply(401, { error: { code: 'unauthorized', message: 'send a token' } }))
-      .mockResolvedValueOnce(reply(200, { node_types: [] }))
-      .mockResolvedValueOnce(reply(200, { items: [] }));
+  it('sends the CSRF token on writes only, and the session cookie with every call', async () => {
+    const fetchMock = vi.fn().mockImplementation(() => Promise.resolve(reply(200, { items: [] })));
     vi.stubGlobal('fetch', fetchMock);
-    const prompt = vi.fn(() => ' tok-0123456789abcdef ');
-    setTokenPrompt(prompt);
-    await expect(api.nodeTypes()).resolves.toEqual([]);
-    expect(prompt).toHaveBeenCalledTimes(1);
-    expect(fetchMock.mock.calls[0][1].headers.Authorization).toBeUndefined();
-    expect(fetchMock.mock.calls[1][1].headers.Authorization).toBe('Bearer tok-0123456789abcdef');
+    setCsrfToken('csrf-123');
     await api.teams();
-    expect(fetchMock.mock.calls[2][1].headers.Authorization).toBe('Bearer tok-0123456789abcdef');
-    expect(prompt).toHaveBeenCalledTimes(1);
+    await api.createTeam('Support');
+    expect(fetchMock.mock.calls[0][1].headers['X-CSRF-Token']).toBeUndefined();
+    expect(fetchMock.mock.calls[0][1].credentials).toBe('same-origin');
+    expect(fetchMock.mock.calls[1][1].headers['X-CSRF-Token']).toBe('csrf-123');
+    expect(fetchMock.mock.calls[1][1].headers.Authorization).toBeUndefined();
   });
 
-  it('gives up with the 401 when no token is entered', async () => {
-    vi.stubGlobal('fetch', vi.fn().mockResolvedValue(reply(401, { error: { code: 'unauthorized', message: 'send a token' } })));
-    setTokenPrompt(() => null);
+  it('a 401 signs the app out and rejects with the API error', async () => {
+    vi.stubGlobal('fetch', vi.fn().mockImplementation(() => Promise.resolve(reply(401, { error: { code: 'session_expired', message: 'sign in again' } }))));
+    const signedOut = vi.fn();
+    setUnauthorizedHandler(signedOut);
     const err = await api.teams().catch((e) => e);
     expect(err).toBeInstanceOf(ApiError);
     expect(err.status).toBe(401);
-    expect(err.code).toBe('unauthorized');
+    expect(err.code).toBe('session_expired');
+    expect(signedOut).toHaveBeenCalledTimes(1);
+  });
+
+  it('still sends an API key kept from earlier versions as a bearer token', async () => {
+    const fetchMock = vi.fn().mockImplementation(() => Promise.resolve(reply(200, { items: [] })));
+    vi.stubGlobal('fetch', fetchMock);
+    localStorage.setItem('opsflow.apiToken', 'ofk_abc');
+    await api.teams();
+    expect(fetchMock.mock.calls[0][1].headers.Authorization).toBe('Bearer ofk_abc');
   });
 });

@@ -6,6 +6,8 @@
 //	opsflow validate FILE    check a flow document
 //	opsflow import FILE      store a flow document as a new flow (--publish to publish it)
 //	opsflow export ID        print a flow's document
+//	opsflow users create     add a user (-admin for the first admin)
+//	opsflow keys rotate      re-encrypt credentials under a new secret key
 //	opsflow docs             print the node reference
 package main
 
@@ -52,6 +54,10 @@ Usage:
   opsflow import    [flags] FILE   store a flow document or template as a new flow (-publish to publish it;
                                    -template ID imports from the gallery, with -param/-credential/-team)
   opsflow export    [flags] ID     print a flow's document (-version N for an older one)
+  opsflow users     create [-admin | -role R] EMAIL
+                                   add a user (password from OPSFLOW_PASSWORD, or generated and printed)
+  opsflow keys      rotate         re-encrypt every credential under OPSFLOW_SECRET_KEY, reading
+                                   the old ones with OPSFLOW_SECRET_KEY_OLD
   opsflow docs                     print the node reference (Markdown)
 
 Run "opsflow serve -h" for the configuration flags; each has an environment variable.
@@ -76,13 +82,17 @@ func main() {
 		err = importFlow(args, os.Stdout)
 	case "export":
 		err = exportFlow(args, os.Stdout)
+	case "users":
+		err = usersCommand(args, os.Stdout)
+	case "keys":
+		err = keysCommand(args, os.Stdout)
 	case "docs":
 		fmt.Print(node.Markdown())
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return
 	default:
-		err = fmt.Errorf("unknown command %q (want serve, worker, migrate, validate, import, export or docs)", cmd)
+		err = fmt.Errorf("unknown command %q (want serve, worker, migrate, validate, import, export, users, keys or docs)", cmd)
 	}
 	if err != nil {
 		var ex exitError
@@ -185,6 +195,12 @@ func (s *settings) engineConfig(log *slog.Logger) (engine.Config, error) {
 			return engine.Config{}, fmt.Errorf("retention: %w", err)
 		}
 	}
+	var old []string
+	for _, k := range strings.Split(os.Getenv("OPSFLOW_SECRET_KEY_OLD"), ",") {
+		if k = strings.TrimSpace(k); k != "" {
+			old = append(old, k)
+		}
+	}
 	stepTimeout, err := compile.ParseDuration(s.stepTimeout)
 	if err != nil || stepTimeout <= 0 {
 		return engine.Config{}, fmt.Errorf("step timeout must be a positive duration such as 30s or 5m, not %q", s.stepTimeout)
@@ -194,7 +210,8 @@ func (s *settings) engineConfig(log *slog.Logger) (engine.Config, error) {
 		startWait = -1 // engine.Config: negative is one attempt, zero the default
 	}
 	return engine.Config{
-		StartTimeout: startWait, RequireMigrated: s.autoMigrate != nil && !*s.autoMigrate,
+		OldSecretKeys: old,
+		StartTimeout:  startWait, RequireMigrated: s.autoMigrate != nil && !*s.autoMigrate,
 		DataDir: s.dataDir, DatabaseURL: s.databaseURL, RedisAddr: s.redisAddr, SecretKey: os.Getenv("OPSFLOW_SECRET_KEY"),
 		HTTPAllow: allow, Concurrency: s.concurrency, Logger: log, QueueName: os.Getenv("OPSFLOW_QUEUE"), Retention: retention,
 		StepTimeout: stepTimeout, DBPoolSize: s.dbPool,
@@ -304,6 +321,9 @@ func serve(args []string, withAPI bool) error {
 	if err != nil {
 		return err
 	}
+	if err := bootstrap(e, log, "http://"+displayAddr(s.addr), os.Stderr); err != nil {
+		return err
+	}
 	handler.ready(api.New(e, api.Options{MaxBody: s.maxBody, UI: ui, Templates: gallery, Tokens: tokens, Logger: log}))
 	storeKind, queueKind := "sqlite ("+s.dataDir+")", "embedded"
 	if s.databaseURL != "" {
@@ -313,9 +333,6 @@ func serve(args []string, withAPI bool) error {
 		queueKind = "redis " + s.redisAddr
 	}
 	log.Info("opsflow listening", "addr", s.addr, "url", "http://"+displayAddr(s.addr), "store", storeKind, "queue", queueKind, "api_tokens", len(tokens))
-	if len(tokens) == 0 {
-		log.Warn("the API is open to anyone who can reach it; set OPSFLOW_API_TOKENS to require a token")
-	}
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serving on %s: %w", s.addr, err)

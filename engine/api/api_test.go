@@ -20,16 +20,20 @@ import (
 func newServer(t *testing.T) (*httptest.Server, http.Handler) {
 	e := enginetest.New(t, enginetest.Embedded)
 	ui := fstest.MapFS{"index.html": {Data: []byte("<html>builder</html>")}, "assets/app.js": {Data: []byte("console.log(1)")}}
-	h := New(e, Options{MaxBody: 4096, UI: ui})
+	h := New(e, Options{MaxBody: 4096, UI: ui, Tokens: []string{testToken}})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return srv, h
 }
 
+// testToken is an OPSFLOW_API_TOKENS service key (admin): the API is never open.
+const testToken = "api-test-token-0123456789"
+
 func call(t *testing.T, srv *httptest.Server, method, path, body string) (int, map[string]any, string) {
 	t.Helper()
 	req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+testToken)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/opsflow/opsflow/engine/auth"
 	"github.com/opsflow/opsflow/engine/node"
 	"github.com/opsflow/opsflow/engine/store"
 )
@@ -44,6 +45,7 @@ func (s *Server) createCredential(c *gin.Context) {
 		s.failErr(c, err)
 		return
 	}
+	note(c, auth.Entry{ObjectID: cred.ID, ObjectName: cred.Name, Diff: gin.H{"type": cred.Type, "fields": fieldNames(req.Data)}})
 	c.JSON(http.StatusCreated, toCredentialView(cred))
 }
 
@@ -56,15 +58,27 @@ func (s *Server) updateCredential(c *gin.Context) {
 		fail(c, http.StatusBadRequest, "invalid_request", "a credential's type cannot change; create a new one", nil)
 		return
 	}
+	var old store.Credential
+	s.e.Store.DB.WithContext(c.Request.Context()).Select("name").Where("id = ?", c.Param("id")).Take(&old)
 	cred, err := s.e.UpdateCredential(c.Request.Context(), c.Param("id"), strings.TrimSpace(req.Name), req.Data)
 	if err != nil {
 		s.failErr(c, err)
 		return
 	}
+	diff := gin.H{"fields_changed": fieldNames(req.Data)} // names only: values are secrets
+	if old.Name != cred.Name {
+		diff["name"] = []string{old.Name, cred.Name}
+	}
+	note(c, auth.Entry{ObjectName: cred.Name, Diff: diff})
 	c.JSON(http.StatusOK, toCredentialView(cred))
 }
 
-func (s *Server) deleteCredential(c *gin.Context) { s.deleteByID(c, &store.Credential{}) }
+func (s *Server) deleteCredential(c *gin.Context) {
+	var old store.Credential
+	s.e.Store.DB.WithContext(c.Request.Context()).Select("name", "type").Where("id = ?", c.Param("id")).Take(&old)
+	note(c, auth.Entry{ObjectName: old.Name, Diff: gin.H{"type": old.Type}})
+	s.deleteByID(c, &store.Credential{})
+}
 
 func (s *Server) credentialTypes(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"credential_types": node.CredentialTypes()})

@@ -6,6 +6,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/opsflow/opsflow/engine/auth"
 	"github.com/opsflow/opsflow/engine/flow"
 	"github.com/opsflow/opsflow/engine/node"
 )
@@ -74,6 +75,7 @@ func (s *Server) createFlow(c *gin.Context) {
 		s.failErr(c, err)
 		return
 	}
+	noteFlow(c, info, nil)
 	c.JSON(http.StatusCreated, flowInfoView(info))
 }
 
@@ -99,11 +101,16 @@ func (s *Server) saveFlow(c *gin.Context) {
 	if !ok {
 		return
 	}
+	var before *flow.Flow
+	if old, err := s.e.GetFlow(c.Request.Context(), c.Param("id"), 0); err == nil {
+		before = old.Def
+	}
 	info, err := s.e.SaveFlow(c.Request.Context(), c.Param("id"), f)
 	if err != nil {
 		s.failErr(c, err)
 		return
 	}
+	noteFlow(c, info, flowDiff(before, info.Def))
 	c.JSON(http.StatusOK, flowInfoView(info))
 }
 
@@ -123,6 +130,7 @@ func (s *Server) patchFlow(c *gin.Context) {
 		s.failErr(c, err)
 		return
 	}
+	note(c, auth.Entry{ObjectName: f.Name, Diff: gin.H{"enabled": *req.Enabled}})
 	c.JSON(http.StatusOK, toFlowView(f, nil))
 }
 
@@ -161,11 +169,21 @@ func (s *Server) publishFlow(c *gin.Context) {
 		fail(c, http.StatusBadRequest, "invalid_request", "version must be positive", nil)
 		return
 	}
+	prev := 0
+	if old, err := s.e.GetFlow(c.Request.Context(), c.Param("id"), 0); err == nil {
+		prev = old.Flow.PublishedVersion
+	}
 	info, err := s.e.PublishFlow(c.Request.Context(), c.Param("id"), req.Version)
 	if err != nil {
 		s.failErr(c, err)
 		return
 	}
+	e := auth.Entry{ObjectName: info.Flow.Name, Diff: gin.H{"version": info.Version.Version, "previous_version": prev}}
+	if prev > info.Version.Version {
+		e.Action = "flow.rolled_back"
+	}
+	note(c, e)
+	s.recordCredentialUse(c, info)
 	c.JSON(http.StatusOK, flowInfoView(info))
 }
 
@@ -182,8 +200,10 @@ func (s *Server) listVersions(c *gin.Context) {
 		return
 	}
 	items := make([]versionV, len(vs))
+	by := s.versionAuthors(c, info.Flow.ID)
 	for i := range vs {
 		items[i] = toVersionView(&vs[i], &info.Flow)
+		items[i].CreatedBy, items[i].PublishedBy = by[vs[i].Version].created, by[vs[i].Version].published
 	}
 	c.JSON(http.StatusOK, gin.H{"items": items})
 }
@@ -220,6 +240,16 @@ func (s *Server) runFlow(c *gin.Context) {
 	if err != nil {
 		s.failErr(c, err)
 		return
+	}
+	// One row per run, so the run's history shows who started it; the event's data stays out (customer data).
+	for i, id := range acc.RunIDs {
+		e := auth.Entry{ObjectType: "run", ObjectID: id, Diff: gin.H{"flow_id": c.Param("id"), "dry_run": req.DryRun}}
+		if i == 0 {
+			note(c, e)
+		} else {
+			e.Action = "run.started_manually"
+			s.recordAs(c, e)
+		}
 	}
 	c.JSON(http.StatusAccepted, acc)
 }

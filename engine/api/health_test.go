@@ -31,7 +31,7 @@ func TestDatabaseDown(t *testing.T) {
 		u.Host = p.addr
 		cfg.DatabaseURL = u.String()
 		e := enginetest.Start(t, cfg)
-		srv := httptest.NewServer(New(e, Options{}))
+		srv := httptest.NewServer(New(e, Options{Tokens: []string{testToken}}))
 		defer srv.Close()
 		if status, _, raw := call(t, srv, "GET", "/readyz", ""); status != 200 {
 			t.Fatalf("readyz while up: %d %s", status, raw)
@@ -43,6 +43,7 @@ func TestDatabaseDown(t *testing.T) {
 			{"POST", "/api/v1/teams", `{"name":"t"}`}, {"GET", "/api/v1/status", ""},
 		} {
 			req, _ := http.NewRequest(r.method, srv.URL+r.path, strings.NewReader(r.body))
+			req.Header.Set("Authorization", "Bearer "+testToken)
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
 				t.Fatal(err)
@@ -76,7 +77,7 @@ func TestStatusReportsWorkers(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer api.Close()
-			srv := httptest.NewServer(New(api, Options{}))
+			srv := httptest.NewServer(New(api, Options{Tokens: []string{testToken}}))
 			defer srv.Close()
 			_, fl, raw := call(t, srv, "POST", "/api/v1/flows", `{"name":"m","nodes":[{"id":"t","type":"trigger.manual"},
 				{"id":"l","type":"action.log","config":{"message":"hi"}}],"edges":[{"from":"t","to":"l"}]}`)

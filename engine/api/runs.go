@@ -9,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/opsflow/opsflow/engine"
+	"github.com/opsflow/opsflow/engine/auth"
 	"github.com/opsflow/opsflow/engine/store"
 )
 
@@ -90,6 +91,7 @@ func (s *Server) getRun(c *gin.Context) {
 		v.Steps[i].Output = omitLarge(st.Output, href)
 	}
 	v.Event = toEventView(&d.Event)
+	v.History = s.runHistory(c, d.Run.ID)
 	c.JSON(http.StatusOK, v)
 }
 
@@ -124,6 +126,7 @@ func (s *Server) cancelRun(c *gin.Context) {
 		s.failErr(c, err)
 		return
 	}
+	note(c, auth.Entry{Diff: gin.H{"flow_id": run.FlowID, "status": run.Status}})
 	c.JSON(http.StatusOK, toRunView(run, ""))
 }
 
@@ -147,5 +150,6 @@ func (s *Server) retryRun(c *gin.Context) {
 		fail(c, http.StatusConflict, "cannot_retry", err.Error(), nil)
 		return
 	}
+	note(c, auth.Entry{ObjectID: id, Diff: gin.H{"from": req.From, "retry_of": c.Param("id")}})
 	c.JSON(http.StatusAccepted, gin.H{"run_id": id})
 }

@@ -3,7 +3,6 @@ package api
 
 import (
 	"context"
-	"crypto/subtle"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -13,6 +12,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/opsflow/opsflow/engine"
+	"github.com/opsflow/opsflow/engine/auth"
 	"github.com/opsflow/opsflow/engine/template"
 )
 
@@ -27,6 +27,7 @@ type Server struct {
 	ui        fs.FS
 	templates []*template.Template
 	tokens    []string
+	auth      *auth.Service
 }
 
 // Options configure the HTTP server; zero values are sensible defaults.
@@ -37,9 +38,12 @@ type Options struct {
 	UI fs.FS
 	// Templates is the gallery served at /templates.
 	Templates []*template.Template
-	// Tokens, when any are set, are required as "Authorization: Bearer <token>" on every API call
-	// except webhooks (which carry signatures), health checks and the API's own description.
+	// Tokens are static service keys with the admin role (OPSFLOW_API_TOKENS), sent as
+	// "Authorization: Bearer <token>". Without them the API needs a user's session or API key:
+	// it is never open (only webhooks, health checks, the API's description, login and setup are).
 	Tokens []string
+	// Auth sets session timeouts and login limits; zero values are the defaults.
+	Auth   auth.Config
 	Logger *slog.Logger
 }
 
@@ -52,10 +56,16 @@ func New(e *engine.Engine, opt Options) http.Handler {
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
 	}
-	s := &Server{e: e, log: opt.Logger, maxBody: opt.MaxBody, ui: opt.UI, templates: opt.Templates, tokens: opt.Tokens}
+	s := &Server{e: e, log: opt.Logger, maxBody: opt.MaxBody, ui: opt.UI, templates: opt.Templates, tokens: opt.Tokens,
+		auth: auth.New(e.Store.DB, opt.Auth)}
 	r := gin.New()
+	// The client address is the connection's: X-Forwarded-For could be forged to dodge the login rate limit.
+	if err := r.SetTrustedProxies(nil); err != nil {
+		panic(err)
+	}
 	r.HandleMethodNotAllowed = true
-	r.Use(s.recover, s.limitBody, s.accessLog, checkParams)
+	// authorize checks every route against the one table in perms.go.
+	r.Use(s.recover, s.limitBody, s.accessLog, checkParams, s.authorize)
 	r.NoMethod(func(c *gin.Context) {
 		fail(c, http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed", nil)
 	})
@@ -71,7 +81,25 @@ func New(e *engine.Engine, opt Options) http.Handler {
 	open.POST("/hooks/:flow_id", s.webhook)
 	open.PUT("/hooks/:flow_id", s.webhook)
 
-	v1 := r.Group("/api/v1", s.authenticate)
+	open.GET("/setup", s.setupStatus)
+	open.POST("/setup", s.setup)
+	open.POST("/auth/login", s.login)
+
+	v1 := r.Group("/api/v1")
+	v1.GET("/auth/me", s.me)
+	v1.POST("/auth/logout", s.logout)
+	v1.POST("/auth/password", s.changePassword)
+	v1.GET("/auth/sessions", s.listSessions)
+	v1.DELETE("/auth/sessions/:id", s.revokeSession)
+	v1.GET("/keys", s.listKeys)
+	v1.POST("/keys", s.createKey)
+	v1.DELETE("/keys/:id", s.revokeKey)
+	v1.GET("/users", s.listUsers)
+	v1.POST("/users", s.createUser)
+	v1.PATCH("/users/:id", s.updateUser)
+	v1.POST("/users/:id/password", s.resetPassword)
+	v1.GET("/audit", s.listAudit)
+
 	v1.GET("/node-types", s.nodeTypes)
 	v1.GET("/status", s.status)
 
@@ -153,25 +181,6 @@ func (s *Server) status(c *gin.Context) {
 		summary = "no_workers"
 	}
 	c.JSON(http.StatusOK, gin.H{"status": summary, "workers": st.Workers, "queued_runs": st.QueuedRuns, "oldest_queued_seconds": st.OldestQueuedSeconds})
-}
-
-// authenticate requires one of the configured API tokens, compared in constant time.
-func (s *Server) authenticate(c *gin.Context) {
-	if len(s.tokens) == 0 {
-		return
-	}
-	// The scheme is case-insensitive (RFC 9110 §11.1): "bearer x" is as good as "Bearer x".
-	scheme, got, ok := strings.Cut(c.GetHeader("Authorization"), " ")
-	got = strings.TrimLeft(got, " ")
-	if ok && strings.EqualFold(scheme, "Bearer") {
-		for _, t := range s.tokens {
-			if subtle.ConstantTimeCompare([]byte(got), []byte(t)) == 1 {
-				return
-			}
-		}
-	}
-	c.Header("WWW-Authenticate", `Bearer realm="opsflow"`)
-	fail(c, http.StatusUnauthorized, "unauthorized", "send a valid API token as Authorization: Bearer <token>", nil)
 }
 
 // recover turns a panic into a JSON 500 instead of a dropped connection.

@@ -8,6 +8,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"gorm.io/gorm"
 
+	"github.com/opsflow/opsflow/engine/auth"
 	"github.com/opsflow/opsflow/engine/store"
 )
 
@@ -68,6 +69,7 @@ func (s *Server) createTeam(c *gin.Context) {
 		s.failErr(c, err)
 		return
 	}
+	note(c, auth.Entry{ObjectID: t.ID, ObjectName: t.Name})
 	v, _ := s.teamView(c, &t)
 	c.JSON(http.StatusCreated, v)
 }
@@ -200,6 +202,7 @@ func (s *Server) createMember(c *gin.Context) {
 		s.failErr(c, err)
 		return
 	}
+	note(c, auth.Entry{ObjectType: "member", ObjectID: m.ID, ObjectName: m.Name, Diff: gin.H{"team_id": m.TeamID}})
 	c.JSON(http.StatusCreated, toMemberView(&m))
 }
 

@@ -78,6 +78,7 @@ func (s *Server) importTemplate(c *gin.Context) {
 		s.failErr(c, err)
 		return
 	}
+	noteFlow(c, info, gin.H{"template": t.ID})
 	c.JSON(http.StatusCreated, flowInfoView(info))
 }
 

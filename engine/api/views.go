@@ -43,6 +43,9 @@ type versionV struct {
 	Live        bool       `json:"live"`
 	PublishedAt *time.Time `json:"published_at"`
 	CreatedAt   time.Time  `json:"created_at"`
+	// CreatedBy and PublishedBy name who saved and last published the version (from the audit log).
+	CreatedBy   string     `json:"created_by,omitempty"`
+	PublishedBy string     `json:"published_by,omitempty"`
 	Definition  *flow.Flow `json:"definition,omitempty"`
 }
 
@@ -91,6 +94,8 @@ type runDetailView struct {
 	runView
 	Steps []stepView `json:"steps"`
 	Event *eventView `json:"event"`
+	// History is who started, retried or cancelled the run (from the audit log).
+	History []historyItem `json:"history,omitempty"`
 }
 
 type stepView struct {

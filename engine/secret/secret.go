@@ -17,8 +17,11 @@ import (
 // KeySize is the AES-256 key length in bytes.
 const KeySize = 32
 
-// Box encrypts and decrypts with one key.
-type Box struct{ aead cipher.AEAD }
+// Box encrypts with one key and decrypts with it or, during a key rotation, with older keys.
+type Box struct {
+	aead cipher.AEAD
+	old  []cipher.AEAD
+}
 
 // NewBox makes a Box from a 32-byte key.
 func NewBox(key []byte) (*Box, error) {
@@ -36,6 +39,19 @@ func NewBox(key []byte) (*Box, error) {
 	return &Box{aead: aead}, nil
 }
 
+// WithOld returns a Box that also decrypts what older keys sealed (it still seals with its own key).
+func (b *Box) WithOld(keys ...[]byte) (*Box, error) {
+	nb := &Box{aead: b.aead, old: append([]cipher.AEAD(nil), b.old...)}
+	for _, k := range keys {
+		o, err := NewBox(k)
+		if err != nil {
+			return nil, fmt.Errorf("old key: %w", err)
+		}
+		nb.old = append(nb.old, o.aead)
+	}
+	return nb, nil
+}
+
 // Seal encrypts plaintext; the random nonce is prepended. aad binds the ciphertext to its
 // record (its id), so a ciphertext copied onto another record does not decrypt.
 func (b *Box) Seal(plaintext, aad []byte) []byte {
@@ -46,17 +62,24 @@ func (b *Box) Seal(plaintext, aad []byte) []byte {
 	return b.aead.Seal(nonce, nonce, plaintext, aad)
 }
 
-// Open decrypts what Seal produced.
+// Open decrypts what Seal produced, with the current key or an old one.
 func (b *Box) Open(ciphertext, aad []byte) ([]byte, error) {
+	out, _, err := b.OpenCurrent(ciphertext, aad)
+	return out, err
+}
+
+// OpenCurrent is Open that also reports whether the current key (not an old one) sealed it.
+func (b *Box) OpenCurrent(ciphertext, aad []byte) ([]byte, bool, error) {
 	n := b.aead.NonceSize()
 	if len(ciphertext) < n {
-		return nil, errors.New("ciphertext too short")
+		return nil, false, errors.New("ciphertext too short")
 	}
-	out, err := b.aead.Open(nil, ciphertext[:n], ciphertext[n:], aad)
-	if err != nil {
-		return nil, errors.New("cannot decrypt: wrong key or tampered data")
+	for i, a := range append([]cipher.AEAD{b.aead}, b.old...) {
+		if out, err := a.Open(nil, ciphertext[:n], ciphertext[n:], aad); err == nil {
+			return out, i == 0, nil
+		}
 	}
-	return out, nil
+	return nil, false, errors.New("cannot decrypt: wrong key or tampered data")
 }
 
 // ParseKey decodes a base64 (standard or URL, padded or not) or 64-char hex key.

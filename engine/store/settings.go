@@ -8,11 +8,13 @@ import (
 	"gorm.io/gorm"
 )
 
-// Setting is one value the installation keeps about itself (created by migration 2).
+// Setting is one value the installation keeps about itself (created by migration 2): the key
+// check value, the one-time setup token's hash.
 type Setting struct {
 	Key       string `gorm:"primaryKey;size:64"`
 	Value     string `gorm:"type:text;not null"`
 	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // GetSetting returns a setting's value, or ErrNotFound.

@@ -3,19 +3,22 @@ import type {
   ValidateResult, VersionInfo, Problem, TemplateImport,
 } from './types';
 
-import { translate } from '../i18n';
-
 const BASE = '/api/v1';
 const TOKEN_KEY = 'opsflow.apiToken';
 
+/** An API key kept by an earlier version of the builder; sent as a bearer token if present. */
 function storedToken(): string | null {
   try { return localStorage.getItem(TOKEN_KEY); } catch { return null; }
 }
 
-let askToken: () => string | null = () => window.prompt(translate('auth.prompt'));
+// The session itself is an HttpOnly cookie the browser sends; writes must echo its CSRF token.
+let csrfToken = '';
+/** Sets the CSRF token of the signed-in session (from sign-in or GET /auth/me). */
+export function setCsrfToken(token: string): void { csrfToken = token; }
 
-/** Replaces how the client asks for an API token when the server requires one (tests). */
-export function setTokenPrompt(fn: () => string | null): void { askToken = fn; }
+let onUnauthorized: () => void = () => {};
+/** Called when the API answers 401 (signed out or session over): the app shows the sign-in page. */
+export function setUnauthorizedHandler(fn: () => void): void { onUnauthorized = fn; }
 
 /** An error answered by the API ({"error":{code,message,details}}) or the network. */
 export class ApiError extends Error {
@@ -30,29 +33,24 @@ export class ApiError extends Error {
   get problems(): Problem[] { return this.details?.problems ?? []; }
 }
 
-async function request<T>(method: string, path: string, body?: unknown, mayAsk = true): Promise<T> {
+export async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
   let res: Response;
   const headers: Record<string, string> = {};
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   const token = storedToken();
   if (token) headers['Authorization'] = 'Bearer ' + token;
+  if (method !== 'GET' && csrfToken) headers['X-CSRF-Token'] = csrfToken;
   try {
     res = await fetch(BASE + path, {
       method,
       headers,
+      credentials: 'same-origin',
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch (e) {
     throw new ApiError(0, 'network', e instanceof Error ? e.message : String(e));
   }
-  if (res.status === 401 && mayAsk) {
-    // The server was started with OPSFLOW_API_TOKENS: ask once, keep the answer, try again.
-    const answer = askToken()?.trim();
-    if (answer) {
-      try { localStorage.setItem(TOKEN_KEY, answer); } catch { /* storage unavailable */ }
-      return request<T>(method, path, body, false);
-    }
-  }
+  if (res.status === 401 && !path.startsWith('/auth/')) onUnauthorized();
   if (res.status === 204) return undefined as T;
   const text = await res.text();
   let data: unknown = undefined;

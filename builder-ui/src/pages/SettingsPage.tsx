@@ -4,13 +4,17 @@ import type { Credential, CredentialType, Team } from '../api/types';
 import { useI18n } from '../i18n';
 import { useNotify } from '../components/Toasts';
 import { ConfirmDialog } from '../components/ConfirmDialog';
+import { UsersSection } from './UsersSection';
+import { useMaybeAuth } from '../auth';
 
-/** Credentials and teams: what flows refer to by name. Secrets go in and are never shown again. */
+/** Users, credentials and teams (admins): what flows refer to by name. Secrets go in and are never shown again. */
 export function SettingsPage() {
   const { t } = useI18n();
+  const signedIn = useMaybeAuth() !== null;
   return (
     <section className="page">
       <div className="page-head"><h1>{t('settings.heading')}</h1></div>
+      {signedIn && <UsersSection />}
       <Credentials />
       <Teams />
     </section>
