@@ -195,6 +195,8 @@ func (a *baselineAPI) handler() http.Handler {
 	r := gin.New()
 	r.Use(gin.Recovery())
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	// The bench waits for /readyz: opsflow binds its port before its engine is up (503 meanwhile).
+	r.GET("/readyz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ready"}) })
 	r.POST("/api/v1/events", a.authenticate, a.postEvent)
 	return r
 }

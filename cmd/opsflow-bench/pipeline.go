@@ -97,7 +97,7 @@ func (p *pipeline) open(ctx context.Context, phases *int, apiOnly, split bool) (
 		return s, err
 	}
 	s.procs = append(s.procs, s.server)
-	if err := s.server.waitHealthy(ctx, "http://"+addr+"/healthz", 60*time.Second); err != nil {
+	if err := s.server.waitHealthy(ctx, "http://"+addr+"/readyz", 60*time.Second); err != nil {
 		return s, err
 	}
 	s.client = newClient("http://"+addr, token)

@@ -201,9 +201,12 @@ func (s *settings) engineConfig(log *slog.Logger) (engine.Config, error) {
 			old = append(old, k)
 		}
 	}
-	stepTimeout, err := compile.ParseDuration(s.stepTimeout)
-	if err != nil || stepTimeout <= 0 {
-		return engine.Config{}, fmt.Errorf("step timeout must be a positive duration such as 30s or 5m, not %q", s.stepTimeout)
+	var stepTimeout time.Duration // zero: the engine's default
+	if s.stepTimeout != "" {
+		var err error
+		if stepTimeout, err = compile.ParseDuration(s.stepTimeout); err != nil || stepTimeout <= 0 {
+			return engine.Config{}, fmt.Errorf("step timeout must be a positive duration such as 30s or 5m, not %q", s.stepTimeout)
+		}
 	}
 	startWait := s.startWait
 	if startWait == 0 {
