@@ -324,7 +324,7 @@ func serve(args []string, withAPI bool) error {
 	if err != nil {
 		return err
 	}
-	if err := bootstrap(e, log, "http://"+displayAddr(s.addr), os.Stderr); err != nil {
+	if err := bootstrap(e, log, "http://"+displayAddr(s.addr), os.Stdout); err != nil {
 		return err
 	}
 	handler.ready(api.New(e, api.Options{MaxBody: s.maxBody, UI: ui, Templates: gallery, Tokens: tokens, Logger: log}))

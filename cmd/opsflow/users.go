@@ -140,7 +140,9 @@ func bootstrap(e *engine.Engine, log *slog.Logger, baseURL string, out io.Writer
 	if err != nil || token == "" {
 		return err
 	}
-	// Not in the JSON log (logs are shipped and kept); on the terminal of whoever started opsflow.
+	// The token is not for the JSON log on stderr (logs are shipped and kept): the link goes to
+	// standard output, the terminal of whoever started opsflow, and the log only says where it is.
+	log.Warn("no users yet: the one-time setup link to create the first admin is printed on standard output")
 	fmt.Fprintf(out, "\nNo users yet. To create the first admin, open within 24 hours:\n\n    %s/setup?token=%s\n\n(or run: opsflow users create -admin EMAIL)\n\n", baseURL, token)
 	return nil
 }
