@@ -34,9 +34,11 @@ func Connect(databaseURL, dataDir string, poolSize int) (*Store, error) {
 		poolSize = 20
 	}
 	// Single statements need no transaction of their own (gorm would wrap each in one: two more
-	// round trips and a commit); statements are prepared once per connection.
+	// round trips and a commit). gorm's PrepareStmt stays off: pgx already prepares and caches
+	// statements per connection, and gorm's cache prepares outside a transaction under a lock,
+	// which deadlocks against a transaction holding SQLite's only connection.
 	cfg := &gorm.Config{Logger: logger.Discard, NowFunc: func() time.Time { return time.Now().UTC() }, DisableAutomaticPing: true,
-		SkipDefaultTransaction: true, PrepareStmt: true, PrepareStmtMaxSize: 512}
+		SkipDefaultTransaction: true}
 	embedded := databaseURL == ""
 	if embedded {
 		if err := os.MkdirAll(dataDir, 0o700); err != nil {
