@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 
 	"gorm.io/gorm"
@@ -51,6 +52,12 @@ func (e *Engine) RotateCredentials(ctx context.Context) (int, error) {
 		if err != nil && err != store.ErrNotFound { // deleted meanwhile: nothing to rotate
 			return n, err
 		}
+	}
+	// Every credential is under the current key now: so is the key check value, so that the new
+	// key alone starts and the old one is refused at start.
+	check := base64.StdEncoding.EncodeToString(e.box.CheckValue())
+	if err := e.Store.DB.WithContext(ctx).Model(&store.Setting{}).Where("key = ?", keyCheckSetting).Update("value", check).Error; err != nil {
+		return n, fmt.Errorf("updating the key check value: %w", err)
 	}
 	return n, nil
 }
