@@ -56,7 +56,7 @@ func init() {
 		},
 		Check: func(cfg map[string]any) []node.FieldError {
 			if cfg["strategy"] == "rule" && cfg["rule"] == nil {
-				return []node.FieldError{{Field: "rule", Message: "the rule strategy needs a rule"}}
+				return []node.FieldError{{Field: "rule", Message: "the rule strategy needs a rule", Zh: "“规则”分配方式需要填写规则"}}
 			}
 			return nil
 		},

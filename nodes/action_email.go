@@ -63,7 +63,7 @@ func init() {
 		},
 		Check: func(cfg map[string]any) []node.FieldError {
 			if strings.TrimSpace(str(cfg, "text")) == "" && strings.TrimSpace(str(cfg, "html")) == "" {
-				return []node.FieldError{{Field: "text", Message: "a text body, an HTML body or both are required"}}
+				return []node.FieldError{{Field: "text", Message: "a text body, an HTML body or both are required", Zh: "需要纯文本正文、HTML 正文或两者"}}
 			}
 			return nil
 		},

@@ -57,7 +57,7 @@ func init() {
 		}),
 		Check: func(cfg map[string]any) []node.FieldError {
 			if (str(cfg, "refund_field") == "") != (str(cfg, "refund_value") == "") {
-				return []node.FieldError{{Field: "refund_value", Message: "set both the refund field and its value, or neither"}}
+				return []node.FieldError{{Field: "refund_value", Message: "set both the refund field and its value, or neither", Zh: "退款字段和它的值要么都填，要么都不填"}}
 			}
 			return nil
 		},

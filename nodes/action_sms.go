@@ -64,7 +64,7 @@ func init() {
 		// run time; at save time at least one of them must be there.
 		Check: func(cfg map[string]any) []node.FieldError {
 			if strings.TrimSpace(str(cfg, "body")) == "" && strings.TrimSpace(str(cfg, "template_code")) == "" {
-				return []node.FieldError{{Field: "body", Message: "a message (Twilio) or a template code (Alibaba Cloud) is required"}}
+				return []node.FieldError{{Field: "body", Message: "a message (Twilio) or a template code (Alibaba Cloud) is required", Zh: "需要短信内容（Twilio）或模板代码（阿里云）"}}
 			}
 			return nil
 		},

@@ -25,7 +25,7 @@ func init() {
 		Output: node.Object(map[string]*node.Schema{"waited_s": node.Num(), "until": node.Str()}),
 		Check: func(cfg map[string]any) []node.FieldError {
 			if (cfg["duration"] == nil) == (cfg["until"] == nil) {
-				return []node.FieldError{{Field: "duration", Message: "set either how long to wait or until when"}}
+				return []node.FieldError{{Field: "duration", Message: "set either how long to wait or until when", Zh: "请设置等待多久，或等到何时（二选一）"}}
 			}
 			return nil
 		},

@@ -29,7 +29,7 @@ func init() {
 		Output: node.Object(map[string]*node.Schema{"count": node.Num(), "since": node.Str()}),
 		Check: func(cfg map[string]any) []node.FieldError {
 			if (str(cfg, "match_field") == "") != (str(cfg, "match_value") == "") {
-				return []node.FieldError{{Field: "match_value", Message: "set both the field and the value to match, or neither"}}
+				return []node.FieldError{{Field: "match_value", Message: "set both the field and the value to match, or neither", Zh: "匹配字段和匹配值要么都填，要么都不填"}}
 			}
 			return nil
 		},

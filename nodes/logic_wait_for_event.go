@@ -35,7 +35,7 @@ func init() {
 		}),
 		Check: func(cfg map[string]any) []node.FieldError {
 			if f := str(cfg, "match_field"); strings.ContainsAny(f, " *") || strings.HasPrefix(f, ".") || strings.HasSuffix(f, ".") {
-				return []node.FieldError{{Field: "match_field", Message: "match field must be a dotted path such as order_id or metadata.order_id"}}
+				return []node.FieldError{{Field: "match_field", Message: "match field must be a dotted path such as order_id or metadata.order_id", Zh: "匹配字段必须是点分路径，例如 order_id 或 metadata.order_id"}}
 			}
 			return nil
 		},

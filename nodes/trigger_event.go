@@ -23,7 +23,7 @@ func init() {
 		Check: func(cfg map[string]any) []node.FieldError {
 			t, _ := cfg["event_type"].(string)
 			if strings.ContainsAny(t, " \t\n") {
-				return []node.FieldError{{Field: "event_type", Message: "event type must not contain spaces"}}
+				return []node.FieldError{{Field: "event_type", Message: "event type must not contain spaces", Zh: "事件类型不能包含空格"}}
 			}
 			return nil
 		},

@@ -63,7 +63,7 @@ func init() {
 		},
 		Check: func(cfg map[string]any) []node.FieldError {
 			if v := str(cfg, "verify"); v != "none" && v != "" && str(cfg, "secret") == "" {
-				return []node.FieldError{{Field: "secret", Message: "signature verification needs the signing secret"}}
+				return []node.FieldError{{Field: "secret", Message: "signature verification needs the signing secret", Zh: "签名校验需要签名密钥"}}
 			}
 			return nil
 		},

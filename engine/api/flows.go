@@ -6,6 +6,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/opsflow/opsflow/engine"
+	"github.com/opsflow/opsflow/engine/compile"
 	"github.com/opsflow/opsflow/engine/flow"
 	"github.com/opsflow/opsflow/engine/node"
 )
@@ -22,6 +24,19 @@ func (s *Server) nodeTypes(c *gin.Context) {
 		out[i] = nodeTypeView{Spec: sp, Ports: sp.PortList(), ConfigSchema: sp.ConfigSchema()}
 	}
 	c.JSON(http.StatusOK, gin.H{"node_types": out})
+}
+
+// savedFlowView answers a create or save: the flow, and what stops the saved draft from being
+// published (an empty list when nothing does).
+func savedFlowView(info *engine.FlowInfo) any {
+	problems := info.Problems
+	if problems == nil {
+		problems = compile.Problems{}
+	}
+	return struct {
+		flowView
+		Problems compile.Problems `json:"problems"`
+	}{flowInfoView(info), problems}
 }
 
 func (s *Server) flowSchema(c *gin.Context) {
@@ -74,7 +89,7 @@ func (s *Server) createFlow(c *gin.Context) {
 		s.failErr(c, err)
 		return
 	}
-	c.JSON(http.StatusCreated, flowInfoView(info))
+	c.JSON(http.StatusCreated, savedFlowView(info))
 }
 
 func (s *Server) validateFlow(c *gin.Context) {
@@ -104,7 +119,7 @@ func (s *Server) saveFlow(c *gin.Context) {
 		s.failErr(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, flowInfoView(info))
+	c.JSON(http.StatusOK, savedFlowView(info))
 }
 
 func (s *Server) patchFlow(c *gin.Context) {

@@ -112,10 +112,12 @@ type Spec struct {
 // Schedule returns the first fire time strictly after the given time.
 type Schedule func(after time.Time) time.Time
 
-// FieldError is a problem with one config field found by Spec.Check.
+// FieldError is a problem with one config field found by Spec.Check. Zh is the message in
+// Chinese (the builder shows Message when it is empty).
 type FieldError struct {
 	Field   string
 	Message string
+	Zh      string
 }
 
 // PortList returns the node's output ports.
