@@ -60,6 +60,9 @@ func init() {
 			}
 			return nil
 		},
-		Docs: "Use the assignee downstream, e.g. `{{ nodes.assign.assignee.phone }}`. A retried step keeps its first assignee. Assignments are listed at GET /api/v1/assignments and closed with POST /api/v1/assignments/{id}/done, which also makes the member count as less busy for the least_open strategy.",
+		Docs: node.Text{
+			En: "Use the assignee downstream, e.g. `{{ nodes.assign.assignee.phone }}`. A retried step keeps its first assignee. Assignments are listed at GET /api/v1/assignments and closed with POST /api/v1/assignments/{id}/done, which also makes the member count as less busy for the least_open strategy.",
+			Zh: "在后续节点中使用被分配的人，例如 `{{ nodes.assign.assignee.phone }}`。重试的步骤保留第一次分配的人。分配记录可在 GET /api/v1/assignments 查看，用 POST /api/v1/assignments/{id}/done 关闭；关闭后该成员在“最少未结”策略中算作更空闲。",
+		},
 	})
 }

@@ -53,6 +53,9 @@ func init() {
 			}
 			return &node.Result{Output: map[string]any{"waited_s": time.Since(start).Seconds(), "until": target.UTC().Format(time.RFC3339)}}, nil
 		},
-		Docs: "The run is parked in the store and a scheduled task wakes it, so a 2-hour or 3-day delay survives restarts and deploys.",
+		Docs: node.Text{
+			En: "The run is parked in the store and a scheduled task wakes it, so a 2-hour or 3-day delay survives restarts and deploys.",
+			Zh: "运行会保存在数据库中，由定时任务唤醒，所以 2 小时或 3 天的等待在重启和部署后依然有效。",
+		},
 	})
 }

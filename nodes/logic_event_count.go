@@ -45,6 +45,9 @@ func init() {
 			}
 			return &node.Result{Output: map[string]any{"count": n, "since": since.UTC().Format(time.RFC3339)}}, nil
 		},
-		Docs: "The count includes the event that started this run when it is of the counted type. Values compare as text. At most 10,000 events are read per count.",
+		Docs: node.Text{
+			En: "The count includes the event that started this run when it is of the counted type. Values compare as text. At most 10,000 events are read per count.",
+			Zh: "如果启动本次运行的事件属于被计数的类型，它也计入其中。值按文本比较。每次计数最多读取 10,000 个事件。",
+		},
 	})
 }

@@ -27,6 +27,9 @@ func init() {
 			}
 			return nil
 		},
-		Docs: "The event is available to expressions as `event`: `event.type`, `event.id` and the posted `event.data`.",
+		Docs: node.Text{
+			En: "The event is available to expressions as `event`: `event.type`, `event.id` and the posted `event.data`.",
+			Zh: "事件在表达式中是 `event`：`event.type`、`event.id` 和提交的 `event.data`。",
+		},
 	})
 }

@@ -68,9 +68,12 @@ func init() {
 			return nil
 		},
 		Receive: receiveWebhook,
-		Docs: "The parsed body (JSON or form) is `event.data`; the headers are `event.headers` (lower-case; credential headers are never stored); the raw body is kept with the event, and an event whose body has a top-level `type` (Stripe, Standard Webhooks) takes that type. " +
-			"Signatures are checked on the raw bytes in constant time; a failure answers 401 and counts in the flow's `rejected_deliveries`. " +
-			"Redeliveries (same provider event id) answer 200 with the original event and start no run; ids are kept with the events.",
+		Docs: node.Text{
+			En: "The parsed body (JSON or form) is `event.data`; the headers are `event.headers` (lower-case; credential headers are never stored); the raw body is kept with the event, and an event whose body has a top-level `type` (Stripe, Standard Webhooks) takes that type. " +
+				"Signatures are checked on the raw bytes in constant time; a failure answers 401 and counts in the flow's `rejected_deliveries`. " +
+				"Redeliveries (same provider event id) answer 200 with the original event and start no run; ids are kept with the events.",
+			Zh: "解析后的请求体（JSON 或表单）是 `event.data`；请求头是 `event.headers`（小写；凭据相关的请求头从不保存）；原始请求体随事件保存，请求体顶层有 `type` 的事件（Stripe、Standard Webhooks）使用该类型。签名在原始字节上以恒定时间校验；校验失败返回 401，并计入流程的 `rejected_deliveries`。重复投递（同一服务商事件 ID）返回 200 和原事件，不会启动新的运行；事件 ID 随事件保存。",
+		},
 	})
 }
 

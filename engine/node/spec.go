@@ -97,8 +97,8 @@ type Spec struct {
 	// the run; a webhook flow containing one waits for it (up to its "timeout" config).
 	Responds bool `json:"responds,omitempty"`
 	// SideEffect marks actions that a dry run records instead of performing.
-	SideEffect bool   `json:"side_effect,omitempty"`
-	Docs       string `json:"docs,omitempty"`
+	SideEffect bool `json:"side_effect,omitempty"`
+	Docs       Text `json:"docs,omitzero"` // Markdown
 	// Check runs extra save-time checks on the literal config (after defaults); it reports field problems.
 	Check func(cfg map[string]any) []FieldError `json:"-"`
 	// Receive, on webhook triggers, vets each delivery before it is stored.
@@ -309,6 +309,9 @@ func Register(s *Spec) {
 	}
 	if s.Category != Trigger && s.Run == nil {
 		panic(fmt.Sprintf("node: %s has no Run", s.Type))
+	}
+	if (s.Docs.En == "") != (s.Docs.Zh == "") || (s.Description.En == "") != (s.Description.Zh == "") {
+		panic(fmt.Sprintf("node: %s needs its description and docs in both en and zh-CN", s.Type))
 	}
 	for _, f := range s.Fields {
 		if f.Title.En == "" || f.Title.Zh == "" {
