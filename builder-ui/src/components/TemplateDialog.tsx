@@ -6,7 +6,7 @@ import { useRouter } from '../router';
 
 /** Creates a draft flow from a template: name, parameters, and which credential and team to use for each. */
 export function TemplateDialog({ template, onClose }: { template: Template; onClose: () => void }) {
-  const { t, lt } = useI18n();
+  const { t, lt, pt } = useI18n();
   const { navigate } = useRouter();
   const [name, setName] = useState(lt(template.title));
   const [params, setParams] = useState<Record<string, unknown>>(
@@ -113,7 +113,7 @@ export function TemplateDialog({ template, onClose }: { template: Template; onCl
         ))}
         {error && (
           <div className="field-error" role="alert">
-            {problems.length ? <ul>{problems.map((p, i) => <li key={i}>{p.node_id ? `${p.node_id}: ` : ''}{p.message}</li>)}</ul> : error}
+            {problems.length ? <ul>{problems.map((p, i) => <li key={i}>{p.node_id ? `${p.node_id}: ` : ''}{pt(p)}</li>)}</ul> : error}
           </div>
         )}
         <div className="modal-actions">

@@ -91,13 +91,16 @@ function Control(p: ControlProps) {
         </span>
       );
     }
-    case 'select':
+    case 'select': {
+      // An unset field with a default is that default, and shows as it (not as "— choose —").
+      const def = typeof field.default === 'string' ? field.default : '';
       return (
-        <select {...common} value={str} onChange={(e) => onChange(e.target.value || undefined)}>
-          {(!field.required || !str) && <option value="">{t('common.choose')}</option>}
+        <select {...common} value={str || def} onChange={(e) => onChange(e.target.value || undefined)}>
+          {!def && (!field.required || !str) && <option value="">{t('common.choose')}</option>}
           {(field.options ?? []).map((o) => <option key={o.value} value={o.value}>{lt(o.title) || o.value}</option>)}
         </select>
       );
+    }
     case 'credential': {
       const types = field.credential_types ?? [];
       const list = p.credentials.filter((c) => types.length === 0 || types.includes(c.type));
@@ -141,7 +144,7 @@ function Control(p: ControlProps) {
             {...common}
             type="text"
             value={str}
-            placeholder={field.placeholder}
+            placeholder={field.placeholder ?? (typeof field.default === 'string' ? field.default : undefined)}
             maxLength={field.max_len}
             onChange={(e) => onChange(e.target.value)}
           />
