@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { ReactFlowProvider, useReactFlow } from '@xyflow/react';
 import { api, ApiError } from '../api/client';
-import type { Credential, FlowDoc, FlowSummary, NodeSpec, Problem, Team } from '../api/types';
+import type { Credential, CredentialType, FlowDoc, FlowSummary, NodeSpec, Problem, Team } from '../api/types';
 import { docToGraph, graphToDoc, type FlowEdge, type FlowNode } from '../flow/model';
 import { runStepMap } from '../flow/run';
 import { clearLocalDraft, loadLocalDraft, restorableDraft, saveLocalDraft } from '../flow/localDraft';
@@ -70,6 +70,7 @@ function Editor({ routeId }: { routeId: string | null }) {
   const [busy, setBusy] = useState(false);
   const [versionsKey, setVersionsKey] = useState(0);
   const [credentials, setCredentials] = useState<Credential[]>([]);
+  const [credentialTypes, setCredentialTypes] = useState<CredentialType[]>([]);
   const [teams, setTeams] = useState<Team[]>([]);
   const [restorable, setRestorable] = useState<{ saved_at: string; doc: FlowDoc } | null>(null);
   const alive = useRef(true);
@@ -133,6 +134,7 @@ function Editor({ routeId }: { routeId: string | null }) {
 
   useEffect(() => {
     api.credentials().then(setCredentials, () => {});
+    api.credentialTypes().then(setCredentialTypes, () => {});
     api.teams().then(setTeams, () => {});
   }, []);
 
@@ -348,6 +350,8 @@ function Editor({ routeId }: { routeId: string | null }) {
               problems={problems}
               scopes={validation?.scopes ?? {}}
               credentials={credentials}
+              credentialTypes={credentialTypes}
+              onCredentialCreated={(c) => { setCredentials((cs) => [...cs, c]); notify(t('credential.created', { name: c.name })); }}
               teams={teams}
               onMeta={setMeta}
               onNodeData={g.updateNodeData}

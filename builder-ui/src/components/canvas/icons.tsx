@@ -2,7 +2,7 @@
 // Only characters common fonts have (no emoji): the builder must look the same everywhere.
 // Each logic node has its own, so a condition, a delay and a loop are told apart at a glance.
 export const ICONS: Record<string, string> = {
-  bolt: '⚡', play: '▶', webhook: '⇄', clock: '◷', split: '⑂', switch: '☰', hourglass: '⧗', repeat: '↻',
+  bolt: '⚡', play: '▶', webhook: '⇄', clock: '◷', split: '⋔', switch: '☰', hourglass: '◔', repeat: '↻',
   merge: '⋈', stop: '■', flow: '⤷', edit: '✎', tally: '#', 'user-plus': '☺', user: '☺', globe: '◍', note: '✎',
   message: '✉', mail: '@', megaphone: '☏', database: '▤', 'credit-card': '▭', scale: '⚖', reply: '↩',
   code: '{}', chat: '✉', link: '⇄', card: '▭', crm: '▤',

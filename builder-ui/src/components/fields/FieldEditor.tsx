@@ -1,5 +1,6 @@
 import { useId, useState } from 'react';
-import type { Credential, FieldSpec, Team } from '../../api/types';
+import type { Credential, CredentialType, FieldSpec, Team } from '../../api/types';
+import { CredentialForm } from '../CredentialForm';
 import { useI18n } from '../../i18n';
 import { ExpressionInput } from './ExpressionInput';
 import { DurationControl, JsonControl, KeyValueControl, NumberControl, StringListControl } from './controls';
@@ -13,6 +14,9 @@ export interface FieldEditorProps {
   scope: string[];
   credentials: Credential[];
   teams: Team[];
+  /** For creating a missing credential inline. */
+  credentialTypes?: CredentialType[];
+  onCredentialCreated?: (c: Credential) => void;
 }
 
 /** One property, edited according to its kind. */
@@ -112,6 +116,7 @@ function Control(p: ControlProps) {
             {str && !list.some((c) => c.id === str) && <option value={str}>{str}</option>}
           </select>
           {list.length === 0 && <div className="muted small">{t('panel.noCredentials', { types: types.join(', ') })}</div>}
+          {p.credentialTypes && <NewCredential {...p} />}
         </>
       );
     }
@@ -152,4 +157,24 @@ function Control(p: ControlProps) {
         </>
       );
   }
+}
+
+/** "+ New credential": the credential form inline, for the types this field accepts; the new one is chosen. */
+function NewCredential(p: ControlProps) {
+  const { t } = useI18n();
+  const [open, setOpen] = useState(false);
+  return (
+    <>
+      <button type="button" className="small link" aria-expanded={open} onClick={() => setOpen(!open)}>{t('credential.create')}</button>
+      {open && (
+        <CredentialForm
+          nested
+          idPrefix={`${p.id}-new`}
+          types={p.credentialTypes ?? []}
+          only={p.field.credential_types}
+          onCreated={(c) => { p.onCredentialCreated?.(c); p.onChange(c.id); setOpen(false); }}
+        />
+      )}
+    </>
+  );
 }

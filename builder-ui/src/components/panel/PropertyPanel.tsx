@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'react';
-import type { Credential, Problem, Team } from '../../api/types';
+import type { Credential, CredentialType, Problem, Team } from '../../api/types';
 import type { FlowEdge, FlowNode, NodeData } from '../../flow/model';
 import { DEFAULT_PORT, NODE_ID_RE, fieldShown } from '../../flow/model';
 import { WebhookBox } from './WebhookBox';
@@ -16,6 +16,8 @@ export interface PropertyPanelProps {
   problems: Problem[];
   scopes: Record<string, string[]>;
   credentials: Credential[];
+  credentialTypes?: CredentialType[];
+  onCredentialCreated?: (c: Credential) => void;
   teams: Team[];
   onMeta: (m: { name: string; description: string }) => void;
   onNodeData: (id: string, patch: Partial<NodeData>, coalesceKey: string) => void;
@@ -138,6 +140,8 @@ function NodeProperties(props: PropertyPanelProps & { node: FlowNode }) {
           errors={mine.filter((p) => problemField(p) === f.name).map((p) => pt(p, fieldTitle))}
           scope={scope}
           credentials={props.credentials}
+          credentialTypes={props.credentialTypes}
+          onCredentialCreated={props.onCredentialCreated}
           teams={props.teams}
         />
       ))}
