@@ -591,8 +591,11 @@ async function main() {
   });
 
   await check('#9 the webhook trigger shows its URL to copy, a curl and a Stripe CLI line; defaults and HMAC fields', async () => {
-    await page.goto(`${ui}/flows/new`);
+    await page.getByRole('link', { name: 'Flows' }).first().click();
+    await page.getByRole('button', { name: 'New flow' }).click();
     await page.getByText('Drag a trigger from the palette to start.').waitFor();
+    const banner = page.locator('.banner').getByRole('button', { name: 'Discard' });
+    if (await banner.count()) await banner.click();
     await page.getByLabel('Flow name').fill('Hook');
     await dropNode('trigger.webhook', 420, 80);
     await node('webhook').waitFor();
@@ -640,7 +643,7 @@ async function main() {
     const dialog = page.getByRole('dialog');
     await dialog.getByRole('button', { name: 'Create flow' }).click();
     await dialog.locator('[data-need="Support"] .field-error').waitFor();
-    await dialog.locator('[data-need="stripe-webhook"] .field-error').waitFor();
+    await dialog.locator('[data-need="smtp"] .field-error').waitFor();
     assert(!/\bstripe\b:|assign:/.test(await dialog.textContent()), 'no node ids in the errors');
     await dialog.locator('[data-need="smtp"]').getByRole('button', { name: '+ New credential' }).click();
     const smtp = dialog.locator('[data-need="smtp"]').getByRole('group', { name: 'New credential' });
@@ -648,7 +651,8 @@ async function main() {
     await smtp.getByLabel(/^Host/).fill('smtp.example.com');
     await smtp.getByLabel(/^From/).fill('Billing <billing@example.com>');
     await smtp.getByRole('button', { name: 'Save credential' }).click();
-    await dialog.locator('[data-need="smtp"] select').evaluate((el) => el.selectedOptions[0].textContent).then((t) => assert(t === 'smtp-inline', 'smtp chosen: ' + t));
+    await waitFor(async () => (await dialog.locator('[data-need="smtp"] select').evaluate((el) => el.selectedOptions[0]?.textContent)) === 'smtp-inline',
+      'the new smtp credential to be chosen', 15_000);
     assert(await dialog.locator('[data-need="smtp"] .field-error').count() === 0, 'smtp no longer marked');
     await dialog.getByRole('button', { name: 'Cancel' }).click();
   });
