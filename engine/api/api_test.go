@@ -322,3 +322,42 @@ func TestCredentialTypesAndChecks(t *testing.T) {
 		}
 	}
 }
+
+// The builder learns from GET /node-types which triggers have a webhook URL to show and which
+// settings apply only to one choice of another (HMAC settings only for HMAC verification).
+func TestNodeTypesWebhookAndShowIf(t *testing.T) {
+	srv, _ := newServer(t)
+	status, body, raw := call(t, srv, "GET", "/api/v1/node-types", "")
+	if status != 200 {
+		t.Fatalf("%d %s", status, raw)
+	}
+	found := false
+	for _, x := range body["node_types"].([]any) {
+		nt := x.(map[string]any)
+		if nt["type"] != "trigger.webhook" {
+			if nt["webhook"] != nil {
+				t.Errorf("%s is marked as a webhook trigger", nt["type"])
+			}
+			continue
+		}
+		found = true
+		if nt["webhook"] != true {
+			t.Errorf("trigger.webhook is not marked: %v", nt["webhook"])
+		}
+		for _, f := range nt["fields"].([]any) {
+			fd := f.(map[string]any)
+			if fd["name"] == "hmac_header" {
+				b, _ := json.Marshal(fd["show_if"])
+				if string(b) != `{"verify":["hmac"]}` {
+					t.Errorf("hmac_header show_if %s", b)
+				}
+			}
+		}
+		if d, _ := nt["docs"].(map[string]any); d == nil || d["en"] == "" || d["zh-CN"] == "" {
+			t.Errorf("docs in both languages: %v", nt["docs"])
+		}
+	}
+	if !found {
+		t.Fatal("no trigger.webhook")
+	}
+}

@@ -17,11 +17,13 @@ func (s *Server) nodeTypes(c *gin.Context) {
 		*node.Spec
 		Ports        []string       `json:"ports"`
 		ConfigSchema map[string]any `json:"config_schema"`
+		// Webhook marks triggers started by POST /hooks/{flow_id} (the builder shows the URL).
+		Webhook bool `json:"webhook,omitempty"`
 	}
 	specs := node.All()
 	out := make([]nodeTypeView, len(specs))
 	for i, sp := range specs {
-		out[i] = nodeTypeView{Spec: sp, Ports: sp.PortList(), ConfigSchema: sp.ConfigSchema()}
+		out[i] = nodeTypeView{Spec: sp, Ports: sp.PortList(), ConfigSchema: sp.ConfigSchema(), Webhook: sp.Receive != nil}
 	}
 	c.JSON(http.StatusOK, gin.H{"node_types": out})
 }

@@ -72,6 +72,9 @@ type Field struct {
 	Max *float64 `json:"max,omitempty"`
 	// MaxLen bounds String and Template fields; 0 means the engine default.
 	MaxLen int `json:"max_len,omitempty"`
+	// ShowIf hides the field in the builder unless each named field (its value, or its default)
+	// is one of the listed values: settings that only matter for one choice of another.
+	ShowIf map[string][]string `json:"show_if,omitempty"`
 	// Vars are extra names an Expr or Template field may use besides event and nodes (such as
 	// item in a loop). Such a field is not evaluated before Run: the node evaluates it itself
 	// with Input.Eval, supplying the values.
