@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { render } from '@testing-library/react';
+import { act, render } from '@testing-library/react';
+import { useNotify } from '../src/components/Toasts';
+import { useRouter } from '../src/router';
+import { mockApi, renderApp } from './helpers';
 import { problemMessage } from '../src/i18n/problems';
 import { en } from '../src/i18n/en';
 import { zhCN } from '../src/i18n/zh-CN';
@@ -122,5 +125,25 @@ describe('Markdown', () => {
     expect(container.querySelectorAll('li')).toHaveLength(2);
     expect(container.querySelector('b')).toBeNull();
     expect(container.textContent).not.toContain('`');
+  });
+});
+
+
+describe('toasts', () => {
+  it('drop an error raised on a page when the user leaves it, keep an ok one', async () => {
+    mockApi({});
+    let notify: ReturnType<typeof useNotify> = () => {};
+    let navigate: (to: string) => void = () => {};
+    function Probe() {
+      notify = useNotify();
+      navigate = useRouter().navigate;
+      return null;
+    }
+    const { container } = renderApp(<Probe />);
+    act(() => { notify('Could not save', 'error'); notify('Copied 1 node'); });
+    expect(container.ownerDocument.body.textContent).toContain('Could not save');
+    act(() => navigate('/runs'));
+    expect(container.ownerDocument.body.textContent).not.toContain('Could not save');
+    expect(container.ownerDocument.body.textContent).toContain('Copied 1 node');
   });
 });
