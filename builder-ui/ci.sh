@@ -6,8 +6,8 @@ set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
-if [ ! -x /usr/bin/chromium ]; then
-  echo "ci.sh: installing Debian's chromium for the end-to-end test"
+if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi 'Noto Sans CJK'; then
+  echo "ci.sh: installing Debian's chromium and CJK fonts for the end-to-end test"
   export DEBIAN_FRONTEND=noninteractive
   SUDO=""
   if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi

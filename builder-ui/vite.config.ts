@@ -32,5 +32,7 @@ export default defineConfig({
     setupFiles: ['./test/setup.ts'],
     include: ['test/**/*.test.{ts,tsx}'],
     css: false,
+    // A safety net only: on a loaded CI machine a full page render can take seconds.
+    testTimeout: 30_000,
   },
 });

@@ -323,9 +323,25 @@ func TestVersionsPublishRollback(t *testing.T) {
 	if len(vs) != 2 || !vs[0].Published || !vs[1].Published {
 		t.Errorf("versions: %+v", vs)
 	}
-	if _, err := e.SaveFlow(ctx, id, enginetest.MustFlow(t, `{"name":"v","nodes":[{"id":"t","type":"trigger.event","config":{"event_type":"v"}},
-		{"id":"c","type":"logic.condition","config":{"expression":"event.data.nope > 1"}}],"edges":[{"from":"t","to":"c","port":"true"}]}`)); err == nil {
-		t.Error("an invalid flow was saved")
+	// An invalid draft is kept, with its problems, but cannot be published or run; the live
+	// version stays live.
+	bad, err := e.SaveFlow(ctx, id, enginetest.MustFlow(t, `{"name":"v","nodes":[{"id":"t","type":"trigger.event","config":{"event_type":"v"}},
+		{"id":"c","type":"logic.condition","config":{"expression":"event.data.nope > 1"}}],"edges":[{"from":"t","to":"c","port":"true"}]}`))
+	if err != nil {
+		t.Fatalf("an invalid draft was refused: %v", err)
+	}
+	if bad.Version.Version != 3 || len(bad.Problems) != 2 || bad.Problems[1].NodeID != "c" {
+		t.Fatalf("draft v%d with problems %+v", bad.Version.Version, bad.Problems)
+	}
+	var invalid *engine.InvalidFlowError
+	if _, err := e.PublishFlow(ctx, id, 3); !errors.As(err, &invalid) || len(invalid.Problems) != 2 || invalid.Problems[1].NodeID != "c" {
+		t.Fatalf("publishing the invalid draft: %v", err)
+	}
+	if _, err := e.RunManual(ctx, id, 3, map[string]any{}, true); !errors.As(err, &invalid) {
+		t.Fatalf("running the invalid draft: %v", err)
+	}
+	if info, err := e.GetFlow(ctx, id, 0); err != nil || info.Flow.PublishedVersion != 1 || info.Flow.LatestVersion != 3 {
+		t.Fatalf("after the refused publish: %+v %v", info, err)
 	}
 }
 

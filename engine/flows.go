@@ -25,6 +25,9 @@ type FlowInfo struct {
 	Flow    store.Flow
 	Version store.FlowVersion
 	Def     *flow.Flow
+	// Problems is what stops the saved version from being published (set by create and save;
+	// nil when there is none).
+	Problems compile.Problems
 }
 
 // Validation is the result of checking a flow without saving it.
@@ -81,15 +84,21 @@ func (e *Engine) Validate(ctx context.Context, f *flow.Flow) Validation {
 	return v
 }
 
-// CreateFlow saves a new flow as draft version 1.
+// CreateFlow saves a new flow as draft version 1. An incomplete flow is saved too, like any
+// draft, with its problems reported: half-built work belongs on the server, and publishing
+// re-checks everything.
 func (e *Engine) CreateFlow(ctx context.Context, f *flow.Flow) (*FlowInfo, error) {
-	if _, problems := e.Compile(ctx, f); problems != nil {
-		return nil, &InvalidFlowError{problems}
-	}
+	_, problems := e.Compile(ctx, f)
+	return e.createFlow(ctx, f, problems)
+}
+
+// createFlow stores f as version 1 of a new flow, with the problems its compilation reported.
+func (e *Engine) createFlow(ctx context.Context, f *flow.Flow, problems compile.Problems) (*FlowInfo, error) {
 	now := time.Now().UTC()
 	info := &FlowInfo{
-		Flow: store.Flow{ID: store.NewID(), Name: f.Name, Description: f.Description, Enabled: true, LatestVersion: 1, CreatedAt: now, UpdatedAt: now},
-		Def:  f,
+		Flow:     store.Flow{ID: store.NewID(), Name: f.Name, Description: f.Description, Enabled: true, LatestVersion: 1, CreatedAt: now, UpdatedAt: now},
+		Def:      f,
+		Problems: problems,
 	}
 	info.Version = store.FlowVersion{FlowID: info.Flow.ID, Version: 1, Definition: string(f.JSON()), CreatedAt: now, UpdatedAt: now}
 	err := e.Store.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
@@ -104,13 +113,11 @@ func (e *Engine) CreateFlow(ctx context.Context, f *flow.Flow) (*FlowInfo, error
 	return info, nil
 }
 
-// SaveFlow saves f as a new draft version of an existing flow. Versions are immutable, so runs
-// always know exactly what they ran.
+// SaveFlow saves f as a new draft version of an existing flow, incomplete or not (its problems
+// are reported in the result). Versions are immutable, so runs always know exactly what they ran.
 func (e *Engine) SaveFlow(ctx context.Context, id string, f *flow.Flow) (*FlowInfo, error) {
-	if _, problems := e.Compile(ctx, f); problems != nil {
-		return nil, &InvalidFlowError{problems}
-	}
-	info := &FlowInfo{Def: f}
+	_, problems := e.Compile(ctx, f)
+	info := &FlowInfo{Def: f, Problems: problems}
 	err := e.Store.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := lockFlow(tx, id, &info.Flow); err != nil {
 			return err

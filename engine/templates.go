@@ -7,14 +7,17 @@ import (
 	"github.com/opsflow/opsflow/engine/template"
 )
 
-// ImportTemplate creates a draft flow from a template. The flow is validated like any other
-// save, so a missing credential or team, or a bad parameter, is refused — never a broken flow.
+// ImportTemplate creates a draft flow from a template. Unlike a save, an import that does not
+// validate is refused: a missing credential or team is a choice the import dialog must ask for.
 func (e *Engine) ImportTemplate(ctx context.Context, t *template.Template, c template.Choices) (*FlowInfo, error) {
 	f, err := t.Instantiate(c)
 	if err != nil {
 		return nil, &ImportError{err}
 	}
-	return e.CreateFlow(ctx, f)
+	if _, problems := e.Compile(ctx, f); problems != nil {
+		return nil, &InvalidFlowError{problems}
+	}
+	return e.createFlow(ctx, f, nil)
 }
 
 // ImportError is a template that cannot be instantiated with the given choices (a bad parameter).

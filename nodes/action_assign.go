@@ -56,10 +56,13 @@ func init() {
 		},
 		Check: func(cfg map[string]any) []node.FieldError {
 			if cfg["strategy"] == "rule" && cfg["rule"] == nil {
-				return []node.FieldError{{Field: "rule", Message: "the rule strategy needs a rule"}}
+				return []node.FieldError{{Field: "rule", Message: "the rule strategy needs a rule", Zh: "“规则”分配方式需要填写规则"}}
 			}
 			return nil
 		},
-		Docs: "Use the assignee downstream, e.g. `{{ nodes.assign.assignee.phone }}`. A retried step keeps its first assignee. Assignments are listed at GET /api/v1/assignments and closed with POST /api/v1/assignments/{id}/done, which also makes the member count as less busy for the least_open strategy.",
+		Docs: node.Text{
+			En: "Use the assignee downstream, e.g. `{{ nodes.assign.assignee.phone }}`. A retried step keeps its first assignee. Assignments are listed at GET /api/v1/assignments and closed with POST /api/v1/assignments/{id}/done, which also makes the member count as less busy for the least_open strategy.",
+			Zh: "在后续节点中使用被分配的人，例如 `{{ nodes.assign.assignee.phone }}`。重试的步骤保留第一次分配的人。分配记录可在 GET /api/v1/assignments 查看，用 POST /api/v1/assignments/{id}/done 关闭；关闭后该成员在“最少未结”策略中算作更空闲。",
+		},
 	})
 }

@@ -60,11 +60,14 @@ func init() {
 			"body":        node.Any(),
 		}),
 		Run: runCRMUpdate,
-		Docs: "The API follows the credential type:\n\n" +
-			"- `hubspot`: `PATCH /crm/v3/objects/{object_type}/{record_id}` with `{\"properties\": {...}}` (values sent as strings, as HubSpot stores them); output has the record's `properties` and `updated_at`.\n" +
-			"- `salesforce`: `PATCH /services/data/{api_version}/sobjects/{object_type}/{record_id}` with the fields as JSON; Salesforce answers 204. Access tokens are not refreshed: an expired token fails the run.\n" +
-			"- `http_bearer`: `method` to `url` with the fields as the JSON body; output has the response `body`.\n\n" +
-			"4xx answers fail the run at once (except Salesforce's UNABLE_TO_LOCK_ROW, which is retried); 429, 5xx and network errors are retried.",
+		Docs: node.Text{
+			En: "The API follows the credential type:\n\n" +
+				"- `hubspot`: `PATCH /crm/v3/objects/{object_type}/{record_id}` with `{\"properties\": {...}}` (values sent as strings, as HubSpot stores them); output has the record's `properties` and `updated_at`.\n" +
+				"- `salesforce`: `PATCH /services/data/{api_version}/sobjects/{object_type}/{record_id}` with the fields as JSON; Salesforce answers 204. Access tokens are not refreshed: an expired token fails the run.\n" +
+				"- `http_bearer`: `method` to `url` with the fields as the JSON body; output has the response `body`.\n\n" +
+				"4xx answers fail the run at once (except Salesforce's UNABLE_TO_LOCK_ROW, which is retried); 429, 5xx and network errors are retried.",
+			Zh: "调用的 API 取决于凭据类型：\n\n- `hubspot`：`PATCH /crm/v3/objects/{object_type}/{record_id}`，请求体为 `{\"properties\": {...}}`（值按 HubSpot 的存储方式以字符串发送）；输出包含记录的 `properties` 和 `updated_at`。\n- `salesforce`：`PATCH /services/data/{api_version}/sobjects/{object_type}/{record_id}`，字段以 JSON 发送；Salesforce 返回 204。访问令牌不会自动刷新：令牌过期会让运行失败。\n- `http_bearer`：以 `method` 请求 `url`，字段作为 JSON 请求体；输出包含响应的 `body`。\n\n4xx 响应立即让运行失败（Salesforce 的 UNABLE_TO_LOCK_ROW 除外，会重试）；429、5xx 和网络错误会重试。",
+		},
 	})
 }
 

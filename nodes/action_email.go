@@ -63,7 +63,7 @@ func init() {
 		},
 		Check: func(cfg map[string]any) []node.FieldError {
 			if strings.TrimSpace(str(cfg, "text")) == "" && strings.TrimSpace(str(cfg, "html")) == "" {
-				return []node.FieldError{{Field: "text", Message: "a text body, an HTML body or both are required"}}
+				return []node.FieldError{{Field: "text", Message: "a text body, an HTML body or both are required", Zh: "需要纯文本正文、HTML 正文或两者"}}
 			}
 			return nil
 		},
@@ -75,11 +75,14 @@ func init() {
 			"subject":    node.Str(),
 		}),
 		Run: runEmail,
-		Docs: "`tls` in the credential chooses how the connection is protected: `starttls` (default, port 587) upgrades the connection and fails if the server " +
-			"does not offer STARTTLS; `tls` (port 465) is TLS from the start; `none` (port 25) sends in clear and refuses to send a password to anything but a loopback address. " +
-			"AUTH uses PLAIN, or LOGIN when the server offers only that. The Message-ID is derived from the run and node, so a retried step keeps it. " +
-			"SMTP 5xx answers (bad password, unknown mailbox) and certificate errors fail the run at once; 4xx answers and network errors are retried. " +
-			"Connections go through the same internal-address guard as HTTP requests.",
+		Docs: node.Text{
+			En: "`tls` in the credential chooses how the connection is protected: `starttls` (default, port 587) upgrades the connection and fails if the server " +
+				"does not offer STARTTLS; `tls` (port 465) is TLS from the start; `none` (port 25) sends in clear and refuses to send a password to anything but a loopback address. " +
+				"AUTH uses PLAIN, or LOGIN when the server offers only that. The Message-ID is derived from the run and node, so a retried step keeps it. " +
+				"SMTP 5xx answers (bad password, unknown mailbox) and certificate errors fail the run at once; 4xx answers and network errors are retried. " +
+				"Connections go through the same internal-address guard as HTTP requests.",
+			Zh: "凭据中的 `tls` 决定连接的保护方式：`starttls`（默认，端口 587）升级连接，服务器不支持 STARTTLS 时失败；`tls`（端口 465）从一开始就是 TLS；`none`（端口 25）明文发送，并且只向本机回环地址发送密码。认证使用 PLAIN，服务器只支持 LOGIN 时使用 LOGIN。Message-ID 由运行和节点生成，重试的步骤保持不变。SMTP 5xx 响应（密码错误、邮箱不存在）和证书错误立即让运行失败；4xx 响应和网络错误会重试。连接与 HTTP 请求一样经过内网地址防护。",
+		},
 	})
 }
 

@@ -38,7 +38,10 @@ func init() {
 		},
 		Output: node.Object(map[string]*node.Schema{"status": node.Num(), "headers": {Type: "object", Open: true}, "body": node.Any()}),
 		Run:    runHTTP,
-		Docs:   "Sends `Idempotency-Key: <run>:<node>`, stable across retries. Network errors, 5xx and 429 are retried; other 4xx fail the run. Internal addresses are refused unless allowed by OPSFLOW_HTTP_ALLOW.",
+		Docs: node.Text{
+			En: "Sends `Idempotency-Key: <run>:<node>`, stable across retries. Network errors, 5xx and 429 are retried; other 4xx fail the run. Internal addresses are refused unless allowed by OPSFLOW_HTTP_ALLOW.",
+			Zh: "发送 `Idempotency-Key: <run>:<node>`，重试时保持不变。网络错误、5xx 和 429 会重试；其他 4xx 让运行失败。除非 OPSFLOW_HTTP_ALLOW 允许，否则拒绝访问内网地址。",
+		},
 	})
 }
 

@@ -112,9 +112,18 @@ func init() {
 			return nil
 		},
 		Run:  runInvoice,
-		Docs: invoiceDocs,
+		Docs: node.Text{En: invoiceDocs, Zh: invoiceDocsZh},
 	})
 }
+
+// invoiceDocsZh is the Chinese summary of invoiceDocs: operations, idempotency, amounts and tax rounding.
+const invoiceDocsZh = "开具发票（`operation` 为 `invoice`）或在退款后冲红（`operation` 为 `credit_note`）。由凭证类型决定服务商：" +
+	"`stripe`（Stripe Invoicing）或 `cn_einvoice`（通用电子发票 REST 接口）。\n\n" +
+	"**幂等**：每次调用都带有由运行 id 与节点 id 生成的幂等键；再次尝试前会先在服务商处查找上次尝试已创建的发票（Stripe 元数据、电子发票的 `request_id`），重试绝不会重复开票。\n\n" +
+	"**金额**：全程使用最小货币单位的整数（分）。税额按行计算，四舍五入（远离零），支持含税价与不含税价；电子发票仅支持人民币。\n\n" +
+	"**Stripe**：按邮箱查找或创建客户，创建草稿发票，逐行添加明细，定稿，可选标记为线下已付（`mark_paid`），然后发送。冲红时创建 Stripe credit note。\n\n" +
+	"**电子发票**：购方名称、税号、邮箱，明细含税收分类编码、单位、规格与税率，普票或专票；红字发票可全额、部分金额或指定明细冲红。服务商返回“开具中”时，运行会持久等待（`poll_every`）后再查询。\n\n" +
+	"**输出**：服务商、操作、发票 id、号码、状态、合计、税额、币种、PDF 地址、托管页面地址、客户。卡号在发送前一律打码，不会发送任何支付方式信息。完整说明见英文文档。"
 
 const invoiceDocs = "Issues an invoice (`operation` `invoice`) or credits one after a refund (`operation` `credit_note`). The credential's type chooses the provider.\n\n" +
 	"**Amounts and rounding.** Every amount is a whole number of the currency's minor units (1999 is 19.99 USD or ¥19.99; 500 is ¥500 for JPY), never a decimal, " +

@@ -46,9 +46,12 @@ func init() {
 		},
 		Output: node.Object(map[string]*node.Schema{"channel": node.Str(), "ok": node.Boolean()}),
 		Run:    runNotify,
-		Docs: "The channel follows the credential type: `wecom_robot` (企业微信), `dingtalk_robot` (钉钉, signed with timestamp and HmacSHA256 when a secret is set), " +
-			"`feishu_robot` (飞书/Lark, signed when a secret is set) or `slack_webhook`. A provider error reported in a 200 answer (errcode or code other than 0) " +
-			"fails the step; rate-limit and busy codes are retried, others fail the run at once. The webhook URL and secret never appear in the output or in errors.",
+		Docs: node.Text{
+			En: "The channel follows the credential type: `wecom_robot` (企业微信), `dingtalk_robot` (钉钉, signed with timestamp and HmacSHA256 when a secret is set), " +
+				"`feishu_robot` (飞书/Lark, signed when a secret is set) or `slack_webhook`. A provider error reported in a 200 answer (errcode or code other than 0) " +
+				"fails the step; rate-limit and busy codes are retried, others fail the run at once. The webhook URL and secret never appear in the output or in errors.",
+			Zh: "渠道取决于凭据类型：`wecom_robot`（企业微信）、`dingtalk_robot`（钉钉，设置了密钥时用时间戳和 HmacSHA256 签名）、`feishu_robot`（飞书/Lark，设置了密钥时签名）或 `slack_webhook`。服务商在 200 响应中报告的错误（errcode 或 code 不为 0）让步骤失败；限流和繁忙类错误会重试，其他错误立即让运行失败。Webhook 地址和密钥从不出现在输出或错误信息中。",
+		},
 	})
 }
 

@@ -63,9 +63,12 @@ func init() {
 			"expires_at":     node.Num(),
 		}),
 		Run: runPaymentLink,
-		Docs: "POSTs /v1/checkout/sessions (mode=payment, one line item with inline price_data). The amount is in minor units (cents). " +
-			"`Idempotency-Key` is `<run>:<node>`, so a retried step returns the same session instead of creating a second one. " +
-			"Stripe's 4xx answers (bad amount, invalid key) fail the run at once; 429 and 5xx are retried. The secret key never appears in the output.",
+		Docs: node.Text{
+			En: "POSTs /v1/checkout/sessions (mode=payment, one line item with inline price_data). The amount is in minor units (cents). " +
+				"`Idempotency-Key` is `<run>:<node>`, so a retried step returns the same session instead of creating a second one. " +
+				"Stripe's 4xx answers (bad amount, invalid key) fail the run at once; 429 and 5xx are retried. The secret key never appears in the output.",
+			Zh: "调用 POST /v1/checkout/sessions（mode=payment，一个使用内联 price_data 的商品行）。金额以最小货币单位（分）计。`Idempotency-Key` 为 `<run>:<node>`，所以重试的步骤返回同一个会话，而不会再创建一个。Stripe 的 4xx 响应（金额错误、密钥无效）立即让运行失败；429 和 5xx 会重试。密钥从不出现在输出中。",
+		},
 	})
 }
 

@@ -57,12 +57,15 @@ func init() {
 		}),
 		Check: func(cfg map[string]any) []node.FieldError {
 			if (str(cfg, "refund_field") == "") != (str(cfg, "refund_value") == "") {
-				return []node.FieldError{{Field: "refund_value", Message: "set both the refund field and its value, or neither"}}
+				return []node.FieldError{{Field: "refund_value", Message: "set both the refund field and its value, or neither", Zh: "退款字段和它的值要么都填，要么都不填"}}
 			}
 			return nil
 		},
-		Run:  runReconcile,
-		Docs: "Payments (after scaling; refunds negative) are summed per key and compared with the orders' total for that key, in whole cents, so 0.1 + 0.2 matches 0.3. Each result row has `key`, `expected` (orders), `actual` (payments), `currency`, and where they differ `difference` or `expected_currency`/`actual_currency`. Rows without a key, or with an amount that is not a number, are listed in `unkeyed` with the reason. Keys compare as text, currencies case-insensitively. `totals` has the count of each list and the sums per currency of both sides.",
+		Run: runReconcile,
+		Docs: node.Text{
+			En: "Payments (after scaling; refunds negative) are summed per key and compared with the orders' total for that key, in whole cents, so 0.1 + 0.2 matches 0.3. Each result row has `key`, `expected` (orders), `actual` (payments), `currency`, and where they differ `difference` or `expected_currency`/`actual_currency`. Rows without a key, or with an amount that is not a number, are listed in `unkeyed` with the reason. Keys compare as text, currencies case-insensitively. `totals` has the count of each list and the sums per currency of both sides.",
+			Zh: "付款（换算后；退款为负数）按键汇总，并与该键的订单总额比较，以整分计算，所以 0.1 + 0.2 等于 0.3。每一行结果包含 `key`、`expected`（订单）、`actual`（付款）、`currency`，不一致时还有 `difference` 或 `expected_currency`/`actual_currency`。没有键或金额不是数字的行列在 `unkeyed` 中并注明原因。键按文本比较，币种不区分大小写。`totals` 包含各列表的数量以及双方按币种的合计。",
+		},
 	})
 }
 

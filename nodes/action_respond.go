@@ -36,6 +36,9 @@ func init() {
 			status, _ := in.Config["status"].(float64)
 			return &node.Result{Output: map[string]any{"status": status, "headers": headers, "body": in.Config["body"]}}, nil
 		},
-		Docs: "Put it in a flow started by trigger.webhook: the request waits (up to the timeout) for this node and gets its answer. Without it, webhooks get 202 Accepted at once.",
+		Docs: node.Text{
+			En: "Put it in a flow started by trigger.webhook: the request waits (up to the timeout) for this node and gets its answer. Without it, webhooks get 202 Accepted at once.",
+			Zh: "放在由 trigger.webhook 启动的流程中：请求会等待此节点（最长到超时），并以它的结果作为响应。没有此节点时，Webhook 立即得到 202 Accepted。",
+		},
 	})
 }

@@ -64,17 +64,20 @@ func init() {
 		// run time; at save time at least one of them must be there.
 		Check: func(cfg map[string]any) []node.FieldError {
 			if strings.TrimSpace(str(cfg, "body")) == "" && strings.TrimSpace(str(cfg, "template_code")) == "" {
-				return []node.FieldError{{Field: "body", Message: "a message (Twilio) or a template code (Alibaba Cloud) is required"}}
+				return []node.FieldError{{Field: "body", Message: "a message (Twilio) or a template code (Alibaba Cloud) is required", Zh: "需要短信内容（Twilio）或模板代码（阿里云）"}}
 			}
 			return nil
 		},
 		Run: runSMS,
-		Docs: "Numbers must be in E.164 form (+8613800138000, +14155550100); anything else fails the run without retrying.\n\n" +
-			"**Twilio** (credential type `twilio`): `body` is required. Twilio's idempotency header is set per step, so a retried step is not sent twice.\n\n" +
-			"**Alibaba Cloud SMS** (credential type `aliyun_sms`): calls SendSms (API version 2017-05-25) with an HMAC-SHA1 signed request. " +
-			"`template_code` is required, `template_param` is an expression giving the template's variables. Mainland China numbers (+86) are sent " +
-			"without the country code, others as country code + number. A Code other than OK fails the step; throttling codes are retried.\n\n" +
-			"Output: `provider` (twilio or aliyun), `to`, and the provider's message id (`sid` for Twilio, `biz_id` and `request_id` for Alibaba Cloud).",
+		Docs: node.Text{
+			En: "Numbers must be in E.164 form (+8613800138000, +14155550100); anything else fails the run without retrying.\n\n" +
+				"**Twilio** (credential type `twilio`): `body` is required. Twilio's idempotency header is set per step, so a retried step is not sent twice.\n\n" +
+				"**Alibaba Cloud SMS** (credential type `aliyun_sms`): calls SendSms (API version 2017-05-25) with an HMAC-SHA1 signed request. " +
+				"`template_code` is required, `template_param` is an expression giving the template's variables. Mainland China numbers (+86) are sent " +
+				"without the country code, others as country code + number. A Code other than OK fails the step; throttling codes are retried.\n\n" +
+				"Output: `provider` (twilio or aliyun), `to`, and the provider's message id (`sid` for Twilio, `biz_id` and `request_id` for Alibaba Cloud).",
+			Zh: "号码必须是 E.164 格式（+8613800138000、+14155550100）；其他格式让运行失败且不重试。\n\n**Twilio**（凭据类型 `twilio`）：`body` 必填。每个步骤都设置 Twilio 的幂等请求头，所以重试的步骤不会重复发送。\n\n**阿里云短信**（凭据类型 `aliyun_sms`）：以 HMAC-SHA1 签名的请求调用 SendSms（API 版本 2017-05-25）。`template_code` 必填，`template_param` 是给出模板变量的表达式。中国大陆号码（+86）发送时不带国家代码，其他号码为国家代码加号码。Code 不是 OK 时步骤失败；限流类错误会重试。\n\n输出：`provider`（twilio 或 aliyun）、`to`，以及服务商的消息 ID（Twilio 为 `sid`，阿里云为 `biz_id` 和 `request_id`）。",
+		},
 	})
 }
 

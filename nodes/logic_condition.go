@@ -28,6 +28,9 @@ func init() {
 			}
 			return &node.Result{Port: port, Output: map[string]any{"result": ok}}, nil
 		},
-		Docs: "Expressions use expr-lang: `==`, `>=`, `&&`, `||`, `in`, `contains`, `startsWith`, `len()`, `now()` and more.",
+		Docs: node.Text{
+			En: "Expressions use expr-lang: `==`, `>=`, `&&`, `||`, `in`, `contains`, `startsWith`, `len()`, `now()` and more.",
+			Zh: "表达式使用 expr-lang：`==`、`>=`、`&&`、`||`、`in`、`contains`、`startsWith`、`len()`、`now()` 等。",
+		},
 	})
 }

@@ -25,7 +25,7 @@ func init() {
 		Output: node.Object(map[string]*node.Schema{"waited_s": node.Num(), "until": node.Str()}),
 		Check: func(cfg map[string]any) []node.FieldError {
 			if (cfg["duration"] == nil) == (cfg["until"] == nil) {
-				return []node.FieldError{{Field: "duration", Message: "set either how long to wait or until when"}}
+				return []node.FieldError{{Field: "duration", Message: "set either how long to wait or until when", Zh: "请设置等待多久，或等到何时（二选一）"}}
 			}
 			return nil
 		},
@@ -53,6 +53,9 @@ func init() {
 			}
 			return &node.Result{Output: map[string]any{"waited_s": time.Since(start).Seconds(), "until": target.UTC().Format(time.RFC3339)}}, nil
 		},
-		Docs: "The run is parked in the store and a scheduled task wakes it, so a 2-hour or 3-day delay survives restarts and deploys.",
+		Docs: node.Text{
+			En: "The run is parked in the store and a scheduled task wakes it, so a 2-hour or 3-day delay survives restarts and deploys.",
+			Zh: "运行会保存在数据库中，由定时任务唤醒，所以 2 小时或 3 天的等待在重启和部署后依然有效。",
+		},
 	})
 }

@@ -29,7 +29,7 @@ func init() {
 		Output: node.Object(map[string]*node.Schema{"count": node.Num(), "since": node.Str()}),
 		Check: func(cfg map[string]any) []node.FieldError {
 			if (str(cfg, "match_field") == "") != (str(cfg, "match_value") == "") {
-				return []node.FieldError{{Field: "match_value", Message: "set both the field and the value to match, or neither"}}
+				return []node.FieldError{{Field: "match_value", Message: "set both the field and the value to match, or neither", Zh: "匹配字段和匹配值要么都填，要么都不填"}}
 			}
 			return nil
 		},
@@ -45,6 +45,9 @@ func init() {
 			}
 			return &node.Result{Output: map[string]any{"count": n, "since": since.UTC().Format(time.RFC3339)}}, nil
 		},
-		Docs: "The count includes the event that started this run when it is of the counted type. Values compare as text. At most 10,000 events are read per count.",
+		Docs: node.Text{
+			En: "The count includes the event that started this run when it is of the counted type. Values compare as text. At most 10,000 events are read per count.",
+			Zh: "如果启动本次运行的事件属于被计数的类型，它也计入其中。值按文本比较。每次计数最多读取 10,000 个事件。",
+		},
 	})
 }

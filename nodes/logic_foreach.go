@@ -34,7 +34,10 @@ func init() {
 		},
 		Output: node.Object(map[string]*node.Schema{"items": node.ArrayOf(node.Any()), "count": node.Num()}),
 		Run:    runForeach,
-		Docs:   "`nodes.<id>.items` holds the results in the order of the list (items left out by the filter are skipped); `count` how many. An error on any item fails the step.",
+		Docs: node.Text{
+			En: "`nodes.<id>.items` holds the results in the order of the list (items left out by the filter are skipped); `count` how many. An error on any item fails the step.",
+			Zh: "`nodes.<id>.items` 按列表顺序保存每一项的结果（被过滤掉的项跳过）；`count` 是数量。任何一项出错，此步骤即失败。",
+		},
 	})
 }
 

@@ -27,6 +27,9 @@ func init() {
 			}
 			return &node.Result{Output: map[string]any{"branches": branches, "outputs": outputs}}, nil
 		},
-		Docs: "Flows run in dependency order, so a merge always sees every incoming branch decided. `nodes.<id>.branches` lists the incoming nodes that ran; `nodes.<id>.outputs.<node>` their outputs.",
+		Docs: node.Text{
+			En: "Flows run in dependency order, so a merge always sees every incoming branch decided. `nodes.<id>.branches` lists the incoming nodes that ran; `nodes.<id>.outputs.<node>` their outputs.",
+			Zh: "流程按依赖顺序运行，所以合并节点总能看到每个输入分支的结果。`nodes.<id>.branches` 列出实际运行过的输入节点；`nodes.<id>.outputs.<node>` 是它们的输出。",
+		},
 	})
 }

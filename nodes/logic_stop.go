@@ -30,6 +30,9 @@ func init() {
 			}
 			return &node.Result{Stop: true, Output: map[string]any{"message": msg}}, nil
 		},
-		Docs: "Nothing after this node runs. A subflow ending here passes its message as the result.",
+		Docs: node.Text{
+			En: "Nothing after this node runs. A subflow ending here passes its message as the result.",
+			Zh: "此节点之后的节点都不会运行。在子流程中以此结束时，它的消息就是子流程的结果。",
+		},
 	})
 }

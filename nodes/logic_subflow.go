@@ -48,6 +48,9 @@ func init() {
 			}
 			return &node.Result{Output: map[string]any{"run_id": data["run_id"], "status": data["status"], "result": data["result"], "nodes": data["nodes"]}}, nil
 		},
-		Docs: "The called flow runs its published version as its own run (visible in the run history). `nodes.<id>.result` is the output of the last node it ran, `nodes.<id>.nodes.<node>` any of its nodes' outputs. If it fails, this step fails. Calls nest at most 5 deep.",
+		Docs: node.Text{
+			En: "The called flow runs its published version as its own run (visible in the run history). `nodes.<id>.result` is the output of the last node it ran, `nodes.<id>.nodes.<node>` any of its nodes' outputs. If it fails, this step fails. Calls nest at most 5 deep.",
+			Zh: "被调用的流程以其已发布版本作为独立的运行执行（可在运行记录中查看）。`nodes.<id>.result` 是它最后运行的节点的输出，`nodes.<id>.nodes.<node>` 是其中任一节点的输出。子流程失败，此步骤也失败。最多嵌套 5 层。",
+		},
 	})
 }

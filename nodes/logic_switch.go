@@ -39,6 +39,9 @@ func init() {
 			}
 			return &node.Result{Port: "default", Output: map[string]any{"case": "default"}}, nil
 		},
-		Docs: "Cases are checked in order, case_1 first; leave the ones you do not need empty. Connect each case's port (case_1 … case_5) and default.",
+		Docs: node.Text{
+			En: "Cases are checked in order, case_1 first; leave the ones you do not need empty. Connect each case's port (case_1 … case_5) and default.",
+			Zh: "按顺序检查各个分支，从 case_1 开始；用不到的留空即可。请连接每个分支的输出（case_1 … case_5）和 default。",
+		},
 	})
 }

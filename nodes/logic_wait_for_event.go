@@ -35,7 +35,7 @@ func init() {
 		}),
 		Check: func(cfg map[string]any) []node.FieldError {
 			if f := str(cfg, "match_field"); strings.ContainsAny(f, " *") || strings.HasPrefix(f, ".") || strings.HasSuffix(f, ".") {
-				return []node.FieldError{{Field: "match_field", Message: "match field must be a dotted path such as order_id or metadata.order_id"}}
+				return []node.FieldError{{Field: "match_field", Message: "match field must be a dotted path such as order_id or metadata.order_id", Zh: "匹配字段必须是点分路径，例如 order_id 或 metadata.order_id"}}
 			}
 			return nil
 		},
@@ -60,6 +60,9 @@ func init() {
 				WaitFor:   &node.WaitFor{EventType: str(in.Config, "event_type"), Field: str(in.Config, "match_field"), Value: value},
 			}, nil
 		},
-		Docs: "The run is parked durably (it survives restarts). The first event of the type whose field equals the value resumes it on the `received` port with the event as `nodes.<id>.event`; otherwise it resumes on `timeout`. Values compare as text, so 42 matches \"42\".",
+		Docs: node.Text{
+			En: "The run is parked durably (it survives restarts). The first event of the type whose field equals the value resumes it on the `received` port with the event as `nodes.<id>.event`; otherwise it resumes on `timeout`. Values compare as text, so 42 matches \"42\".",
+			Zh: "运行会被持久地挂起（重启后依然有效）。第一个类型相符、且指定字段等于指定值的事件会让它从 `received` 输出继续，事件在 `nodes.<id>.event` 中；否则超时后从 `timeout` 输出继续。值按文本比较，所以 42 与 \"42\" 相等。",
+		},
 	})
 }

@@ -23,10 +23,13 @@ func init() {
 		Check: func(cfg map[string]any) []node.FieldError {
 			t, _ := cfg["event_type"].(string)
 			if strings.ContainsAny(t, " \t\n") {
-				return []node.FieldError{{Field: "event_type", Message: "event type must not contain spaces"}}
+				return []node.FieldError{{Field: "event_type", Message: "event type must not contain spaces", Zh: "事件类型不能包含空格"}}
 			}
 			return nil
 		},
-		Docs: "The event is available to expressions as `event`: `event.type`, `event.id` and the posted `event.data`.",
+		Docs: node.Text{
+			En: "The event is available to expressions as `event`: `event.type`, `event.id` and the posted `event.data`.",
+			Zh: "事件在表达式中是 `event`：`event.type`、`event.id` 和提交的 `event.data`。",
+		},
 	})
 }

@@ -11,6 +11,9 @@ func init() {
 		Icon:        "play",
 		Fields:      []node.Field{sampleField},
 		OutputFor:   func(cfg map[string]any) *node.Schema { return eventSchema(cfg, nil) },
-		Docs:        "The payload is available as `event.data`.",
+		Docs: node.Text{
+			En: "The payload is available as `event.data`.",
+			Zh: "提交的数据在 `event.data` 中。",
+		},
 	})
 }

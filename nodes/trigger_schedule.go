@@ -63,6 +63,9 @@ func init() {
 			return nil
 		},
 		Schedule: parseSchedule,
-		Docs:     "`event.data.scheduled_at` is the fire time (RFC 3339, in the flow's time zone). Each fire time starts one run even when several opsflow processes are running; fire times missed while every process was down are not replayed.",
+		Docs: node.Text{
+			En: "`event.data.scheduled_at` is the fire time (RFC 3339, in the flow's time zone). Each fire time starts one run even when several opsflow processes are running; fire times missed while every process was down are not replayed.",
+			Zh: "`event.data.scheduled_at` 是触发时间（RFC 3339，按流程的时区）。即使运行着多个 opsflow 进程，每个触发时间也只启动一次运行；所有进程都停机期间错过的触发时间不会补跑。",
+		},
 	})
 }

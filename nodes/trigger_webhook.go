@@ -20,6 +20,13 @@ import (
 	"github.com/opsflow/opsflow/engine/node"
 )
 
+// Which verify choices each signature setting applies to (the builder hides it otherwise).
+var (
+	signed      = map[string][]string{"verify": {"stripe", "standard_webhooks", "github", "hmac"}}
+	timestamped = map[string][]string{"verify": {"stripe", "standard_webhooks"}}
+	hmacOnly    = map[string][]string{"verify": {"hmac"}}
+)
+
 func init() {
 	node.Register(&node.Spec{
 		Type:        "trigger.webhook",
@@ -40,16 +47,16 @@ func init() {
 					{Value: "github", Title: node.Text{En: "GitHub (X-Hub-Signature-256)", Zh: "GitHub（X-Hub-Signature-256）"}},
 					{Value: "hmac", Title: node.Text{En: "HMAC in a header", Zh: "请求头中的 HMAC"}},
 				}},
-			{Name: "secret", Kind: node.KindCredential, CredentialTypes: []string{"webhook_secret"},
+			{Name: "secret", Kind: node.KindCredential, CredentialTypes: []string{"webhook_secret"}, ShowIf: signed,
 				Title: node.Text{En: "Signing secret", Zh: "签名密钥"},
 				Help:  node.Text{En: "A webhook_secret credential: {secret}. Stripe's whsec_…, a Standard Webhooks whsec_… (base64), or your shared HMAC key.", Zh: "webhook_secret 凭据：{secret}。Stripe 的 whsec_…、Standard Webhooks 的 whsec_…（base64），或共享的 HMAC 密钥。"}},
-			{Name: "tolerance", Kind: node.KindDuration, Default: "5m", Min: ptr(1), Max: ptr(3600),
+			{Name: "tolerance", Kind: node.KindDuration, Default: "5m", Min: ptr(1), Max: ptr(3600), ShowIf: timestamped,
 				Title: node.Text{En: "Timestamp tolerance", Zh: "时间戳容差"},
 				Help:  node.Text{En: "Stripe and Standard Webhooks signatures older or newer than this are refused (replay protection).", Zh: "Stripe 与 Standard Webhooks 签名的时间超出此范围（过早或过晚）即拒绝，防止重放。"}},
-			{Name: "hmac_header", Kind: node.KindString, Default: "X-Signature", MaxLen: 100, Title: node.Text{En: "HMAC header", Zh: "HMAC 请求头"}},
-			{Name: "hmac_algorithm", Kind: node.KindSelect, Default: "sha256", Title: node.Text{En: "HMAC algorithm", Zh: "HMAC 算法"}, Options: options("sha256", "sha1", "sha512")},
-			{Name: "hmac_encoding", Kind: node.KindSelect, Default: "hex", Title: node.Text{En: "HMAC encoding", Zh: "HMAC 编码"}, Options: options("hex", "base64")},
-			{Name: "hmac_prefix", Kind: node.KindString, MaxLen: 50, Placeholder: "sha256=", Title: node.Text{En: "HMAC prefix", Zh: "HMAC 前缀"}},
+			{Name: "hmac_header", Kind: node.KindString, Default: "X-Signature", MaxLen: 100, ShowIf: hmacOnly, Title: node.Text{En: "HMAC header", Zh: "HMAC 请求头"}},
+			{Name: "hmac_algorithm", Kind: node.KindSelect, Default: "sha256", ShowIf: hmacOnly, Title: node.Text{En: "HMAC algorithm", Zh: "HMAC 算法"}, Options: options("sha256", "sha1", "sha512")},
+			{Name: "hmac_encoding", Kind: node.KindSelect, Default: "hex", ShowIf: hmacOnly, Title: node.Text{En: "HMAC encoding", Zh: "HMAC 编码"}, Options: options("hex", "base64")},
+			{Name: "hmac_prefix", Kind: node.KindString, MaxLen: 50, Placeholder: "sha256=", ShowIf: hmacOnly, Title: node.Text{En: "HMAC prefix", Zh: "HMAC 前缀"}},
 			{Name: "dedup_header", Kind: node.KindString, MaxLen: 100, Placeholder: "X-Delivery-Id",
 				Title: node.Text{En: "Delivery id header", Zh: "投递 ID 请求头"},
 				Help:  node.Text{En: "Redeliveries with the same id answer 200 with the first event and start nothing. Stripe (event id), Standard Webhooks (webhook-id) and GitHub (X-GitHub-Delivery) need nothing here.", Zh: "相同 ID 的重复投递返回 200 和首次事件，不再启动运行。Stripe（事件 id）、Standard Webhooks（webhook-id）与 GitHub（X-GitHub-Delivery）无需设置。"}},
@@ -63,14 +70,17 @@ func init() {
 		},
 		Check: func(cfg map[string]any) []node.FieldError {
 			if v := str(cfg, "verify"); v != "none" && v != "" && str(cfg, "secret") == "" {
-				return []node.FieldError{{Field: "secret", Message: "signature verification needs the signing secret"}}
+				return []node.FieldError{{Field: "secret", Message: "signature verification needs the signing secret", Zh: "签名校验需要签名密钥"}}
 			}
 			return nil
 		},
 		Receive: receiveWebhook,
-		Docs: "The parsed body (JSON or form) is `event.data`; the headers are `event.headers` (lower-case; credential headers are never stored); the raw body is kept with the event, and an event whose body has a top-level `type` (Stripe, Standard Webhooks) takes that type. " +
-			"Signatures are checked on the raw bytes in constant time; a failure answers 401 and counts in the flow's `rejected_deliveries`. " +
-			"Redeliveries (same provider event id) answer 200 with the original event and start no run; ids are kept with the events.",
+		Docs: node.Text{
+			En: "The parsed body (JSON or form) is `event.data`; the headers are `event.headers` (lower-case; credential headers are never stored); the raw body is kept with the event, and an event whose body has a top-level `type` (Stripe, Standard Webhooks) takes that type. " +
+				"Signatures are checked on the raw bytes in constant time; a failure answers 401 and counts in the flow's `rejected_deliveries`. " +
+				"Redeliveries (same provider event id) answer 200 with the original event and start no run; ids are kept with the events.",
+			Zh: "解析后的请求体（JSON 或表单）是 `event.data`；请求头是 `event.headers`（小写；凭据相关的请求头从不保存）；原始请求体随事件保存，请求体顶层有 `type` 的事件（Stripe、Standard Webhooks）使用该类型。签名在原始字节上以恒定时间校验；校验失败返回 401，并计入流程的 `rejected_deliveries`。重复投递（同一服务商事件 ID）返回 200 和原事件，不会启动新的运行；事件 ID 随事件保存。",
+		},
 	})
 }
 

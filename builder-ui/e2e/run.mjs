@@ -2,7 +2,7 @@
 // Debian's Chromium with playwright-core through building, publishing and running a flow.
 // Usage: npm run e2e   (needs /usr/bin/chromium, Go, and a built dist/: npm run build)
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
@@ -13,7 +13,9 @@ import { chromium } from 'playwright-core';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const uiDir = path.resolve(here, '..');
 const repo = path.resolve(uiDir, '..');
-const shots = path.join(uiDir, 'screenshots');
+// Screenshots go to a temporary folder; E2E_SCREENSHOTS=refresh rewrites the committed ones.
+const REFRESH = process.env.E2E_SCREENSHOTS === 'refresh';
+let shots = path.join(uiDir, 'screenshots');
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const HEADED = process.env.E2E_HEADED === '1';
 
@@ -92,9 +94,11 @@ const EDITOR = { email: 'editor@example.com', password: 'e2e editor password' };
 
 let tmp;
 async function main() {
-  mkdirSync(shots, { recursive: true });
   tmp = mkdtempSync(path.join(os.tmpdir(), 'opsflow-e2e-'));
   cleanups.push(() => rmSync(tmp, { recursive: true, force: true }));
+  if (!REFRESH) shots = mkdtempSync(path.join(os.tmpdir(), 'opsflow-e2e-shots-'));
+  mkdirSync(shots, { recursive: true });
+  log('screenshots in', shots);
 
   log('building the server (embeds builder-ui/dist)…');
   const bin = path.join(tmp, 'opsflow');
@@ -120,7 +124,7 @@ async function main() {
   try {
     await waitFor(async () => {
       if (srv.exitCode !== null) throw new Error(`the server exited with ${srv.exitCode}`);
-      return (await fetch(base + '/healthz')).ok;
+      return (await fetch(base + '/readyz')).ok; // /healthz answers while the engine is still starting
     }, 'GET /healthz');
   } catch (e) {
     console.log('[e2e] server output:\n' + srvLog);
@@ -274,7 +278,11 @@ async function main() {
     await node('sms_2').waitFor({ state: 'detached' });
     await page.keyboard.press('Control+Shift+z');
     await node('sms_2').waitFor();
-    await node('sms_2').click();
+    // Pasted beside the original, not on top of it (and still selected).
+    const orig = await node('sms').boundingBox();
+    const copy = await node('sms_2').boundingBox();
+    assert(copy.x >= orig.x + orig.width, `the paste lands beside the original: ${orig.x} → ${copy.x}`);
+    assert(await node('sms_2').evaluate((el) => el.classList.contains('selected')), 'the pasted node is selected');
     await page.keyboard.press('Delete');
     await node('sms_2').waitFor({ state: 'detached' });
     assert(await page.locator('.react-flow__node').count() === 4, 'four nodes left');
@@ -505,6 +513,224 @@ async function main() {
     assert(users === 403, 'the API refuses the editor too: ' + users);
     await page.getByRole('button', { name: 'Sign out' }).click();
     await signIn(ADMIN);
+  });
+
+  // ---- issue #11: each numbered item ----
+  const edgeGoesDown = async (from, to) => {
+    const a = await node(from).boundingBox();
+    const b = await node(to).boundingBox();
+    return b.y > a.y + a.height / 2;
+  };
+  const cjk = /[\u4e00-\u9fff]/;
+
+  await check('#7 node cards show their logic, edges their port, logic nodes their own icon', async () => {
+    await page.goto(`${ui}/flows/${flowId}`);
+    await node('condition').waitFor();
+    const summary = await node('condition').locator('.opsnode-summary').textContent();
+    assert(summary.startsWith('event.data.amount >='), 'condition summary: ' + summary);
+    const sms = await node('sms').locator('.opsnode-summary').textContent();
+    assert(sms === '{{ nodes.assign.assignee.phone }}', 'sms summary: ' + sms);
+    const name = await node('sms').locator('.opsnode-name').textContent();
+    const card = await node('sms').textContent();
+    assert(card.split(name).length === 2, `the type is shown once: ${name} in ${card}`);
+    await page.locator('.react-flow__edge[data-id="condition:true->assign"] .react-flow__edge-text', { hasText: 'true' }).waitFor();
+    assert(await page.locator('.react-flow__edge[data-id="event:out->condition"] .react-flow__edge-text').count() === 0, 'no label on a single-output edge');
+    const condIcon = await node('condition').locator('.node-icon').textContent();
+    const assignIcon = await node('assign').locator('.node-icon').textContent();
+    assert(condIcon !== '↱' && condIcon !== assignIcon, `icons ${condIcon} ${assignIcon}`);
+  });
+
+  let draftId;
+  await check('#3 an incomplete flow is saved on the server (Ctrl+S), publishing stays blocked', async () => {
+    await page.goto(`${ui}/flows/new`);
+    await page.getByText('Drag a trigger from the palette to start.').waitFor();
+    await page.getByLabel('Flow name').fill('Half-built');
+    await dropNode('trigger.event', 420, 60);
+    await node('event').waitFor();
+    await dropNode('logic.condition', 420, 220);
+    await node('condition').waitFor();
+    await page.locator('.validity.bad').waitFor();
+    await page.keyboard.press('Control+s');
+    await page.getByText(/Draft saved \(v1\) with \d+ problem/).waitFor();
+    await page.waitForURL(/\/flows\/[0-9a-f-]{8,}/);
+    draftId = page.url().split('/flows/')[1];
+    const f = await apiCall('GET', `/flows/${draftId}`);
+    assert(f.latest_version === 1 && f.definition.nodes.length === 2, 'stored draft: ' + JSON.stringify(f.definition));
+    assert(await page.getByRole('button', { name: 'Publish' }).isDisabled(), 'publish must stay disabled');
+    const res = await fetch(`${base}/api/v1/flows/${draftId}/publish`, { method: 'POST', headers: { Authorization: 'Bearer ' + SERVICE_TOKEN } });
+    assert(res.status === 422, 'publish through the API: ' + res.status);
+  });
+
+  await check('#8 with page text selected, dragging from a port still makes an edge', async () => {
+    await page.evaluate(() => {
+      const r = document.createRange();
+      r.selectNodeContents(document.querySelector('.palette'));
+      getSelection().removeAllRanges();
+      getSelection().addRange(r);
+    });
+    assert(await page.evaluate(() => !getSelection().isCollapsed), 'text is selected');
+    await connect('event', 'out', 'condition');
+    // The next drag moves the node (it does not stick to a connection).
+    const before = await node('condition').boundingBox();
+    const grip = await node('condition').locator('.opsnode-name').boundingBox();
+    await page.mouse.move(grip.x + 10, grip.y + 5);
+    await page.mouse.down();
+    await page.mouse.move(grip.x + 160, grip.y + 85, { steps: 6 });
+    await page.mouse.up();
+    const after = await node('condition').boundingBox();
+    assert(after.x - before.x > 100, `the node moved: ${before.x} → ${after.x}`);
+  });
+
+  await check('#4 a saved fix is not undone by the local draft (no banner after save or on reopen)', async () => {
+    await node('event').click();
+    await field('event_type').locator('input').fill('order.created');
+    await node('condition').click();
+    await field('expression').locator('textarea').fill('event.data.amount >'); // the typo
+    await node('condition').locator('.opsnode-problems').waitFor();
+    await page.waitForTimeout(800); // the local draft is written
+    await page.getByRole('button', { name: 'Save draft' }).click();
+    await page.getByText(/Draft saved \(v2\) with \d+ problem/).waitFor();
+    await field('expression').locator('textarea').fill('event.data.amount > 1');
+    await page.locator('.validity.good').waitFor();
+    await page.getByRole('button', { name: 'Save draft' }).click();
+    await page.getByText('Draft saved (v3)', { exact: true }).waitFor();
+    assert(await page.locator('.banner').count() === 0, 'no restore banner after saving');
+    await page.reload();
+    await node('condition').waitFor();
+    await page.waitForTimeout(800);
+    assert(await page.locator('.banner').count() === 0, 'no restore banner on reopen');
+    await node('condition').click();
+    assert((await field('expression').locator('textarea').inputValue()) === 'event.data.amount > 1', 'the fix stays');
+  });
+
+  await check('#5 problems, node docs and template categories in Chinese (Markdown rendered)', async () => {
+    await node('condition').click();
+    await field('expression').locator('textarea').fill('');
+    await node('condition').locator('.opsnode-problems').waitFor();
+    // English first: the message is built from the field's title.
+    await field('expression').locator('.field-error').waitFor();
+    const enErr = await field('expression').locator('.field-error').textContent();
+    assert(/required/.test(enErr), 'English problem: ' + enErr);
+    await page.locator('.docs summary').click();
+    assert(await page.locator('.docs code').count() > 0, 'docs render code spans');
+    assert(!(await page.locator('.docs').textContent()).includes('`'), 'no raw backticks in the docs');
+    await page.getByLabel('Language').selectOption('zh-CN');
+    await page.locator('.palette').getByText('触发器').waitFor();
+    const zhErr = await field('expression').locator('.field-error').textContent();
+    assert(cjk.test(zhErr) && !/required/.test(zhErr), 'Chinese problem: ' + zhErr);
+    const docs = await page.locator('.docs').textContent();
+    assert(cjk.test(docs) && !docs.includes('`'), 'Chinese docs: ' + docs);
+    await pane.click({ position: { x: 10, y: 10 } });
+    const list = await page.locator('.problems').textContent();
+    assert(cjk.test(list) && !/is required|cannot be reached|must /.test(list), 'Chinese problem list: ' + list);
+    await page.screenshot({ path: path.join(shots, 'problems-zh.png') });
+    await page.getByRole('link', { name: '模板' }).click();
+    await page.locator('.chips').getByRole('button', { name: '支付' }).waitFor();
+    assert(await page.locator('.card .badge', { hasText: 'payments' }).count() === 0, 'category shown untranslated');
+    await page.getByLabel('语言').selectOption('en');
+  });
+
+  await check('#1 a flow drawn left to right is laid out top to bottom when imported', async () => {
+    const lr = {
+      schema: 'opsflow/v1', name: 'Left to right', nodes: [
+        { id: 'start', type: 'trigger.manual', position: { x: 0, y: 100 } },
+        { id: 'check', type: 'logic.condition', config: { expression: 'true' }, position: { x: 260, y: 100 } },
+        { id: 'yes', type: 'action.log', config: { message: 'yes' }, position: { x: 520, y: 40 } },
+        { id: 'no', type: 'action.log', config: { message: 'no' }, position: { x: 520, y: 160 } },
+      ],
+      edges: [{ from: 'start', to: 'check' }, { from: 'check', to: 'yes', port: 'true' }, { from: 'check', to: 'no', port: 'false' }],
+    };
+    const file = path.join(tmp, 'left-to-right.json');
+    writeFileSync(file, JSON.stringify(lr));
+    await page.goto(`${ui}/flows`);
+    await page.getByTestId('import-file').setInputFiles(file);
+    await node('no').waitFor();
+    await page.waitForTimeout(300);
+    for (const [a, b] of [['start', 'check'], ['check', 'yes'], ['check', 'no']])
+      assert(await edgeGoesDown(a, b), `edge ${a} → ${b} goes down`);
+    const yes = await node('yes').boundingBox();
+    const no = await node('no').boundingBox();
+    assert(yes.x + yes.width <= no.x, 'true branch left of false, not overlapping');
+  });
+
+  await check('#9 the webhook trigger shows its URL to copy, a curl and a Stripe CLI line; defaults and HMAC fields', async () => {
+    await page.getByRole('link', { name: 'Flows' }).first().click();
+    await page.getByRole('button', { name: 'New flow' }).click();
+    await page.getByText('Drag a trigger from the palette to start.').waitFor();
+    const banner = page.locator('.banner').getByRole('button', { name: 'Discard' });
+    if (await banner.count()) await banner.click();
+    await page.getByLabel('Flow name').fill('Hook');
+    await dropNode('trigger.webhook', 420, 80);
+    await node('webhook').waitFor();
+    await page.getByText('Save the flow to get its webhook URL.').waitFor();
+    assert((await field('method').locator('select').inputValue()) === 'POST', 'method shows its default');
+    assert(await field('method').locator('option', { hasText: 'choose' }).count() === 0, 'no "choose" on a field with a default');
+    assert(await field('hmac_header').count() === 0, 'no HMAC fields without HMAC');
+    await page.keyboard.press('Control+s');
+    await page.waitForURL(/\/flows\/[0-9a-f-]{8,}/);
+    const id = page.url().split('/flows/')[1];
+    const url = `${ui}/api/v1/hooks/${id}`;
+    await page.locator('#webhook-url').waitFor();
+    assert((await page.locator('#webhook-url').inputValue()) === url, 'webhook url ' + (await page.locator('#webhook-url').inputValue()));
+    assert((await page.locator('#webhook-curl').inputValue()).startsWith(`curl -X POST '${url}'`), 'curl line');
+    await page.getByRole('button', { name: 'Copy: Webhook URL' }).click();
+    await page.getByRole('button', { name: 'Copy: Webhook URL' }).getByText('Copied').waitFor();
+    await field('verify').locator('select').selectOption('stripe');
+    assert((await page.locator('#webhook-stripe').inputValue()) === `stripe listen --forward-to '${url}'`, 'stripe line');
+    assert(await field('hmac_header').count() === 0, 'no HMAC fields for Stripe');
+    await field('secret').waitFor();
+    await field('verify').locator('select').selectOption('hmac');
+    await field('hmac_header').waitFor();
+    await page.keyboard.press('Control+s');
+    await page.getByText(/Draft saved \(v2\)/).waitFor();
+  });
+
+  await check('#2 a missing credential is created inline, from the node panel and from template import', async () => {
+    // Node panel: the webhook's signing secret.
+    await node('webhook').click();
+    assert(!(await field('secret').textContent()).includes('POST /api'), 'no REST API hint');
+    await field('secret').getByRole('button', { name: '+ New credential' }).click();
+    const form = field('secret').getByRole('group', { name: 'New credential' });
+    await form.getByLabel(/^Name/).fill('hook-secret');
+    await form.getByLabel(/^Secret/).fill('whsec_e2e_inline');
+    await form.getByRole('button', { name: 'Save credential' }).click();
+    await page.getByText('Credential “hook-secret” created and chosen').waitFor();
+    const chosen = await field('secret').locator('select').inputValue();
+    const creds = await apiCall('GET', '/credentials');
+    assert(creds.items.some((c) => c.id === chosen && c.name === 'hook-secret' && c.type === 'webhook_secret'), 'the new credential is chosen');
+    assert(!JSON.stringify(creds).includes('whsec_e2e_inline'), 'the secret is never returned');
+    // Template import: the empty needs are marked on their own fields, one is created inline.
+    await page.keyboard.press('Control+s');
+    await page.getByRole('link', { name: 'Templates' }).click();
+    await page.locator('.card[data-template="payment-failed-support-sms"]').getByRole('button').click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByRole('button', { name: 'Create flow' }).click();
+    await dialog.locator('[data-need="Support"] .field-error').waitFor();
+    await dialog.locator('[data-need="smtp"] .field-error').waitFor();
+    assert(!/\bstripe\b:|assign:/.test(await dialog.textContent()), 'no node ids in the errors');
+    await dialog.locator('[data-need="smtp"]').getByRole('button', { name: '+ New credential' }).click();
+    const smtp = dialog.locator('[data-need="smtp"]').getByRole('group', { name: 'New credential' });
+    await smtp.getByLabel(/^Name/).fill('smtp-inline');
+    await smtp.getByLabel(/^Host/).fill('smtp.example.com');
+    await smtp.getByLabel(/^From/).fill('Billing <billing@example.com>');
+    await smtp.getByRole('button', { name: 'Save credential' }).click();
+    await waitFor(async () => (await dialog.locator('[data-need="smtp"] select').evaluate((el) => el.selectedOptions[0]?.textContent)) === 'smtp-inline',
+      'the new smtp credential to be chosen', 15_000);
+    assert(await dialog.locator('[data-need="smtp"] .field-error').count() === 0, 'smtp no longer marked');
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+  });
+
+  await check('#10 runs are told apart: different short ids, dates on one line', async () => {
+    await page.getByRole('link', { name: 'Runs' }).click();
+    await page.locator('.runs-table .run-id').first().waitFor();
+    const ids = await page.locator('.runs-table .run-id').allTextContents();
+    assert(ids.length >= 3 && new Set(ids).size === ids.length, 'short ids: ' + ids.join(' '));
+    for (const box of await page.locator('.runs-table time').evaluateAll((els) => els.map((e) => e.getBoundingClientRect().height)))
+      assert(box < 24, 'a date wraps: ' + box);
+    await page.getByLabel('Language').selectOption('zh-CN');
+    for (const box of await page.locator('.runs-table time').evaluateAll((els) => els.map((e) => e.getBoundingClientRect().height)))
+      assert(box < 24, 'a Chinese date wraps: ' + box);
+    await page.getByLabel('语言').selectOption('en');
     await page.getByRole('link', { name: 'Flows' }).first().click();
   });
 

@@ -34,7 +34,8 @@ describe('useFlowGraph', () => {
     act(() => result.current.paste());
     expect(result.current.nodes.map((n) => n.id)).toEqual(['condition', 'sms', 'condition_2', 'sms_2']);
     expect(result.current.edges.map((e) => e.id)).toContain('condition_2:false->sms_2');
-    expect(result.current.nodes.find((n) => n.id === 'sms_2')?.position).toEqual({ x: 40, y: 140 });
+    // Beside the copies (two 190 px cards at x 0, plus a gap), not on top of them.
+    expect(result.current.nodes.find((n) => n.id === 'sms_2')?.position).toEqual({ x: 230, y: 130 });
   });
 
   it('undoes typing in one field as a single step', () => {

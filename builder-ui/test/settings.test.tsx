@@ -56,6 +56,7 @@ describe('SettingsPage', () => {
     });
     renderApp(<SettingsPage />);
     const user = userEvent.setup();
+    await screen.findByRole('option', { name: 'Twilio (SMS)' }); // the types have loaded
     await user.selectOptions(await screen.findByLabelText('Type'), 'twilio');
     await user.type(screen.getByLabelText(/^Name/), 'x');
     await user.type(screen.getByLabelText(/Account SID/), 'AC1');

@@ -529,6 +529,10 @@ func importFlow(args []string, out io.Writer) error {
 		if name != "" {
 			f.Name = name
 		}
+		// The API keeps incomplete drafts for the builder; a command-line import is all or nothing.
+		if _, problems := e.Compile(ctx, f); problems != nil {
+			return &engine.InvalidFlowError{Problems: problems}
+		}
 		info, err = e.CreateFlow(ctx, f)
 	}
 	if err != nil {

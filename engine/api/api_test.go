@@ -61,8 +61,6 @@ func TestBadInputs(t *testing.T) {
 	}{
 		{"malformed flow", "POST", "/api/v1/flows", `{"name":`, 400, "invalid_json", "invalid flow JSON"},
 		{"unknown key", "POST", "/api/v1/flows", `{"name":"x","nodes":[],"edges":[],"colour":1}`, 400, "invalid_json", "colour"},
-		{"unknown node type", "POST", "/api/v1/flows", strings.Replace(validFlow, "action.log", "action.fax", 1), 422, "invalid_flow", "action.fax"},
-		{"invalid expression", "POST", "/api/v1/flows", strings.Replace(validFlow, "event.data.amount >= 100", "event.data.amout >= 100", 1), 422, "invalid_flow", "amout"},
 		{"oversize body", "POST", "/api/v1/events", `{"type":"x","data":"` + strings.Repeat("a", 5000) + `"}`, 413, "body_too_large", "larger"},
 		{"event without type", "POST", "/api/v1/events", `{"data":{}}`, 400, "invalid_event", "type is required"},
 		{"event wrong type", "POST", "/api/v1/events", `{"type":5}`, 400, "invalid_json", "type"},
@@ -92,8 +90,9 @@ func TestBadInputs(t *testing.T) {
 	}
 }
 
-// A 422 lists every problem with its node and field, so the builder can point at each.
-func TestInvalidFlowListsEveryProblem(t *testing.T) {
+// An incomplete flow is saved as a draft with every problem listed (node, field, code), so the
+// builder can point at each; publishing it answers 422 with the same problems until they are fixed.
+func TestInvalidDraftIsSavedButNotPublished(t *testing.T) {
 	srv, _ := newServer(t)
 	bad := `{"name":"f","nodes":[
 		{"id":"t","type":"trigger.event","config":{"event_type":"p","sample":{"amount":1}}},
@@ -101,20 +100,51 @@ func TestInvalidFlowListsEveryProblem(t *testing.T) {
 		{"id":"x","type":"action.fax"},
 		{"id":"l","type":"action.log","config":{}}],
 		"edges":[{"from":"t","to":"c"},{"from":"c","to":"l","port":"maybe"},{"from":"c","to":"ghost","port":"true"}]}`
-	status, body, raw := call(t, srv, "POST", "/api/v1/flows", bad)
-	if status != 422 {
-		t.Fatalf("status %d: %s", status, raw)
-	}
-	problems := body["error"].(map[string]any)["details"].(map[string]any)["problems"].([]any)
-	got := map[string]bool{}
-	for _, p := range problems {
-		m := p.(map[string]any)
-		got[m["node_id"].(string)+"/"+m["code"].(string)] = true
-	}
-	for _, want := range []string{"c/invalid_expression", "x/unknown_node_type", "c/unknown_port", "ghost/dangling_edge", "l/required", "x/unreachable", "l/unreachable"} {
-		if !got[want] {
-			t.Errorf("missing problem %s in %s", want, raw)
+	want := []string{"c/invalid_expression", "x/unknown_node_type", "c/unknown_port", "ghost/dangling_edge", "l/required", "x/unreachable", "l/unreachable"}
+	codes := func(problems []any) map[string]bool {
+		got := map[string]bool{}
+		for _, p := range problems {
+			m := p.(map[string]any)
+			got[m["node_id"].(string)+"/"+m["code"].(string)] = true
 		}
+		return got
+	}
+	status, body, raw := call(t, srv, "POST", "/api/v1/flows", bad)
+	if status != 201 {
+		t.Fatalf("create: status %d: %s", status, raw)
+	}
+	id := body["id"].(string)
+	got := codes(body["problems"].([]any))
+	for _, w := range want {
+		if !got[w] {
+			t.Errorf("create: missing problem %s in %s", w, raw)
+		}
+	}
+	if d := body["definition"].(map[string]any); len(d["nodes"].([]any)) != 4 {
+		t.Errorf("the draft was not stored as sent: %s", raw)
+	}
+
+	status, body, raw = call(t, srv, "POST", "/api/v1/flows/"+id+"/publish", "")
+	if status != 422 {
+		t.Fatalf("publish: status %d: %s", status, raw)
+	}
+	e := body["error"].(map[string]any)
+	if e["code"] != "invalid_flow" || !strings.Contains(e["message"].(string), "amout") {
+		t.Errorf("publish error: %s", raw)
+	}
+	got = codes(e["details"].(map[string]any)["problems"].([]any))
+	for _, w := range want {
+		if !got[w] {
+			t.Errorf("publish: missing problem %s in %s", w, raw)
+		}
+	}
+
+	status, body, raw = call(t, srv, "PUT", "/api/v1/flows/"+id, validFlow)
+	if status != 200 || len(body["problems"].([]any)) != 0 || body["latest_version"] != float64(2) {
+		t.Fatalf("save the fix: %d %s", status, raw)
+	}
+	if status, _, raw = call(t, srv, "POST", "/api/v1/flows/"+id+"/publish", ""); status != 200 {
+		t.Fatalf("publish the fix: %d %s", status, raw)
 	}
 }
 
@@ -295,5 +325,44 @@ func TestCredentialTypesAndChecks(t *testing.T) {
 		if status != 400 || body["error"].(map[string]any)["code"] != "invalid_credential" || !strings.Contains(raw, want) {
 			t.Errorf("%s: %d %s", doc, status, raw)
 		}
+	}
+}
+
+// The builder learns from GET /node-types which triggers have a webhook URL to show and which
+// settings apply only to one choice of another (HMAC settings only for HMAC verification).
+func TestNodeTypesWebhookAndShowIf(t *testing.T) {
+	srv, _ := newServer(t)
+	status, body, raw := call(t, srv, "GET", "/api/v1/node-types", "")
+	if status != 200 {
+		t.Fatalf("%d %s", status, raw)
+	}
+	found := false
+	for _, x := range body["node_types"].([]any) {
+		nt := x.(map[string]any)
+		if nt["type"] != "trigger.webhook" {
+			if nt["webhook"] != nil {
+				t.Errorf("%s is marked as a webhook trigger", nt["type"])
+			}
+			continue
+		}
+		found = true
+		if nt["webhook"] != true {
+			t.Errorf("trigger.webhook is not marked: %v", nt["webhook"])
+		}
+		for _, f := range nt["fields"].([]any) {
+			fd := f.(map[string]any)
+			if fd["name"] == "hmac_header" {
+				b, _ := json.Marshal(fd["show_if"])
+				if string(b) != `{"verify":["hmac"]}` {
+					t.Errorf("hmac_header show_if %s", b)
+				}
+			}
+		}
+		if d, _ := nt["docs"].(map[string]any); d == nil || d["en"] == "" || d["zh-CN"] == "" {
+			t.Errorf("docs in both languages: %v", nt["docs"])
+		}
+	}
+	if !found {
+		t.Fatal("no trigger.webhook")
 	}
 }

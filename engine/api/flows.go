@@ -7,6 +7,8 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/opsflow/opsflow/engine/auth"
+	"github.com/opsflow/opsflow/engine"
+	"github.com/opsflow/opsflow/engine/compile"
 	"github.com/opsflow/opsflow/engine/flow"
 	"github.com/opsflow/opsflow/engine/node"
 )
@@ -16,13 +18,28 @@ func (s *Server) nodeTypes(c *gin.Context) {
 		*node.Spec
 		Ports        []string       `json:"ports"`
 		ConfigSchema map[string]any `json:"config_schema"`
+		// Webhook marks triggers started by POST /hooks/{flow_id} (the builder shows the URL).
+		Webhook bool `json:"webhook,omitempty"`
 	}
 	specs := node.All()
 	out := make([]nodeTypeView, len(specs))
 	for i, sp := range specs {
-		out[i] = nodeTypeView{Spec: sp, Ports: sp.PortList(), ConfigSchema: sp.ConfigSchema()}
+		out[i] = nodeTypeView{Spec: sp, Ports: sp.PortList(), ConfigSchema: sp.ConfigSchema(), Webhook: sp.Receive != nil}
 	}
 	c.JSON(http.StatusOK, gin.H{"node_types": out})
+}
+
+// savedFlowView answers a create or save: the flow, and what stops the saved draft from being
+// published (an empty list when nothing does).
+func savedFlowView(info *engine.FlowInfo) any {
+	problems := info.Problems
+	if problems == nil {
+		problems = compile.Problems{}
+	}
+	return struct {
+		flowView
+		Problems compile.Problems `json:"problems"`
+	}{flowInfoView(info), problems}
 }
 
 func (s *Server) flowSchema(c *gin.Context) {
@@ -76,7 +93,7 @@ func (s *Server) createFlow(c *gin.Context) {
 		return
 	}
 	noteFlow(c, info, nil)
-	c.JSON(http.StatusCreated, flowInfoView(info))
+	c.JSON(http.StatusCreated, savedFlowView(info))
 }
 
 func (s *Server) validateFlow(c *gin.Context) {
@@ -111,7 +128,7 @@ func (s *Server) saveFlow(c *gin.Context) {
 		return
 	}
 	noteFlow(c, info, flowDiff(before, info.Def))
-	c.JSON(http.StatusOK, flowInfoView(info))
+	c.JSON(http.StatusOK, savedFlowView(info))
 }
 
 func (s *Server) patchFlow(c *gin.Context) {

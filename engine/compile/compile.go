@@ -25,13 +25,19 @@ const (
 	MaxExprNodes   = 1000  // AST nodes in one expression
 )
 
-// Problem is one thing wrong with a flow, pointing at the node and field.
+// Problem is one thing wrong with a flow, pointing at the node and field. Message is English;
+// Code, with Params["rule"] when one code covers several checks, names the message, and Params
+// holds the values it is made of, so that the builder can say it in the user's language.
 type Problem struct {
 	NodeID  string `json:"node_id,omitempty"`
 	Field   string `json:"field,omitempty"`
 	Code    string `json:"code"`
 	Message string `json:"message"`
+	Params  P      `json:"params,omitempty"`
 }
+
+// P holds a problem's parameters.
+type P map[string]any
 
 // Problems is every problem found in one pass.
 type Problems []Problem
@@ -131,45 +137,45 @@ type compiler struct {
 	vars     map[string]*node.Schema // extra names of the field being compiled
 }
 
-func (c *compiler) add(nodeID, field, code, format string, args ...any) {
-	c.problems = append(c.problems, Problem{NodeID: nodeID, Field: field, Code: code, Message: fmt.Sprintf(format, args...)})
+func (c *compiler) add(nodeID, field, code string, params P, format string, args ...any) {
+	c.problems = append(c.problems, Problem{NodeID: nodeID, Field: field, Code: code, Message: fmt.Sprintf(format, args...), Params: params})
 }
 
 // graph checks node ids, types, edges, the single trigger, cycles and reachability.
 func (c *compiler) graph() {
 	f := c.def
 	if f.Schema != flow.SchemaVersion {
-		c.add("", "schema", "unsupported_schema", "schema %q is not supported; use %q", f.Schema, flow.SchemaVersion)
+		c.add("", "schema", "unsupported_schema", P{"schema": f.Schema, "want": flow.SchemaVersion}, "schema %q is not supported; use %q", f.Schema, flow.SchemaVersion)
 	}
 	if strings.TrimSpace(f.Name) == "" {
-		c.add("", "name", "required", "the flow needs a name")
+		c.add("", "name", "required", P{"rule": "flow_name"}, "the flow needs a name")
 	}
 	if len(f.Nodes) == 0 {
-		c.add("", "nodes", "required", "the flow has no nodes; it needs exactly one trigger")
+		c.add("", "nodes", "required", P{"rule": "no_nodes"}, "the flow has no nodes; it needs exactly one trigger")
 		return
 	}
 	if len(f.Nodes) > MaxNodes {
-		c.add("", "nodes", "too_many", "the flow has %d nodes; at most %d are allowed", len(f.Nodes), MaxNodes)
+		c.add("", "nodes", "too_many", P{"rule": "nodes", "n": len(f.Nodes), "max": MaxNodes}, "the flow has %d nodes; at most %d are allowed", len(f.Nodes), MaxNodes)
 		return
 	}
 	if len(f.Edges) > MaxEdges {
-		c.add("", "edges", "too_many", "the flow has %d edges; at most %d are allowed", len(f.Edges), MaxEdges)
+		c.add("", "edges", "too_many", P{"rule": "edges", "n": len(f.Edges), "max": MaxEdges}, "the flow has %d edges; at most %d are allowed", len(f.Edges), MaxEdges)
 		return
 	}
 	var triggers []string
 	for i := range f.Nodes {
 		n := &f.Nodes[i]
 		if !idPattern.MatchString(n.ID) {
-			c.add(n.ID, "id", "invalid_id", "node id %q must start with a letter or _ and contain only letters, digits and _ (at most 64)", n.ID)
+			c.add(n.ID, "id", "invalid_id", P{"id": n.ID}, "node id %q must start with a letter or _ and contain only letters, digits and _ (at most 64)", n.ID)
 			continue
 		}
 		if _, dup := c.out.byID[n.ID]; dup {
-			c.add(n.ID, "id", "duplicate_id", "node id %q is used more than once", n.ID)
+			c.add(n.ID, "id", "duplicate_id", P{"id": n.ID}, "node id %q is used more than once", n.ID)
 			continue
 		}
 		spec := node.Lookup(n.Type)
 		if spec == nil {
-			c.add(n.ID, "type", "unknown_node_type", "unknown node type %q", n.Type)
+			c.add(n.ID, "type", "unknown_node_type", P{"type": n.Type}, "unknown node type %q", n.Type)
 		}
 		cn := &Node{Def: n, Spec: spec}
 		c.out.byID[n.ID] = cn
@@ -180,10 +186,10 @@ func (c *compiler) graph() {
 	}
 	switch len(triggers) {
 	case 0:
-		c.add("", "nodes", "no_trigger", "the flow needs exactly one trigger node; it has none")
+		c.add("", "nodes", "no_trigger", nil, "the flow needs exactly one trigger node; it has none")
 	case 1:
 	default:
-		c.add("", "nodes", "many_triggers", "the flow needs exactly one trigger node; it has %d (%s)", len(triggers), strings.Join(triggers, ", "))
+		c.add("", "nodes", "many_triggers", P{"n": len(triggers), "nodes": strings.Join(triggers, ", ")}, "the flow needs exactly one trigger node; it has %d (%s)", len(triggers), strings.Join(triggers, ", "))
 		c.out.Trigger = nil
 	}
 
@@ -193,34 +199,34 @@ func (c *compiler) graph() {
 		from, to := c.out.byID[e.From], c.out.byID[e.To]
 		switch {
 		case from == nil:
-			c.add(e.From, where, "dangling_edge", "edge %s → %s starts at a node that does not exist", e.From, e.To)
+			c.add(e.From, where, "dangling_edge", P{"rule": "from", "from": e.From, "to": e.To}, "edge %s → %s starts at a node that does not exist", e.From, e.To)
 			continue
 		case to == nil:
-			c.add(e.To, where, "dangling_edge", "edge %s → %s ends at a node that does not exist", e.From, e.To)
+			c.add(e.To, where, "dangling_edge", P{"rule": "to", "from": e.From, "to": e.To}, "edge %s → %s ends at a node that does not exist", e.From, e.To)
 			continue
 		case e.From == e.To:
-			c.add(e.From, where, "cycle", "edge %s → %s connects the node to itself", e.From, e.To)
+			c.add(e.From, where, "cycle", P{"rule": "self", "node": e.From}, "edge %s → %s connects the node to itself", e.From, e.To)
 			continue
 		}
 		if to.Spec != nil && to.Spec.Category == node.Trigger {
-			c.add(e.To, where, "edge_into_trigger", "edge %s → %s points into a trigger; triggers start flows and take no input", e.From, e.To)
+			c.add(e.To, where, "edge_into_trigger", P{"from": e.From, "to": e.To}, "edge %s → %s points into a trigger; triggers start flows and take no input", e.From, e.To)
 			continue
 		}
 		if from.Spec != nil {
 			ports := from.Spec.PortList()
 			switch {
 			case e.Port == "" && len(ports) > 1:
-				c.add(e.From, where, "missing_port", "edge %s → %s must name one of the ports of %s: %s", e.From, e.To, from.Spec.Type, strings.Join(ports, ", "))
+				c.add(e.From, where, "missing_port", P{"from": e.From, "to": e.To, "type": from.Spec.Type, "ports": strings.Join(ports, ", ")}, "edge %s → %s must name one of the ports of %s: %s", e.From, e.To, from.Spec.Type, strings.Join(ports, ", "))
 				continue
 			case e.Port != "" && !from.Spec.HasPort(e.Port):
-				c.add(e.From, where, "unknown_port", "node %s (%s) has no port %q; its ports are %s", e.From, from.Spec.Type, e.Port, strings.Join(ports, ", "))
+				c.add(e.From, where, "unknown_port", P{"node": e.From, "type": from.Spec.Type, "port": e.Port, "ports": strings.Join(ports, ", ")}, "node %s (%s) has no port %q; its ports are %s", e.From, from.Spec.Type, e.Port, strings.Join(ports, ", "))
 				continue
 			case e.Port == "":
 				e.Port = ports[0]
 			}
 		}
 		if seen[e] {
-			c.add(e.From, where, "duplicate_edge", "edge %s → %s (port %s) appears twice", e.From, e.To, e.Port)
+			c.add(e.From, where, "duplicate_edge", P{"from": e.From, "to": e.To, "port": e.Port}, "edge %s → %s (port %s) appears twice", e.From, e.To, e.Port)
 			continue
 		}
 		seen[e] = true
@@ -283,7 +289,7 @@ func (c *compiler) graph() {
 		}
 		sort.Strings(inCycle)
 		for _, id := range inCycle {
-			c.add(id, "", "cycle", "node %s is part of a cycle (%s); flows must be acyclic — use logic.foreach to repeat work", id, strings.Join(inCycle, ", "))
+			c.add(id, "", "cycle", P{"rule": "nodes", "node": id, "nodes": strings.Join(inCycle, ", ")}, "node %s is part of a cycle (%s); flows must be acyclic — use logic.foreach to repeat work", id, strings.Join(inCycle, ", "))
 		}
 	}
 	c.out.Order = order
@@ -304,7 +310,7 @@ func (c *compiler) graph() {
 		for i := range f.Nodes {
 			id := f.Nodes[i].ID
 			if n := c.out.byID[id]; n != nil && n.Def == &f.Nodes[i] && !reach[id] {
-				c.add(id, "", "unreachable", "node %s cannot be reached from the trigger %s; connect it or remove it", id, t.Def.ID)
+				c.add(id, "", "unreachable", P{"node": id, "trigger": t.Def.ID}, "node %s cannot be reached from the trigger %s; connect it or remove it", id, t.Def.ID)
 			}
 		}
 	}

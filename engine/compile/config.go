@@ -200,7 +200,7 @@ func (c *compiler) node(n *Node) {
 	sort.Strings(names)
 	for _, k := range names {
 		if spec.Field(k) == nil {
-			c.add(id, "config."+k, "unknown_field", "%s has no config field %q", spec.Type, k)
+			c.add(id, "config."+k, "unknown_field", P{"type": spec.Type, "field": k}, "%s has no config field %q", spec.Type, k)
 		}
 	}
 	ok := true
@@ -209,7 +209,7 @@ func (c *compiler) node(n *Node) {
 		v, present := cfg[f.Name]
 		if !present || v == nil || v == "" {
 			if f.Required {
-				c.add(id, "config."+f.Name, "required", "%s is required", f.Title.En)
+				c.add(id, "config."+f.Name, "required", P{"rule": "field", "field": f.Name}, "%s is required", f.Title.En)
 				ok = false
 			}
 			continue
@@ -218,7 +218,8 @@ func (c *compiler) node(n *Node) {
 		val, err := c.field(n, f, v)
 		c.vars = nil
 		if err != nil {
-			c.add(id, "config."+f.Name, err.code, "%s", err.msg)
+			err.params["field"] = f.Name
+			c.add(id, "config."+f.Name, err.code, err.params, "%s", err.msg)
 			ok = false
 			continue
 		}
@@ -226,7 +227,11 @@ func (c *compiler) node(n *Node) {
 	}
 	if ok && spec.Check != nil {
 		for _, fe := range spec.Check(cfg) {
-			c.add(id, "config."+fe.Field, "invalid_field", "%s", fe.Message)
+			params := P{"rule": "check", "field": fe.Field}
+			if fe.Zh != "" {
+				params["zh"] = fe.Zh
+			}
+			c.add(id, "config."+fe.Field, "invalid_field", params, "%s", fe.Message)
 		}
 	}
 	if spec.Category != node.Trigger {
@@ -241,37 +246,37 @@ func (c *compiler) field(n *Node, f *node.Field, v any) (value, *fieldErr) {
 	case node.KindString, node.KindCredential, node.KindTeam:
 		s, isStr := v.(string)
 		if !isStr {
-			return nil, invalid("%s must be a string, not %s", f.Title.En, jsonType(v))
+			return nil, invalid(P{"rule": "type", "want": "string", "got": jsonKind(v)}, "%s must be a string, not %s", f.Title.En, jsonType(v))
 		}
 		if maxLen == 0 {
 			maxLen = MaxTemplateLen
 		}
 		if len(s) > maxLen {
-			return nil, invalid("%s is %d characters long; at most %d are allowed", f.Title.En, len(s), maxLen)
+			return nil, invalid(P{"rule": "too_long", "len": len(s), "max": maxLen}, "%s is %d characters long; at most %d are allowed", f.Title.En, len(s), maxLen)
 		}
 		if f.Kind == node.KindCredential && c.refs != nil {
 			typ, found := c.refs.CredentialType(s)
 			if !found {
-				return nil, invalid("credential %q does not exist", s)
+				return nil, invalid(P{"rule": "no_credential", "credential": s}, "credential %q does not exist", s)
 			}
 			if len(f.CredentialTypes) > 0 && !contains(f.CredentialTypes, typ) {
-				return nil, invalid("credential %q is of type %s; %s needs one of %s", s, typ, f.Title.En, strings.Join(f.CredentialTypes, ", "))
+				return nil, invalid(P{"rule": "credential_type", "credential": s, "type": typ, "types": strings.Join(f.CredentialTypes, ", ")}, "credential %q is of type %s; %s needs one of %s", s, typ, f.Title.En, strings.Join(f.CredentialTypes, ", "))
 			}
 		}
 		if f.Kind == node.KindTeam && c.refs != nil && !c.refs.TeamExists(s) {
-			return nil, invalid("team %q does not exist", s)
+			return nil, invalid(P{"rule": "no_team", "team": s}, "team %q does not exist", s)
 		}
 		return literal{s}, nil
 	case node.KindTemplate:
 		s, isStr := v.(string)
 		if !isStr {
-			return nil, invalid("%s must be a string, not %s", f.Title.En, jsonType(v))
+			return nil, invalid(P{"rule": "type", "want": "string", "got": jsonKind(v)}, "%s must be a string, not %s", f.Title.En, jsonType(v))
 		}
 		if maxLen == 0 {
 			maxLen = MaxTemplateLen
 		}
 		if len(s) > maxLen {
-			return nil, invalid("%s is %d characters long; at most %d are allowed", f.Title.En, len(s), maxLen)
+			return nil, invalid(P{"rule": "too_long", "len": len(s), "max": maxLen}, "%s is %d characters long; at most %d are allowed", f.Title.En, len(s), maxLen)
 		}
 		t, err := c.template(n, s)
 		if err != nil {
@@ -281,7 +286,7 @@ func (c *compiler) field(n *Node, f *node.Field, v any) (value, *fieldErr) {
 	case node.KindExpr:
 		s, isStr := v.(string)
 		if !isStr {
-			return nil, invalid("%s must be an expression string, not %s", f.Title.En, jsonType(v))
+			return nil, invalid(P{"rule": "type", "want": "string", "got": jsonKind(v)}, "%s must be an expression string, not %s", f.Title.En, jsonType(v))
 		}
 		p, err := c.expression(n, s, f.ExprType)
 		if err != nil {
@@ -291,10 +296,10 @@ func (c *compiler) field(n *Node, f *node.Field, v any) (value, *fieldErr) {
 	case node.KindNumber, node.KindInteger:
 		x, isNum := v.(float64)
 		if !isNum {
-			return nil, invalid("%s must be a number, not %s", f.Title.En, jsonType(v))
+			return nil, invalid(P{"rule": "type", "want": "number", "got": jsonKind(v)}, "%s must be a number, not %s", f.Title.En, jsonType(v))
 		}
 		if f.Kind == node.KindInteger && x != math.Trunc(x) {
-			return nil, invalid("%s must be a whole number", f.Title.En)
+			return nil, invalid(P{"rule": "whole"}, "%s must be a whole number", f.Title.En)
 		}
 		if fe := bounds(f, x); fe != nil {
 			return nil, fe
@@ -302,7 +307,7 @@ func (c *compiler) field(n *Node, f *node.Field, v any) (value, *fieldErr) {
 		return literal{x}, nil
 	case node.KindBool:
 		if _, isBool := v.(bool); !isBool {
-			return nil, invalid("%s must be true or false, not %s", f.Title.En, jsonType(v))
+			return nil, invalid(P{"rule": "type", "want": "boolean", "got": jsonKind(v)}, "%s must be true or false, not %s", f.Title.En, jsonType(v))
 		}
 		return literal{v}, nil
 	case node.KindSelect:
@@ -316,21 +321,22 @@ func (c *compiler) field(n *Node, f *node.Field, v any) (value, *fieldErr) {
 		for i, o := range f.Options {
 			vals[i] = o.Value
 		}
-		return nil, invalid("%s must be one of %s, not %v", f.Title.En, strings.Join(vals, ", "), v)
+		return nil, invalid(P{"rule": "option", "options": strings.Join(vals, ", "), "got": fmt.Sprint(v)}, "%s must be one of %s, not %v", f.Title.En, strings.Join(vals, ", "), v)
 	case node.KindKeyValue:
 		m, isMap := v.(map[string]any)
 		if !isMap {
-			return nil, invalid("%s must be an object of strings, not %s", f.Title.En, jsonType(v))
+			return nil, invalid(P{"rule": "type", "want": "object", "got": jsonKind(v)}, "%s must be an object of strings, not %s", f.Title.En, jsonType(v))
 		}
 		kv := keyValues{}
 		for k, e := range m {
 			s, isStr := e.(string)
 			if !isStr {
-				return nil, invalid("%s[%s] must be a string, not %s", f.Title.En, k, jsonType(e))
+				return nil, invalid(P{"rule": "type", "key": k, "want": "string", "got": jsonKind(e)}, "%s[%s] must be a string, not %s", f.Title.En, k, jsonType(e))
 			}
 			t, err := c.template(n, s)
 			if err != nil {
-				return nil, &fieldErr{err.code, fmt.Sprintf("%s[%s]: %s", f.Title.En, k, err.msg)}
+				err.params["key"] = k
+				return nil, &fieldErr{err.code, fmt.Sprintf("%s[%s]: %s", f.Title.En, k, err.msg), err.params}
 			}
 			kv[k] = t
 		}
@@ -338,11 +344,11 @@ func (c *compiler) field(n *Node, f *node.Field, v any) (value, *fieldErr) {
 	case node.KindDuration:
 		s, isStr := v.(string)
 		if !isStr {
-			return nil, invalid("%s must be a duration such as \"30s\", \"2h\" or \"1d\", not %s", f.Title.En, jsonType(v))
+			return nil, invalid(P{"rule": "type", "want": "duration", "got": jsonKind(v)}, "%s must be a duration such as \"30s\", \"2h\" or \"1d\", not %s", f.Title.En, jsonType(v))
 		}
 		d, err := ParseDuration(s)
 		if err != nil {
-			return nil, invalid("%s: %v", f.Title.En, err)
+			return nil, invalid(P{"rule": "duration", "value": s}, "%s: %v", f.Title.En, err)
 		}
 		if fe := bounds(f, d.Seconds()); fe != nil {
 			return nil, fe
@@ -351,26 +357,26 @@ func (c *compiler) field(n *Node, f *node.Field, v any) (value, *fieldErr) {
 	case node.KindStringList:
 		l, isList := v.([]any)
 		if !isList {
-			return nil, invalid("%s must be a list of strings, not %s", f.Title.En, jsonType(v))
+			return nil, invalid(P{"rule": "type", "want": "list", "got": jsonKind(v)}, "%s must be a list of strings, not %s", f.Title.En, jsonType(v))
 		}
 		for i, e := range l {
 			if _, isStr := e.(string); !isStr {
-				return nil, invalid("%s[%d] must be a string, not %s", f.Title.En, i, jsonType(e))
+				return nil, invalid(P{"rule": "type", "index": i, "want": "string", "got": jsonKind(e)}, "%s[%d] must be a string, not %s", f.Title.En, i, jsonType(e))
 			}
 		}
 		return literal{l}, nil
 	case node.KindJSON:
 		return literal{v}, nil
 	}
-	return nil, invalid("field kind %q is not supported", f.Kind)
+	return nil, invalid(P{"rule": "kind", "kind": string(f.Kind)}, "field kind %q is not supported", f.Kind)
 }
 
 func bounds(f *node.Field, x float64) *fieldErr {
 	if f.Min != nil && x < *f.Min {
-		return invalid("%s must be at least %v", f.Title.En, *f.Min)
+		return invalid(P{"rule": "min", "min": *f.Min}, "%s must be at least %v", f.Title.En, *f.Min)
 	}
 	if f.Max != nil && x > *f.Max {
-		return invalid("%s must be at most %v", f.Title.En, *f.Max)
+		return invalid(P{"rule": "max", "max": *f.Max}, "%s must be at most %v", f.Title.En, *f.Max)
 	}
 	return nil
 }
@@ -390,25 +396,28 @@ func (c *compiler) env(n *Node) types.Map {
 	return env
 }
 
-// fieldErr is what is wrong with one config value, with the problem code to report.
-type fieldErr struct{ code, msg string }
-
-func invalid(format string, args ...any) *fieldErr {
-	return &fieldErr{"invalid_field", fmt.Sprintf(format, args...)}
+// fieldErr is what is wrong with one config value, with the problem code and parameters to report.
+type fieldErr struct {
+	code, msg string
+	params    P
 }
 
-func badExpr(format string, args ...any) *fieldErr {
-	return &fieldErr{"invalid_expression", fmt.Sprintf(format, args...)}
+func invalid(params P, format string, args ...any) *fieldErr {
+	return &fieldErr{"invalid_field", fmt.Sprintf(format, args...), params}
+}
+
+func badExpr(params P, format string, args ...any) *fieldErr {
+	return &fieldErr{"invalid_expression", fmt.Sprintf(format, args...), params}
 }
 
 // expression compiles one expr-lang expression against the node's environment and checks its
 // result type. want is "bool", "number", "string", "list" or "" for any.
 func (c *compiler) expression(n *Node, src, want string) (value, *fieldErr) {
 	if strings.TrimSpace(src) == "" {
-		return nil, badExpr("the expression is empty")
+		return nil, badExpr(P{"rule": "empty"}, "the expression is empty")
 	}
 	if len(src) > MaxExprLen {
-		return nil, badExpr("the expression is %d characters long; at most %d are allowed", len(src), MaxExprLen)
+		return nil, badExpr(P{"rule": "too_long", "len": len(src), "max": MaxExprLen}, "the expression is %d characters long; at most %d are allowed", len(src), MaxExprLen)
 	}
 	l := &limiter{}
 	opts := append(limitOptions(c.env(n), l), expr.MaxNodes(MaxExprNodes))
@@ -417,7 +426,7 @@ func (c *compiler) expression(n *Node, src, want string) (value, *fieldErr) {
 	}
 	p, err := expr.Compile(src, opts...)
 	if err != nil {
-		return nil, badExpr("%s", exprError(src, err))
+		return nil, badExpr(P{"rule": "compile", "expression": src, "error": firstLine(err.Error())}, "%s", exprError(src, err))
 	}
 	if t := p.Node().Type(); t != nil && t.Kind() != reflect.Interface {
 		k := t.Kind()
@@ -431,7 +440,7 @@ func (c *compiler) expression(n *Node, src, want string) (value, *fieldErr) {
 			bad = k != reflect.Slice && k != reflect.Array
 		}
 		if bad {
-			return nil, badExpr("expression %q must give a %s, but gives %s", src, want, t)
+			return nil, badExpr(P{"rule": "result_type", "expression": src, "want": want, "got": t.String()}, "expression %q must give a %s, but gives %s", src, want, t)
 		}
 	}
 	return program{src: src, p: p, metered: l.metered, list: want == "list"}, nil
@@ -440,7 +449,7 @@ func (c *compiler) expression(n *Node, src, want string) (value, *fieldErr) {
 // template splits s into literal text and {{ expr }} parts, compiling each part.
 func (c *compiler) template(n *Node, s string) (template, *fieldErr) {
 	if len(s) > MaxTemplateLen {
-		return template{}, badExpr("the text is %d characters long; at most %d are allowed", len(s), MaxTemplateLen)
+		return template{}, badExpr(P{"rule": "too_long", "len": len(s), "max": MaxTemplateLen}, "the text is %d characters long; at most %d are allowed", len(s), MaxTemplateLen)
 	}
 	var t template
 	rest := s
@@ -457,7 +466,7 @@ func (c *compiler) template(n *Node, s string) (template, *fieldErr) {
 		}
 		j := strings.Index(rest[i+2:], "}}")
 		if j < 0 {
-			return template{}, badExpr("unclosed {{ in %q", s)
+			return template{}, badExpr(P{"rule": "unclosed"}, "unclosed {{ in %q", s)
 		}
 		src := strings.TrimSpace(rest[i+2 : i+2+j])
 		p, err := c.expression(n, src, "")
@@ -475,11 +484,33 @@ func (c *compiler) template(n *Node, s string) (template, *fieldErr) {
 
 // exprError turns expr's multi-line message into one line that names the expression.
 func exprError(src string, err error) string {
-	msg := err.Error()
-	if i := strings.Index(msg, "\n"); i >= 0 {
-		msg = msg[:i]
+	return fmt.Sprintf("expression %q: %s", src, firstLine(err.Error()))
+}
+
+func firstLine(s string) string {
+	if i := strings.Index(s, "\n"); i >= 0 {
+		return s[:i]
 	}
-	return fmt.Sprintf("expression %q: %s", src, msg)
+	return s
+}
+
+// jsonKind names a JSON value's type in one word, for problem parameters.
+func jsonKind(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return "string"
+	case float64:
+		return "number"
+	case bool:
+		return "boolean"
+	case []any:
+		return "list"
+	case map[string]any:
+		return "object"
+	}
+	return fmt.Sprintf("%T", v)
 }
 
 func jsonType(v any) string {

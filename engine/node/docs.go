@@ -17,8 +17,8 @@ func Markdown() string {
 			fmt.Fprintf(&b, "\n## %s%s\n", strings.ToUpper(string(cat[:1])), cat[1:]+"s")
 		}
 		fmt.Fprintf(&b, "\n### `%s` — %s (%s)\n\n%s\n", s.Type, s.Title.En, s.Title.Zh, s.Description.En)
-		if s.Docs != "" {
-			fmt.Fprintf(&b, "\n%s\n", s.Docs)
+		if s.Docs.En != "" {
+			fmt.Fprintf(&b, "\n%s\n", s.Docs.En)
 		}
 		if len(s.Fields) > 0 {
 			b.WriteString("\n| Field | Kind | Required | Default | Description |\n| --- | --- | --- | --- | --- |\n")

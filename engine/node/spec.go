@@ -72,6 +72,9 @@ type Field struct {
 	Max *float64 `json:"max,omitempty"`
 	// MaxLen bounds String and Template fields; 0 means the engine default.
 	MaxLen int `json:"max_len,omitempty"`
+	// ShowIf hides the field in the builder unless each named field (its value, or its default)
+	// is one of the listed values: settings that only matter for one choice of another.
+	ShowIf map[string][]string `json:"show_if,omitempty"`
 	// Vars are extra names an Expr or Template field may use besides event and nodes (such as
 	// item in a loop). Such a field is not evaluated before Run: the node evaluates it itself
 	// with Input.Eval, supplying the values.
@@ -97,8 +100,8 @@ type Spec struct {
 	// the run; a webhook flow containing one waits for it (up to its "timeout" config).
 	Responds bool `json:"responds,omitempty"`
 	// SideEffect marks actions that a dry run records instead of performing.
-	SideEffect bool   `json:"side_effect,omitempty"`
-	Docs       string `json:"docs,omitempty"`
+	SideEffect bool `json:"side_effect,omitempty"`
+	Docs       Text `json:"docs,omitzero"` // Markdown
 	// Check runs extra save-time checks on the literal config (after defaults); it reports field problems.
 	Check func(cfg map[string]any) []FieldError `json:"-"`
 	// Receive, on webhook triggers, vets each delivery before it is stored.
@@ -112,10 +115,12 @@ type Spec struct {
 // Schedule returns the first fire time strictly after the given time.
 type Schedule func(after time.Time) time.Time
 
-// FieldError is a problem with one config field found by Spec.Check.
+// FieldError is a problem with one config field found by Spec.Check. Zh is the message in
+// Chinese (the builder shows Message when it is empty).
 type FieldError struct {
 	Field   string
 	Message string
+	Zh      string
 }
 
 // PortList returns the node's output ports.
@@ -308,6 +313,9 @@ func Register(s *Spec) {
 	}
 	if s.Category != Trigger && s.Run == nil {
 		panic(fmt.Sprintf("node: %s has no Run", s.Type))
+	}
+	if (s.Docs.En == "") != (s.Docs.Zh == "") || (s.Description.En == "") != (s.Description.Zh == "") {
+		panic(fmt.Sprintf("node: %s needs its description and docs in both en and zh-CN", s.Type))
 	}
 	for _, f := range s.Fields {
 		if f.Title.En == "" || f.Title.Zh == "" {

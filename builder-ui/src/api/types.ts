@@ -23,6 +23,8 @@ export interface FieldSpec {
   min?: number;
   max?: number;
   max_len?: number;
+  /** Shown only while each named field (its value or default) is one of the values. */
+  show_if?: Record<string, string[]>;
 }
 
 export type Category = 'trigger' | 'logic' | 'action';
@@ -37,7 +39,10 @@ export interface NodeSpec {
   ports: string[];
   output?: unknown;
   side_effect?: boolean;
-  docs?: string;
+  /** Markdown. */
+  docs?: LocalText | string;
+  /** A trigger started by POST /api/v1/hooks/{flow_id}. */
+  webhook?: boolean;
 }
 
 export interface FlowNodeDoc {
@@ -89,9 +94,18 @@ export interface VersionInfo {
 export interface FlowDetail extends FlowSummary {
   version: VersionInfo;
   definition: FlowDoc;
+  /** In answers to create and save: what stops the saved draft from being published. */
+  problems?: Problem[];
 }
 
-export interface Problem { node_id?: string; field?: string; code: string; message: string }
+export interface Problem {
+  node_id?: string;
+  field?: string;
+  code: string;
+  message: string;
+  /** What the message is made of (rule, field, values), for translating it. */
+  params?: Record<string, unknown>;
+}
 
 export interface ValidateResult {
   valid: boolean;

@@ -2,6 +2,7 @@ import type { Run } from '../api/types';
 import { useI18n } from '../i18n';
 import { Link } from '../router';
 import { StatusBadge } from './StatusBadge';
+import { shortRunId } from '../flow/run';
 
 function duration(r: Run): string {
   if (!r.started_at || !r.finished_at) return '—';
@@ -10,7 +11,7 @@ function duration(r: Run): string {
 }
 
 export function RunsTable({ runs, showFlow = true }: { runs: Run[]; showFlow?: boolean }) {
-  const { t, fmtTime } = useI18n();
+  const { t, fmtTime, fmtShort } = useI18n();
   if (!runs.length) return <p className="empty">{t('runs.empty')}</p>;
   return (
     <table className="table runs-table">
@@ -30,9 +31,9 @@ export function RunsTable({ runs, showFlow = true }: { runs: Run[]; showFlow?: b
             <td><StatusBadge status={r.status} />{r.dry_run && <span className="badge dry">{t('runs.dry')}</span>}</td>
             {showFlow && <td>{r.flow_name || r.flow_id}</td>}
             <td>v{r.flow_version}</td>
-            <td className="small">{fmtTime(r.created_at)}</td>
+            <td className="small nowrap"><time dateTime={r.created_at} title={fmtTime(r.created_at)}>{fmtShort(r.created_at)}</time></td>
             <td className="small">{duration(r)}</td>
-            <td><Link to={`/runs/${r.id}`} className="mono small">{r.id.slice(0, 8)}…</Link></td>
+            <td><Link to={`/runs/${r.id}`} className="mono small run-id" title={r.id}>…{shortRunId(r.id)}</Link></td>
           </tr>
         ))}
       </tbody>

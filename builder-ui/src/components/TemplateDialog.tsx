@@ -1,18 +1,23 @@
 import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { api, ApiError } from '../api/client';
-import type { Credential, Problem, Team, Template } from '../api/types';
+import type { Credential, CredentialType, Problem, Team, Template } from '../api/types';
+import { CredentialForm } from './CredentialForm';
 import { useI18n } from '../i18n';
 import { useRouter } from '../router';
 
 /** Creates a draft flow from a template: name, parameters, and which credential and team to use for each. */
 export function TemplateDialog({ template, onClose }: { template: Template; onClose: () => void }) {
-  const { t, lt } = useI18n();
+  const { t, lt, pt } = useI18n();
   const { navigate } = useRouter();
   const [name, setName] = useState(lt(template.title));
   const [params, setParams] = useState<Record<string, unknown>>(
     () => Object.fromEntries((template.parameters ?? []).map((p) => [p.name, p.default ?? (p.type === 'boolean' ? false : '')])),
   );
   const [credentials, setCredentials] = useState<Credential[]>([]);
+  const [credentialTypes, setCredentialTypes] = useState<CredentialType[]>([]);
+  const [creating, setCreating] = useState<string | null>(null);
+  // The needs left empty (when submitting) or refused by the server: marked on their own field.
+  const [missing, setMissing] = useState<Set<string>>(new Set());
   const [teams, setTeams] = useState<Team[]>([]);
   const [credMap, setCredMap] = useState<Record<string, string>>({});
   const [teamMap, setTeamMap] = useState<Record<string, string>>({});
@@ -30,6 +35,7 @@ export function TemplateDialog({ template, onClose }: { template: Template; onCl
         return [need.name, (ofType.find((c) => c.name === need.name) ?? (ofType.length === 1 ? ofType[0] : undefined))?.id ?? ''];
       })));
     }, () => {});
+    api.credentialTypes().then(setCredentialTypes, () => {});
     api.teams().then((ts) => {
       setTeams(ts);
       setTeamMap(Object.fromEntries((template.teams ?? []).map((need) => [need.name, ts.find((x) => x.name === need.name)?.id ?? ''])));
@@ -38,6 +44,17 @@ export function TemplateDialog({ template, onClose }: { template: Template; onCl
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
+    const empty = [
+      ...(template.credentials ?? []).filter((n) => !credMap[n.name]).map((n) => `cred:${n.name}`),
+      ...(template.teams ?? []).filter((n) => !teamMap[n.name]).map((n) => `team:${n.name}`),
+    ];
+    setMissing(new Set(empty));
+    if (empty.length) {
+      setProblems([]);
+      setError(t('templates.chooseMissing'));
+      document.getElementById(`tpl-${empty[0].startsWith('cred:') ? 'c' : 't'}-${empty[0].slice(5)}`)?.focus();
+      return;
+    }
     setBusy(true);
     setProblems([]);
     setError(null);
@@ -51,6 +68,13 @@ export function TemplateDialog({ template, onClose }: { template: Template; onCl
       const ae = err as ApiError;
       setProblems(ae.problems ?? []);
       setError(ae.message);
+      // A reference the server could not find points at the choice it came from.
+      setMissing(new Set((ae.problems ?? []).flatMap((p) => {
+        const r = p.params?.rule;
+        if (r === 'no_credential' || r === 'credential_type') return [`cred:${String(p.params?.credential)}`];
+        if (r === 'no_team') return [`team:${String(p.params?.team)}`];
+        return [];
+      })));
     } finally {
       setBusy(false);
     }
@@ -90,30 +114,46 @@ export function TemplateDialog({ template, onClose }: { template: Template; onCl
         {(template.credentials ?? []).length > 0 && <h3>{t('templates.credentials')}</h3>}
         {(template.credentials ?? []).map((need) => {
           const list = credentials.filter((c) => c.type === need.type);
+          const bad = missing.has(`cred:${need.name}`);
           return (
-            <div className="field" key={need.name}>
+            <div className={`field ${bad ? 'invalid' : ''}`} key={need.name} data-need={need.name}>
               <label htmlFor={`tpl-c-${need.name}`}>{lt(need.description) || need.name} <span className="muted small">({need.type})</span></label>
-              <select id={`tpl-c-${need.name}`} value={credMap[need.name] ?? ''} onChange={(e) => setCredMap({ ...credMap, [need.name]: e.target.value })}>
+              <select id={`tpl-c-${need.name}`} value={credMap[need.name] ?? ''} aria-invalid={bad || undefined}
+                onChange={(e) => { setCredMap({ ...credMap, [need.name]: e.target.value }); setMissing((m) => { const n = new Set(m); n.delete(`cred:${need.name}`); return n; }); }}>
                 <option value="">{t('common.choose')}</option>
                 {list.map((c) => <option key={c.id} value={c.id}>{c.name}</option>)}
               </select>
+              {bad && <div className="field-error">{t('templates.needChoice')}</div>}
               {list.length === 0 && <div className="muted small">{t('panel.noCredentials', { types: need.type })}</div>}
+              <button type="button" className="small link" aria-expanded={creating === need.name}
+                onClick={() => setCreating(creating === need.name ? null : need.name)}>{t('credential.create')}</button>
+              {creating === need.name && (
+                <CredentialForm nested idPrefix={`tpl-new-${need.name}`} types={credentialTypes} only={[need.type]}
+                  onCreated={(c) => {
+                    setCredentials((cs) => [...cs, c]);
+                    setCredMap((m) => ({ ...m, [need.name]: c.id }));
+                    setMissing((m) => { const n = new Set(m); n.delete(`cred:${need.name}`); return n; });
+                    setCreating(null);
+                  }} />
+              )}
             </div>
           );
         })}
         {(template.teams ?? []).length > 0 && <h3>{t('templates.teams')}</h3>}
         {(template.teams ?? []).map((need) => (
-          <div className="field" key={need.name}>
+          <div className={`field ${missing.has(`team:${need.name}`) ? 'invalid' : ''}`} key={need.name} data-need={need.name}>
             <label htmlFor={`tpl-t-${need.name}`}>{need.name}{lt(need.description) && <span className="muted small"> — {lt(need.description)}</span>}</label>
-            <select id={`tpl-t-${need.name}`} value={teamMap[need.name] ?? ''} onChange={(e) => setTeamMap({ ...teamMap, [need.name]: e.target.value })}>
+            <select id={`tpl-t-${need.name}`} value={teamMap[need.name] ?? ''} aria-invalid={missing.has(`team:${need.name}`) || undefined}
+              onChange={(e) => setTeamMap({ ...teamMap, [need.name]: e.target.value })}>
               <option value="">{t('common.choose')}</option>
               {teams.map((tm) => <option key={tm.id} value={tm.id}>{tm.name}</option>)}
             </select>
+            {missing.has(`team:${need.name}`) && <div className="field-error">{t('templates.needChoice')}</div>}
           </div>
         ))}
         {error && (
           <div className="field-error" role="alert">
-            {problems.length ? <ul>{problems.map((p, i) => <li key={i}>{p.node_id ? `${p.node_id}: ` : ''}{p.message}</li>)}</ul> : error}
+            {problems.length ? <ul>{problems.map((p, i) => <li key={i}>{p.node_id ? `${p.node_id}: ` : ''}{pt(p)}</li>)}</ul> : error}
           </div>
         )}
         <div className="modal-actions">

@@ -1,15 +1,19 @@
-import { createContext, useCallback, useContext, useState, type ReactNode } from 'react';
+import { createContext, useCallback, useContext, useEffect, useState, type ReactNode } from 'react';
+import { useRouter } from '../router';
 
-type Toast = { id: number; kind: 'ok' | 'error'; text: string };
+/** path is the page the toast was raised on: an error about one page is dropped on leaving it. */
+type Toast = { id: number; kind: 'ok' | 'error'; text: string; path: string };
 type Notify = (text: string, kind?: Toast['kind']) => void;
 const Ctx = createContext<Notify>(() => {});
 let seq = 0;
 
 export function ToastProvider({ children }: { children: ReactNode }) {
   const [toasts, setToasts] = useState<Toast[]>([]);
+  const { path } = useRouter();
+  useEffect(() => setToasts((t) => t.filter((x) => x.kind !== 'error' || x.path === path)), [path]);
   const notify = useCallback<Notify>((text, kind = 'ok') => {
     const id = ++seq;
-    setToasts((t) => [...t.slice(-2), { id, kind, text }]);
+    setToasts((t) => [...t.slice(-2), { id, kind, text, path: location.pathname }]);
     setTimeout(() => setToasts((t) => t.filter((x) => x.id !== id)), kind === 'error' ? 7000 : 2500);
   }, []);
   return (

@@ -64,3 +64,15 @@ export function layeredLayout(
   });
   return out;
 }
+
+/**
+ * Whether a document's positions do not suit the builder's top-to-bottom ports: a node without
+ * a position, or a connection that does not go down (flows drawn left to right).
+ */
+export function needsLayout(doc: { nodes?: { id: string; position?: { x: number; y: number } }[]; edges?: { from: string; to: string }[] }): boolean {
+  const nodes = doc.nodes ?? [];
+  if (nodes.length < 2) return false;
+  if (nodes.some((n) => !n.position)) return true;
+  const y = new Map(nodes.map((n) => [n.id, n.position!.y]));
+  return (doc.edges ?? []).some((e) => y.has(e.from) && y.has(e.to) && y.get(e.to)! <= y.get(e.from)!);
+}

@@ -1,5 +1,5 @@
 import type { Edge, Node } from '@xyflow/react';
-import type { FlowDoc, FlowEdgeDoc, NodeSpec } from '../api/types';
+import type { FieldSpec, FlowDoc, FlowEdgeDoc, NodeSpec } from '../api/types';
 
 /** What a canvas node carries: the flow document's node minus id and position. */
 export type NodeData = {
@@ -108,4 +108,34 @@ export function parseImportedFlow(text: string): FlowDoc {
   const doc = isFlowDoc(v) ? v : (v as { definition?: unknown })?.definition;
   if (!isFlowDoc(doc)) throw new Error('missing "nodes"');
   return { schema: 'opsflow/v1', name: doc.name || '', description: doc.description ?? '', nodes: doc.nodes, edges: doc.edges ?? [] };
+}
+
+/** Whether a field applies given the node's config (show_if, with the other fields' defaults). */
+export function fieldShown(field: FieldSpec, config: Record<string, unknown>, spec: NodeSpec | undefined): boolean {
+  for (const [name, values] of Object.entries(field.show_if ?? {})) {
+    const v = config[name] ?? spec?.fields.find((f) => f.name === name)?.default;
+    if (!values.includes(String(v ?? ''))) return false;
+  }
+  return true;
+}
+
+/** Fields whose value says best what a node does, in order of preference. */
+const SUMMARY_FIELDS = ['expression', 'to', 'url', 'event_type', 'cron', 'team', 'duration', 'until', 'message', 'subject', 'flow', 'items'];
+
+/**
+ * A one-line summary of a node's logic for its card: the condition, the recipient, the URL…
+ * (the first of SUMMARY_FIELDS that is set, else the first set text field).
+ */
+export function nodeSummary(config: Record<string, unknown>, spec: NodeSpec | undefined, teamName?: (id: string) => string | undefined): string {
+  const text = (name: string): string => {
+    const v = config[name];
+    if (typeof v !== 'string' || !v.trim()) return '';
+    const kind = spec?.fields.find((f) => f.name === name)?.kind;
+    return kind === 'team' ? teamName?.(v) ?? v : v.trim();
+  };
+  for (const name of SUMMARY_FIELDS) if (spec?.fields.some((f) => f.name === name) && text(name)) return text(name);
+  for (const f of spec?.fields ?? []) {
+    if (['string', 'template', 'expr'].includes(f.kind) && text(f.name)) return text(f.name);
+  }
+  return '';
 }

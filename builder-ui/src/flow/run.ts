@@ -22,3 +22,11 @@ export function runPath(run: Run, nodes: { id: string; type: string }[], byType:
   const parts = (run.steps ?? []).map((s) => s.node_id + (s.port && s.port !== DEFAULT_PORT ? ` (${s.port})` : ''));
   return [...(trigger ? [trigger.id] : []), ...parts].join(' → ');
 }
+
+/**
+ * The part of a run id that tells runs apart. Ids are UUIDv7: they start with the time, so runs
+ * of the same minute share their first characters; the end is random.
+ */
+export function shortRunId(id: string): string {
+  return id.length > 8 ? id.slice(-8) : id;
+}

@@ -10,6 +10,13 @@ import {
 
 export type Graph = { nodes: FlowNode[]; edges: FlowEdge[] };
 
+/** How far right pasted nodes go: past the copied ones' right edge (their width, or a card's). */
+export function pasteOffset(nodes: { position: { x: number }; measured?: { width?: number } }[]): number {
+  const left = Math.min(...nodes.map((n) => n.position.x));
+  const right = Math.max(...nodes.map((n) => n.position.x + (n.measured?.width ?? 190)));
+  return right - left + 40;
+}
+
 /** Copied nodes live for the whole page, so they can be pasted into another flow. */
 let clipboard: Graph | null = null;
 
@@ -43,6 +50,7 @@ export function useFlowGraph(byType: Map<string, NodeSpec>, nodeName: (spec: Nod
 
   const apply = (g: Graph | undefined) => {
     if (!g) return;
+    graph.current = g; // (for an edit that follows in the same tick, such as the layout on load)
     setNodes(g.nodes);
     setEdges(g.edges);
     last.current = { key: '', at: 0 };
@@ -130,11 +138,13 @@ export function useFlowGraph(byType: Map<string, NodeSpec>, nodeName: (spec: Nod
     const { nodes: ns, edges: es } = graph.current;
     const taken = new Set(ns.map((n) => n.id));
     const map = new Map<string, string>();
+    // Beside the copied nodes (to the right of them all), never on top of them.
+    const dx = pasteOffset(clip.nodes);
     const pasted = clip.nodes.map((n) => {
       const id = newNodeId(n.id.replace(/_\d+$/, ''), taken);
       taken.add(id);
       map.set(n.id, id);
-      return { ...structuredClone(n), id, selected: true, position: { x: n.position.x + 40, y: n.position.y + 40 } };
+      return { ...structuredClone(n), id, selected: true, position: { x: n.position.x + dx, y: n.position.y + 30 } };
     });
     const pastedEdges = remapEdges(clip.edges, map);
     record();
@@ -144,15 +154,18 @@ export function useFlowGraph(byType: Map<string, NodeSpec>, nodeName: (spec: Nod
     clipboard = { nodes: pasted.map((n) => ({ ...n, selected: false })), edges: pastedEdges };
   }, [record]);
 
-  const autoLayout = useCallback(() => {
+  /** Lays the graph out top to bottom; undoable unless it is part of loading a document. */
+  const autoLayout = useCallback((undoable = true) => {
     const { nodes: ns, edges: es } = graph.current;
     const portOrder = (id: string, port: string) => {
       const ports = byType.get(ns.find((x) => x.id === id)?.data.type ?? '')?.ports ?? [];
       return Math.max(0, ports.indexOf(port));
     };
     const pos = layeredLayout(ns, es, portOrder);
-    record();
-    setNodes(ns.map((n) => ({ ...n, position: pos[n.id] ?? n.position })));
+    if (undoable) record();
+    const laid = ns.map((n) => ({ ...n, position: pos[n.id] ?? n.position }));
+    graph.current = { nodes: laid, edges: es };
+    setNodes(laid);
   }, [byType, record]);
 
   return {

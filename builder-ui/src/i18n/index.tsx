@@ -1,7 +1,9 @@
 import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from 'react';
 import { en, type MessageKey } from './en';
 import { zhCN } from './zh-CN';
-import type { Lang, LocalText } from '../api/types';
+import type { Lang, LocalText, Problem } from '../api/types';
+import { format } from './format';
+import { problemMessage } from './problems';
 
 export type { MessageKey };
 const dicts: Record<Lang, Record<MessageKey, string>> = { en, 'zh-CN': zhCN };
@@ -26,15 +28,17 @@ export function detectLang(nav: { language?: string; languages?: readonly string
   return 'en';
 }
 
+/** Whether key is a message (for keys made from data, such as a template's category). */
+export function hasKey(key: string): key is MessageKey {
+  return key in en;
+}
+
 /** A message outside React (the API client), in the saved or the browser's language. */
 export function translate(key: MessageKey, lang: Lang = detectLang()): string {
   return dicts[lang][key];
 }
 
-export function format(msg: string, vars?: Record<string, string | number>): string {
-  if (!vars) return msg;
-  return msg.replace(/\{(\w+)\}/g, (m, k: string) => (k in vars ? String(vars[k]) : m));
-}
+export { format };
 
 export type TFunc = (key: MessageKey, vars?: Record<string, string | number>) => string;
 
@@ -45,8 +49,12 @@ interface I18n {
   /** Picks the current language from an API text ({en, "zh-CN"}), falling back to English. */
   lt: (text: LocalText | string | undefined) => string;
   fmtTime: (iso: string | null | undefined) => string;
+  /** A compact date and time for tables (one short line; the year only when it is not this one). */
+  fmtShort: (iso: string | null | undefined) => string;
   /** A port's label: known ports (true, false, out, …) are translated, others shown as named. */
   portLabel: (port: string) => string;
+  /** A server problem in this language; fieldTitle names config fields by their titles. */
+  pt: (p: Problem, fieldTitle?: (name: string) => string | undefined) => string;
 }
 
 const Ctx = createContext<I18n | null>(null);
@@ -64,6 +72,8 @@ export function I18nProvider({ children, initial }: { children: ReactNode; initi
   const value = useMemo<I18n>(() => {
     const dict = dicts[lang];
     const dtf = new Intl.DateTimeFormat(lang, { dateStyle: 'medium', timeStyle: 'medium' });
+    const short = new Intl.DateTimeFormat(lang, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false });
+    const shortYear = new Intl.DateTimeFormat(lang, { year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', hour12: false });
     return {
       lang,
       setLang,
@@ -77,10 +87,17 @@ export function I18nProvider({ children, initial }: { children: ReactNode; initi
         const key = `port.${port}` as MessageKey;
         return key in dict ? dict[key] : port;
       },
+      pt: (p, fieldTitle) => problemMessage(p, dict, lang, fieldTitle),
       fmtTime: (iso) => {
         if (!iso) return '—';
         const d = new Date(iso);
         return isNaN(d.getTime()) ? iso : dtf.format(d);
+      },
+      fmtShort: (iso) => {
+        if (!iso) return '—';
+        const d = new Date(iso);
+        if (isNaN(d.getTime())) return iso;
+        return (d.getFullYear() === new Date().getFullYear() ? short : shortYear).format(d);
       },
     };
   }, [lang, setLang]);

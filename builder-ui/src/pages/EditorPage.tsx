@@ -1,10 +1,11 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { ReactFlowProvider, useReactFlow } from '@xyflow/react';
 import { api, ApiError } from '../api/client';
-import type { Credential, FlowDoc, FlowSummary, NodeSpec, Problem, Team } from '../api/types';
+import type { Credential, CredentialType, FlowDoc, FlowSummary, NodeSpec, Problem, Team } from '../api/types';
 import { docToGraph, graphToDoc, type FlowEdge, type FlowNode } from '../flow/model';
 import { runStepMap } from '../flow/run';
-import { clearLocalDraft, loadLocalDraft, saveLocalDraft } from '../flow/localDraft';
+import { clearLocalDraft, loadLocalDraft, restorableDraft, saveLocalDraft } from '../flow/localDraft';
+import { needsLayout } from '../flow/layout';
 import { useFlowGraph } from '../flow/useFlowGraph';
 import { useValidation } from '../flow/useValidation';
 import { useTestRun } from '../flow/useTestRun';
@@ -69,6 +70,7 @@ function Editor({ routeId }: { routeId: string | null }) {
   const [busy, setBusy] = useState(false);
   const [versionsKey, setVersionsKey] = useState(0);
   const [credentials, setCredentials] = useState<Credential[]>([]);
+  const [credentialTypes, setCredentialTypes] = useState<CredentialType[]>([]);
   const [teams, setTeams] = useState<Team[]>([]);
   const [restorable, setRestorable] = useState<{ saved_at: string; doc: FlowDoc } | null>(null);
   const alive = useRef(true);
@@ -91,12 +93,11 @@ function Editor({ routeId }: { routeId: string | null }) {
   const testRun = useTestRun(onError, useCallback(() => notify(t('test.noRun'), 'error'), [notify, t]));
 
   // ---- loading ----
-  const loadDoc = useCallback((d: FlowDoc, saved: boolean, draftKey?: string | null) => {
-    if (draftKey !== undefined) {
-      const local = loadLocalDraft(draftKey);
-      setRestorable(local && JSON.stringify(local.doc) !== JSON.stringify(d) ? local : null);
-    }
+  const loadDoc = useCallback((d: FlowDoc, saved: boolean, draftKey?: string | null, savedAt?: string) => {
+    if (draftKey !== undefined) setRestorable(restorableDraft(loadLocalDraft(draftKey), d, savedAt));
     g.load(d, false);
+    // Flows drawn left to right (older exports, other tools) would open as a tangle: lay them out.
+    if (needsLayout(d)) g.autoLayout(false);
     const m = { name: d.name ?? '', description: d.description ?? '' };
     setMeta(m);
     const loaded = docToGraph(d);
@@ -120,7 +121,7 @@ function Editor({ routeId }: { routeId: string | null }) {
       if (cancelled) return;
       setFlowId(f.id);
       setSummary(f);
-      loadDoc(f.definition, true, f.id);
+      loadDoc(f.definition, !needsLayout(f.definition), f.id, f.version?.created_at);
       setLoading(false);
     }, (e: ApiError) => {
       if (cancelled) return;
@@ -133,6 +134,7 @@ function Editor({ routeId }: { routeId: string | null }) {
 
   useEffect(() => {
     api.credentials().then(setCredentials, () => {});
+    api.credentialTypes().then(setCredentialTypes, () => {});
     api.teams().then(setTeams, () => {});
   }, []);
 
@@ -163,7 +165,9 @@ function Editor({ routeId }: { routeId: string | null }) {
     : null
   // eslint-disable-next-line react-hooks/exhaustive-deps
   ), [testRun.run, byType]);
-  const info = useMemo<CanvasInfo>(() => ({ problemsByNode, stepByNode, readOnly: false }), [problemsByNode, stepByNode]);
+  const info = useMemo<CanvasInfo>(() => ({
+    problemsByNode, stepByNode, readOnly: false, teamName: (id: string) => teams.find((tm) => tm.id === id)?.name,
+  }), [problemsByNode, stepByNode, teams]);
 
   // ---- edits that need the viewport ----
   const addNode = (type: string, position?: { x: number; y: number }) => {
@@ -194,8 +198,15 @@ function Editor({ routeId }: { routeId: string | null }) {
   // Keyboard shortcuts (Delete is handled by the canvas).
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
-      if (isTyping(e.target) || !(e.ctrlKey || e.metaKey)) return;
+      if (!(e.ctrlKey || e.metaKey)) return;
       const k = e.key.toLowerCase();
+      // Ctrl+S saves from anywhere, also while typing in a field (not the browser's "save page").
+      if (k === 's' && !e.shiftKey) {
+        e.preventDefault();
+        if (!busy && (dirty || !flowId)) void save();
+        return;
+      }
+      if (isTyping(e.target)) return;
       if (k === 'z' && !e.shiftKey) { e.preventDefault(); g.undo(); }
       else if ((k === 'z' && e.shiftKey) || k === 'y') { e.preventDefault(); g.redo(); }
       else if (k === 'c') copy();
@@ -212,15 +223,21 @@ function Editor({ routeId }: { routeId: string | null }) {
       const res = flowId ? await api.saveFlow(flowId, doc) : await api.createFlow(doc);
       if (!alive.current) return null;
       setSavedJson(docJson);
+      // What was kept locally is on the server now: never offer it back.
       clearLocalDraft(flowId);
       clearLocalDraft(res.id);
+      setRestorable(null);
       setSummary(res);
       setVersionsKey((k) => k + 1);
       if (!flowId) {
         setFlowId(res.id);
         navigate(`/flows/${res.id}`, null, true);
       }
-      notify(t('editor.saved', { v: res.version?.version ?? res.latest_version }));
+      const v = res.version?.version ?? res.latest_version;
+      const problems = res.problems ?? [];
+      reportProblems(problems);
+      if (problems.length) notify(t('editor.savedWithProblems', { v, n: problems.length }), 'error');
+      else notify(t('editor.saved', { v }));
       return res.id;
     } catch (e) {
       const err = e as ApiError;
@@ -236,7 +253,7 @@ function Editor({ routeId }: { routeId: string | null }) {
 
   const publish = async () => {
     const id = await ensureSaved();
-    if (!id) return;
+    if (!id || (validation && !validation.valid)) return;
     setBusy(true);
     try {
       const res = await api.publish(id);
@@ -246,7 +263,7 @@ function Editor({ routeId }: { routeId: string | null }) {
     } catch (e) {
       const err = e as ApiError;
       reportProblems(err.problems ?? []);
-      notify(err.message, 'error');
+      notify(err.problems.length ? t('editor.publishRefused', { n: err.problems.length }) : err.message, 'error');
     } finally {
       if (alive.current) setBusy(false);
     }
@@ -333,6 +350,8 @@ function Editor({ routeId }: { routeId: string | null }) {
               problems={problems}
               scopes={validation?.scopes ?? {}}
               credentials={credentials}
+              credentialTypes={credentialTypes}
+              onCredentialCreated={(c) => { setCredentials((cs) => [...cs, c]); notify(t('credential.created', { name: c.name })); }}
               teams={teams}
               onMeta={setMeta}
               onNodeData={g.updateNodeData}
@@ -342,7 +361,8 @@ function Editor({ routeId }: { routeId: string | null }) {
               onConnectPort={g.connect}
               onDisconnect={g.disconnect}
               onExportTemplate={flowId ? () => void exportTemplate() : undefined}
-              webhookUrl={summary?.webhook_url ? location.origin + summary.webhook_url : undefined}
+              webhookUrl={flowId ? `${location.origin}/api/v1/hooks/${flowId}` : undefined}
+              webhookLive={!!summary?.webhook_url}
             />
           )}
           {tab === 'test' && (

@@ -4,7 +4,7 @@ import { api, ApiError } from '../api/client';
 import type { FlowDoc, Run } from '../api/types';
 import { TERMINAL } from '../api/types';
 import { docToGraph } from '../flow/model';
-import { runPath, runStepMap } from '../flow/run';
+import { runPath, runStepMap, shortRunId } from '../flow/run';
 import { useNodeTypes } from '../nodeTypes';
 import { useI18n } from '../i18n';
 import { Link, useRouter } from '../router';
@@ -79,7 +79,7 @@ export function RunPage({ id }: { id: string }) {
     <div className="runview">
       <div className="toolbar">
         <Link to="/runs" className="back" aria-label={t('common.back')}>←</Link>
-        <h1 className="run-title">{t('run.heading', { id: run.id.slice(0, 8) })}</h1>
+        <h1 className="run-title">{t('run.heading', { id: '…' + shortRunId(run.id) })}</h1>
         <StatusBadge status={run.status} />
         {run.dry_run && <span className="badge dry">{t('runs.dry')}</span>}
         <span className="muted small">

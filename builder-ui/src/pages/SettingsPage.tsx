@@ -1,11 +1,12 @@
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
-import { api, ApiError } from '../api/client';
+import { api } from '../api/client';
 import type { Credential, CredentialType, Team } from '../api/types';
 import { useI18n } from '../i18n';
 import { useNotify } from '../components/Toasts';
 import { ConfirmDialog } from '../components/ConfirmDialog';
 import { UsersSection } from './UsersSection';
 import { useMaybeAuth } from '../auth';
+import { CredentialForm } from '../components/CredentialForm';
 
 /** Users, credentials and teams (admins): what flows refer to by name. Secrets go in and are never shown again. */
 export function SettingsPage() {
@@ -48,34 +49,15 @@ function Credentials() {
   const notify = useNotify();
   const [items, setItems] = useState<Credential[] | null>(null);
   const [types, setTypes] = useState<CredentialType[]>([]);
-  const [type, setType] = useState('');
-  const [name, setName] = useState('');
-  const [data, setData] = useState<Record<string, string>>({});
-  const [error, setError] = useState('');
   const { ask, dialog } = useConfirm();
   const load = useCallback(() => api.credentials().then(setItems, () => setItems([])), []);
   useEffect(() => {
     load();
     api.credentialTypes().then(setTypes, () => setTypes([]));
   }, [load]);
-  const spec = types.find((x) => x.type === type);
   const titleOf = (typ: string) => {
     const s = types.find((x) => x.type === typ);
     return s ? lt(s.title) : typ;
-  };
-  const submit = async (e: FormEvent) => {
-    e.preventDefault();
-    setError('');
-    const values = Object.fromEntries(Object.entries(data).filter(([, v]) => v.trim() !== ''));
-    try {
-      await api.createCredential(name.trim(), type, values);
-      notify(t('settings.credentialSaved', { name: name.trim() }));
-      setName('');
-      setData({});
-      load();
-    } catch (err) {
-      setError(err instanceof ApiError ? err.message : String(err));
-    }
   };
   return (
     <section className="settings-section" aria-labelledby="credentials-heading">
@@ -103,42 +85,7 @@ function Credentials() {
           </tbody>
         </table>
       )}
-      <form className="settings-form" onSubmit={submit} aria-label={t('settings.newCredential')}>
-        <h3>{t('settings.newCredential')}</h3>
-        <div className="field">
-          <label htmlFor="cred-type">{t('settings.type')}</label>
-          <select id="cred-type" value={type} onChange={(e) => { setType(e.target.value); setData({}); }} required>
-            <option value="">{t('common.choose')}</option>
-            {types.map((x) => <option key={x.type} value={x.type}>{lt(x.title)}</option>)}
-          </select>
-          {spec && <span className="help">{lt(spec.description)}</span>}
-        </div>
-        {spec && (
-          <>
-            <div className="field">
-              <label htmlFor="cred-name">{t('settings.name')} <span className="req">*</span></label>
-              <input id="cred-name" type="text" value={name} onChange={(e) => setName(e.target.value)} required
-                placeholder={spec.type} />
-              <span className="help">{t('settings.nameHelp')}</span>
-            </div>
-            {spec.fields.map((f) => (
-              <div className="field" key={f.name}>
-                <label htmlFor={`cred-${f.name}`}>{lt(f.title)}{f.required && <span className="req"> *</span>}</label>
-                {f.multiline ? (
-                  <textarea id={`cred-${f.name}`} rows={4} value={data[f.name] ?? ''} required={f.required}
-                    onChange={(e) => setData({ ...data, [f.name]: e.target.value })} />
-                ) : (
-                  <input id={`cred-${f.name}`} type={f.secret ? 'password' : 'text'} autoComplete="off" value={data[f.name] ?? ''}
-                    required={f.required} placeholder={f.placeholder}
-                    onChange={(e) => setData({ ...data, [f.name]: e.target.value })} />
-                )}
-              </div>
-            ))}
-            {error && <p className="field-error" role="alert">{error}</p>}
-            <button type="submit" className="primary">{t('settings.saveCredential')}</button>
-          </>
-        )}
-      </form>
+      <CredentialForm types={types} onCreated={(c) => { notify(t('settings.credentialSaved', { name: c.name })); load(); }} />
       {dialog}
     </section>
   );

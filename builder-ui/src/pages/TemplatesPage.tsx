@@ -1,7 +1,7 @@
 import { useEffect, useMemo, useState } from 'react';
 import { api } from '../api/client';
 import type { Template } from '../api/types';
-import { useI18n } from '../i18n';
+import { hasKey, useI18n, type MessageKey } from '../i18n';
 import { TemplateDialog } from '../components/TemplateDialog';
 
 /** The template gallery (GET /templates); a 404 or an empty list shows an empty state. */
@@ -10,6 +10,8 @@ export function TemplatesPage() {
   const [items, setItems] = useState<Template[] | null>(null);
   const [category, setCategory] = useState('');
   const [using, setUsing] = useState<Template | null>(null);
+  // Known categories are translated; a custom template's own category shows as written.
+  const categoryLabel = (c: string) => (hasKey(`category.${c}`) ? t(`category.${c}` as MessageKey) : c);
   useEffect(() => {
     api.templates().then(setItems, () => setItems([]));
   }, []);
@@ -23,7 +25,7 @@ export function TemplatesPage() {
           <div className="chips" role="group" aria-label={t('templates.category')}>
             <button type="button" aria-pressed={category === ''} onClick={() => setCategory('')}>{t('runs.all')}</button>
             {categories.map((c) => (
-              <button key={c} type="button" aria-pressed={category === c} onClick={() => setCategory(c)}>{c}</button>
+              <button key={c} type="button" aria-pressed={category === c} onClick={() => setCategory(c)}>{categoryLabel(c)}</button>
             ))}
           </div>
         )}
@@ -33,7 +35,7 @@ export function TemplatesPage() {
       <ul className="cards">
         {shown.map((tpl) => (
           <li key={tpl.id} className="card" data-template={tpl.id}>
-            {tpl.category && <span className="badge">{tpl.category}</span>}
+            {tpl.category && <span className="badge">{categoryLabel(tpl.category)}</span>}
             <h2>{lt(tpl.title)}</h2>
             {tpl.description && <p className="muted small">{lt(tpl.description)}</p>}
             <p className="small">

@@ -7,6 +7,8 @@ export interface CanvasInfo {
   /** The steps of the run shown on the canvas, by node id (the last attempt). */
   stepByNode: Map<string, { status: string; port?: string }> | null;
   readOnly: boolean;
+  /** A team's name by id, for node summaries. */
+  teamName?: (id: string) => string | undefined;
 }
 
 export const CanvasContext = createContext<CanvasInfo>({ problemsByNode: new Map(), stepByNode: null, readOnly: false });

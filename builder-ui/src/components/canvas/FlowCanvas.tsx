@@ -38,9 +38,19 @@ function decorateEdges(edges: FlowEdge[], info: CanvasInfo): FlowEdge[] {
   });
 }
 
+/**
+ * With page text selected, a press on the canvas would start the browser's native drag of that
+ * text: the connection being drawn sticks and the next drag moves the node. Drop the selection
+ * before the canvas sees the press (and never start a native drag from the canvas).
+ */
+function clearTextSelection() {
+  const sel = window.getSelection();
+  if (sel && !sel.isCollapsed) sel.removeAllRanges();
+}
+
 export function FlowCanvas(props: FlowCanvasProps) {
   const { nodes, edges, info, onDropType } = props;
-  const { t } = useI18n();
+  const { t, portLabel } = useI18n();
   const { byType } = useNodeTypes();
   const rf = useReactFlow<FlowNode, FlowEdge>();
   const readOnly = info.readOnly;
@@ -66,7 +76,11 @@ export function FlowCanvas(props: FlowCanvasProps) {
     'handle.ariaLabel': t('rf.handle'),
   }), [t]);
 
-  const shownEdges = useMemo(() => decorateEdges(edges, info), [edges, info]);
+  // Edges from a node with several outputs carry the port's name (true, false, timeout…).
+  const shownEdges = useMemo(() => decorateEdges(edges, info).map((e) => {
+    const port = e.sourceHandle || DEFAULT_PORT;
+    return port === DEFAULT_PORT ? e : { ...e, label: portLabel(port), labelBgPadding: [4, 2] as [number, number], labelBgBorderRadius: 4 };
+  }), [edges, info, portLabel]);
 
   const isValidConnection: IsValidConnection<FlowEdge> = useCallback((c) => {
     if (!c.source || !c.target || c.source === c.target) return false;
@@ -94,7 +108,15 @@ export function FlowCanvas(props: FlowCanvasProps) {
 
   return (
     <CanvasContext.Provider value={info}>
-      <div className="canvas" onDragOver={onDragOver} onDrop={onDrop} aria-label={t('canvas.label')} role="region">
+      <div
+        className="canvas"
+        onDragOver={onDragOver}
+        onDrop={onDrop}
+        onPointerDownCapture={clearTextSelection}
+        onDragStart={(e) => e.preventDefault()}
+        aria-label={t('canvas.label')}
+        role="region"
+      >
         <ReactFlow<FlowNode, FlowEdge>
           nodes={controlled ? nodes : localNodes}
           edges={shownEdges}

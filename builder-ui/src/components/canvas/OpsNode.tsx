@@ -1,7 +1,7 @@
 import { memo } from 'react';
 import { Handle, Position, type NodeProps } from '@xyflow/react';
 import type { FlowNode } from '../../flow/model';
-import { DEFAULT_PORT } from '../../flow/model';
+import { DEFAULT_PORT, nodeSummary } from '../../flow/model';
 import { useNodeTypes } from '../../nodeTypes';
 import { useI18n } from '../../i18n';
 import { useCanvasInfo } from './CanvasContext';
@@ -11,8 +11,8 @@ import { StatusBadge } from '../StatusBadge';
 /** A flow node on the canvas: title, name, id, one target handle and one labelled source handle per port. */
 function OpsNodeView({ id, data, selected }: NodeProps<FlowNode>) {
   const { byType } = useNodeTypes();
-  const { t, lt, portLabel } = useI18n();
-  const { problemsByNode, stepByNode } = useCanvasInfo();
+  const { t, lt, pt, portLabel } = useI18n();
+  const { problemsByNode, stepByNode, teamName } = useCanvasInfo();
   const spec = byType.get(data.type);
   const ports = spec?.ports?.length ? spec.ports : [DEFAULT_PORT];
   const problems = problemsByNode.get(id) ?? [];
@@ -20,6 +20,7 @@ function OpsNodeView({ id, data, selected }: NodeProps<FlowNode>) {
   const runClass = stepByNode ? (step ? `run-${step.status}` : 'run-notrun') : '';
   const isTrigger = spec?.category === 'trigger';
   const title = spec ? lt(spec.title) : t('canvas.unknownType');
+  const summary = nodeSummary(data.config, spec, teamName);
   return (
     <div
       className={`opsnode cat-${spec?.category ?? 'other'} ${selected ? 'selected' : ''} ${problems.length ? 'has-problems' : ''} ${runClass}`}
@@ -30,13 +31,15 @@ function OpsNodeView({ id, data, selected }: NodeProps<FlowNode>) {
       {!isTrigger && <Handle type="target" position={Position.Top} id="in" className="handle-in" />}
       <div className="opsnode-head">
         <NodeIcon icon={spec?.icon} category={spec?.category} />
-        <span className="opsnode-type">{title}</span>
+        {/* The type only when the name does not already say it. */}
+        <span className="opsnode-type">{data.name && data.name !== title ? title : ''}</span>
         {spec?.side_effect && <span className="side-effect" title={t('canvas.sideEffect')} aria-label={t('canvas.sideEffect')}>↗</span>}
       </div>
       <div className="opsnode-name">{data.name || title}</div>
+      {summary && <div className="opsnode-summary mono" title={summary}>{summary}</div>}
       <div className="opsnode-id mono">{id}</div>
       {problems.length > 0 && (
-        <div className="opsnode-problems" role="note" title={problems.map((p) => p.message).join('\n')}>
+        <div className="opsnode-problems" role="note" title={problems.map((p) => pt(p, (name) => lt(spec?.fields.find((f) => f.name === name)?.title) || undefined)).join('\n')}>
           ⚠ {t('canvas.problems', { n: problems.length })}
         </div>
       )}

@@ -1,5 +1,6 @@
 import { useId, useState } from 'react';
-import type { Credential, FieldSpec, Team } from '../../api/types';
+import type { Credential, CredentialType, FieldSpec, Team } from '../../api/types';
+import { CredentialForm } from '../CredentialForm';
 import { useI18n } from '../../i18n';
 import { ExpressionInput } from './ExpressionInput';
 import { DurationControl, JsonControl, KeyValueControl, NumberControl, StringListControl } from './controls';
@@ -13,6 +14,9 @@ export interface FieldEditorProps {
   scope: string[];
   credentials: Credential[];
   teams: Team[];
+  /** For creating a missing credential inline. */
+  credentialTypes?: CredentialType[];
+  onCredentialCreated?: (c: Credential) => void;
 }
 
 /** One property, edited according to its kind. */
@@ -91,13 +95,16 @@ function Control(p: ControlProps) {
         </span>
       );
     }
-    case 'select':
+    case 'select': {
+      // An unset field with a default is that default, and shows as it (not as "— choose —").
+      const def = typeof field.default === 'string' ? field.default : '';
       return (
-        <select {...common} value={str} onChange={(e) => onChange(e.target.value || undefined)}>
-          {(!field.required || !str) && <option value="">{t('common.choose')}</option>}
+        <select {...common} value={str || def} onChange={(e) => onChange(e.target.value || undefined)}>
+          {!def && (!field.required || !str) && <option value="">{t('common.choose')}</option>}
           {(field.options ?? []).map((o) => <option key={o.value} value={o.value}>{lt(o.title) || o.value}</option>)}
         </select>
       );
+    }
     case 'credential': {
       const types = field.credential_types ?? [];
       const list = p.credentials.filter((c) => types.length === 0 || types.includes(c.type));
@@ -109,6 +116,7 @@ function Control(p: ControlProps) {
             {str && !list.some((c) => c.id === str) && <option value={str}>{str}</option>}
           </select>
           {list.length === 0 && <div className="muted small">{t('panel.noCredentials', { types: types.join(', ') })}</div>}
+          {p.credentialTypes && <NewCredential {...p} />}
         </>
       );
     }
@@ -141,7 +149,7 @@ function Control(p: ControlProps) {
             {...common}
             type="text"
             value={str}
-            placeholder={field.placeholder}
+            placeholder={field.placeholder ?? (typeof field.default === 'string' ? field.default : undefined)}
             maxLength={field.max_len}
             onChange={(e) => onChange(e.target.value)}
           />
@@ -149,4 +157,24 @@ function Control(p: ControlProps) {
         </>
       );
   }
+}
+
+/** "+ New credential": the credential form inline, for the types this field accepts; the new one is chosen. */
+function NewCredential(p: ControlProps) {
+  const { t } = useI18n();
+  const [open, setOpen] = useState(false);
+  return (
+    <>
+      <button type="button" className="small link" aria-expanded={open} onClick={() => setOpen(!open)}>{t('credential.create')}</button>
+      {open && (
+        <CredentialForm
+          nested
+          idPrefix={`${p.id}-new`}
+          types={p.credentialTypes ?? []}
+          only={p.field.credential_types}
+          onCreated={(c) => { p.onCredentialCreated?.(c); p.onChange(c.id); setOpen(false); }}
+        />
+      )}
+    </>
+  );
 }

@@ -1,10 +1,12 @@
 import { useEffect, useState } from 'react';
-import type { Credential, Problem, Team } from '../../api/types';
+import type { Credential, CredentialType, Problem, Team } from '../../api/types';
 import type { FlowEdge, FlowNode, NodeData } from '../../flow/model';
-import { DEFAULT_PORT, NODE_ID_RE } from '../../flow/model';
+import { DEFAULT_PORT, NODE_ID_RE, fieldShown } from '../../flow/model';
+import { WebhookBox } from './WebhookBox';
 import { useI18n } from '../../i18n';
 import { useNodeTypes } from '../../nodeTypes';
 import { FieldEditor } from '../fields/FieldEditor';
+import { Markdown } from '../Markdown';
 
 export interface PropertyPanelProps {
   nodes: FlowNode[];
@@ -14,6 +16,8 @@ export interface PropertyPanelProps {
   problems: Problem[];
   scopes: Record<string, string[]>;
   credentials: Credential[];
+  credentialTypes?: CredentialType[];
+  onCredentialCreated?: (c: Credential) => void;
   teams: Team[];
   onMeta: (m: { name: string; description: string }) => void;
   onNodeData: (id: string, patch: Partial<NodeData>, coalesceKey: string) => void;
@@ -24,8 +28,9 @@ export interface PropertyPanelProps {
   onDisconnect: (edgeId: string) => void;
   /** Downloads the saved flow as a gallery template (only once it is saved). */
   onExportTemplate?: () => void;
-  /** Where a webhook-triggered flow listens (once published). */
+  /** Where a webhook-triggered flow listens (once saved), and whether it does yet (published). */
   webhookUrl?: string;
+  webhookLive?: boolean;
 }
 
 /** Field name a problem points at: "config.expression" → "expression". */
@@ -49,8 +54,13 @@ export function PropertyPanel(props: PropertyPanelProps) {
   return <FlowSettings {...props} />;
 }
 
-function FlowSettings({ meta, onMeta, problems, onSelect, onExportTemplate, webhookUrl }: PropertyPanelProps) {
-  const { t } = useI18n();
+function FlowSettings({ meta, onMeta, problems, nodes, onSelect, onExportTemplate }: PropertyPanelProps) {
+  const { t, lt, pt } = useI18n();
+  const { byType } = useNodeTypes();
+  const fieldTitle = (p: Problem) => (name: string) => {
+    const type = nodes.find((n) => n.id === p.node_id)?.data.type;
+    return lt(byType.get(type ?? '')?.fields.find((f) => f.name === name)?.title) || undefined;
+  };
   return (
     <div className="panel-body">
       <h2>{t('panel.flow')}</h2>
@@ -58,12 +68,6 @@ function FlowSettings({ meta, onMeta, problems, onSelect, onExportTemplate, webh
         <label htmlFor="flow-description">{t('editor.description')}</label>
         <textarea id="flow-description" rows={3} value={meta.description} onChange={(e) => onMeta({ ...meta, description: e.target.value })} />
       </div>
-      {webhookUrl && (
-        <div className="field">
-          <label htmlFor="webhook-url">{t('panel.webhookUrl')}</label>
-          <input id="webhook-url" type="text" className="mono" readOnly value={webhookUrl} onFocus={(e) => e.target.select()} />
-        </div>
-      )}
       <h3>{t('panel.flowProblems')}</h3>
       {problems.length === 0 ? <p className="muted">{t('panel.noProblems')}</p> : (
         <ul className="problems">
@@ -72,7 +76,7 @@ function FlowSettings({ meta, onMeta, problems, onSelect, onExportTemplate, webh
               {p.node_id ? (
                 <button type="button" className="link" onClick={() => onSelect(p.node_id!)}>{p.node_id}</button>
               ) : null}
-              {p.field && <span className="mono small"> {p.field}</span>}: {p.message}
+              {p.node_id ? ': ' : ''}{pt(p, fieldTitle(p))}
             </li>
           ))}
         </ul>
@@ -86,10 +90,11 @@ function FlowSettings({ meta, onMeta, problems, onSelect, onExportTemplate, webh
 
 function NodeProperties(props: PropertyPanelProps & { node: FlowNode }) {
   const { node, problems, scopes, onNodeData } = props;
-  const { t, lt } = useI18n();
+  const { t, lt, pt } = useI18n();
   const { byType } = useNodeTypes();
   const spec = byType.get(node.data.type);
   const mine = problems.filter((p) => p.node_id === node.id);
+  const fieldTitle = (name: string) => lt(spec?.fields.find((f) => f.name === name)?.title) || undefined;
   const fieldNames = new Set(spec?.fields.map((f) => f.name));
   const general = mine.filter((p) => { const f = problemField(p); return !f || !fieldNames.has(f); });
   const scope = scopes[node.id] ?? [];
@@ -122,26 +127,29 @@ function NodeProperties(props: PropertyPanelProps & { node: FlowNode }) {
       </div>
       {general.length > 0 && (
         <ul className="problems" role="alert">
-          {general.map((p, i) => <li key={i}>{p.field && <span className="mono small">{p.field}: </span>}{p.message}</li>)}
+          {general.map((p, i) => <li key={i}>{pt(p, fieldTitle)}</li>)}
         </ul>
       )}
-      {spec?.fields.map((f) => (
+      {spec?.webhook && <WebhookBox url={props.webhookUrl} live={!!props.webhookLive} config={node.data.config} spec={spec} />}
+      {spec?.fields.filter((f) => fieldShown(f, node.data.config, spec)).map((f) => (
         <FieldEditor
           key={f.name}
           field={f}
           value={node.data.config[f.name]}
           onChange={(v) => onNodeData(node.id, { config: { ...node.data.config, [f.name]: v } }, `${node.id}:config.${f.name}`)}
-          errors={mine.filter((p) => problemField(p) === f.name).map((p) => p.message)}
+          errors={mine.filter((p) => problemField(p) === f.name).map((p) => pt(p, fieldTitle))}
           scope={scope}
           credentials={props.credentials}
+          credentialTypes={props.credentialTypes}
+          onCredentialCreated={props.onCredentialCreated}
           teams={props.teams}
         />
       ))}
       {spec && <PortConnections {...props} node={node} ports={spec.ports?.length ? spec.ports : [DEFAULT_PORT]} />}
-      {spec?.docs && (
+      {lt(spec?.docs) && (
         <details className="docs">
           <summary>{t('panel.docs')}</summary>
-          <p>{spec.docs}</p>
+          <Markdown text={lt(spec?.docs)} />
         </details>
       )}
       <button type="button" className="danger" onClick={() => props.onDelete([node.id])}>{t('panel.deleteNode')}</button>
