@@ -146,7 +146,7 @@ func TestForeachOverAnyList(t *testing.T) {
 // with the deadline's error instead of holding the worker.
 func TestForeachItemDeadline(t *testing.T) {
 	r := runOnce(t, `{"name":"slow","nodes":[{"id":"t","type":"trigger.manual","config":{"sample":{"n":1}}},
-		{"id":"r","type":"logic.foreach","config":{"items":"[1, 2]","map":"count(1..40000, any(1..40000, # == -item))"}}],
+		{"id":"r","type":"logic.foreach","config":{"items":"[1, 2]","map":"let x = 1..40000; count(x, any(x, # == -item))"}}],
 		"edges":[{"from":"t","to":"r"}]}`, map[string]any{"n": 1})
 	if r.status != store.RunFailed || !strings.Contains(r.err, "expression ran too long") {
 		t.Fatalf("status %s, error %q", r.status, r.err)

@@ -6,8 +6,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/opsflow/opsflow/engine/auth"
 	"github.com/opsflow/opsflow/engine"
+	"github.com/opsflow/opsflow/engine/auth"
 	"github.com/opsflow/opsflow/engine/compile"
 	"github.com/opsflow/opsflow/engine/flow"
 	"github.com/opsflow/opsflow/engine/node"
