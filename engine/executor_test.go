@@ -253,17 +253,7 @@ func TestCheckpointWriteRetriedNotSideEffect(t *testing.T) {
 func TestArchivedTaskIsReplaced(t *testing.T) {
 	for _, b := range enginetest.Backends() {
 		t.Run(string(b), func(t *testing.T) {
-			cfg := enginetest.Config(t, b)
-			e, err := engine.Open(cfg) // no worker yet
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(e.Close)
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(`{}`)) }))
-			defer srv.Close()
-			enginetest.Publish(t, e, enginetest.MustFlow(t, httpFlow(srv.URL)))
-			acc := accept(t, e, "order.paid", map[string]any{"order_id": "SO-6", "card": "none"}, "")
-			runID := acc.RunIDs[0]
+			e, runID := acceptedWithoutWorker(t, b)
 			if err := e.Queue.Inspector.ArchiveTask(e.Queue.Name, queue.TaskID(runID, "start")); err != nil {
 				t.Fatal(err)
 			}
@@ -327,16 +317,7 @@ func TestParkedRunsCostNothingUntilOverdue(t *testing.T) {
 // When Redis loses its data (restarted empty), the queue is refilled within seconds, not minutes.
 // Only the embedded queue is flushed here: the shared Redis of the Postgres tests is never touched.
 func TestQueueRefilledAfterRedisLosesData(t *testing.T) {
-	cfg := enginetest.Config(t, enginetest.Embedded)
-	e, err := engine.Open(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(e.Close)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(`{}`)) }))
-	defer srv.Close()
-	enginetest.Publish(t, e, enginetest.MustFlow(t, httpFlow(srv.URL)))
-	acc := accept(t, e, "order.paid", map[string]any{"order_id": "SO-8", "card": "none"}, "")
+	e, runID := acceptedWithoutWorker(t, enginetest.Embedded)
 	rdb := redis.NewClient(&redis.Options{Addr: e.Queue.Opt.Addr})
 	defer rdb.Close()
 	if err := rdb.FlushAll(context.Background()).Err(); err != nil {
@@ -347,7 +328,22 @@ func TestQueueRefilledAfterRedisLosesData(t *testing.T) {
 	}
 	// The watcher looks every 5 s; 20 s leaves room on a busy machine, and is far below the
 	// 2 minutes the old recovery needed.
-	if d := enginetest.WaitRun(t, e, acc.RunIDs[0], 20*time.Second); d.Run.Status != store.RunSucceeded {
+	if d := enginetest.WaitRun(t, e, runID, 20*time.Second); d.Run.Status != store.RunSucceeded {
 		t.Fatalf("run %s: %s", d.Run.Status, d.Run.Error)
 	}
+}
+
+// acceptedWithoutWorker opens an engine whose worker is not started yet, with httpFlow published
+// against a provider that answers OK, and accepts one event: the run waits in the queue.
+func acceptedWithoutWorker(t *testing.T, b enginetest.Backend) (*engine.Engine, string) {
+	t.Helper()
+	e, err := engine.Open(enginetest.Config(t, b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Close)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(`{}`)) }))
+	t.Cleanup(srv.Close)
+	enginetest.Publish(t, e, enginetest.MustFlow(t, httpFlow(srv.URL)))
+	return e, accept(t, e, "order.paid", map[string]any{"order_id": "SO-6", "card": "none"}, "").RunIDs[0]
 }
