@@ -407,28 +407,23 @@ func (x *execution) failStep(st store.Step, cause error) error {
 
 // stopCancelled records the step interrupted by a cancel, fenced on the run being cancelled.
 func (x *execution) stopCancelled(st store.Step) error {
-	now := time.Now().UTC()
-	st.Status, st.Error, st.FinishedAt = store.StepFailed, "cancelled", &now
-	st.DurationMs = now.Sub(st.StartedAt).Milliseconds()
-	x.put(st)
-	steps := x.pending
-	err := x.e.commit.do(context.Background(), func(tx *gorm.DB) error {
-		var n int64
-		if err := tx.Model(&store.Run{}).Where("id = ? AND lease = ? AND status = ?", x.run.ID, x.run.Lease, store.RunCancelled).Count(&n).Error; err != nil || n == 0 {
-			return err
-		}
-		return upsertSteps(tx, steps)
-	})
-	if err != nil {
+	_ = x.failStep(st, errors.New("cancelled"))
+	var fenced *fencedError
+	if err := x.write(context.Background(), store.RunCancelled, nil, nil); err != nil && !errors.As(err, &fenced) {
 		x.log.Warn("recording the cancelled step", "error", err)
 	}
 	return errCancelled
 }
 
-// checkpoint writes the pending steps, fenced on this execution's lease, together with upd (more
-// columns of the run) and more (further writes in the same transaction). It returns errFenced
-// when the run is no longer this execution's.
+// checkpoint writes the pending steps, fenced on this execution's lease and the run still running,
+// together with upd (more columns of the run) and more (further writes in the same transaction).
+// It returns errFenced when the run is no longer this execution's.
 func (x *execution) checkpoint(ctx context.Context, upd map[string]any, more func(tx *gorm.DB) error) error {
+	return x.write(ctx, store.RunRunning, upd, more)
+}
+
+// write is checkpoint fenced on the run having the given status.
+func (x *execution) write(ctx context.Context, status string, upd map[string]any, more func(tx *gorm.DB) error) error {
 	steps := append([]store.Step(nil), x.pending...)
 	drop := x.dropWait
 	fenced := false
@@ -440,7 +435,7 @@ func (x *execution) checkpoint(ctx context.Context, upd map[string]any, more fun
 		for k, v := range upd {
 			cols[k] = v
 		}
-		res := tx.Model(&store.Run{}).Where("id = ? AND lease = ? AND status = ?", x.run.ID, x.run.Lease, store.RunRunning).Updates(cols)
+		res := tx.Model(&store.Run{}).Where("id = ? AND lease = ? AND status = ?", x.run.ID, x.run.Lease, status).Updates(cols)
 		if res.Error != nil {
 			return res.Error
 		}
