@@ -897,6 +897,19 @@ async function main() {
     await page.getByLabel('Language').selectOption('zh-CN');
     await field('team').getByRole('button', { name: '+ 新建团队' }).waitFor();
     await page.getByLabel('语言').selectOption('en');
+    // And where a template asks for a team: the form starts with the name the template uses.
+    await page.keyboard.press('Control+s');
+    await page.getByText(/Draft saved \(v2\)/).waitFor();
+    await page.getByRole('link', { name: 'Templates' }).click();
+    await page.locator('.card[data-template="payment-failed-support-sms"]').getByRole('button').click();
+    const need = page.getByRole('dialog').locator('[data-need="Support"]');
+    await need.getByRole('button', { name: '+ New team' }).click();
+    const tplForm = need.getByRole('group', { name: 'New team' });
+    assert((await tplForm.getByLabel(/^Team name/).inputValue()) === 'Support', 'the template\'s team name is offered');
+    await tplForm.getByRole('button', { name: 'Save team' }).click();
+    await waitFor(async () => (await need.locator('select').evaluate((el) => el.selectedOptions[0]?.textContent)) === 'Support',
+      'the new team to be chosen', 15_000);
+    await page.getByRole('dialog').getByRole('button', { name: 'Cancel' }).click();
   });
 
   await check('#11 accepting a suggestion puts the caret right after it at once (mid-text)', async () => {
