@@ -88,6 +88,9 @@ export interface VersionInfo {
   live?: boolean;
   published_at: string | null;
   created_at: string;
+  /** Who saved the version and who last published it (from the audit log). */
+  created_by?: string;
+  published_by?: string;
   definition?: FlowDoc;
 }
 
@@ -150,7 +153,11 @@ export interface Run {
   finished_at: string | null;
   steps?: Step[];
   event?: EventItem;
+  /** Who started (manually), retried or cancelled the run, oldest first; absent for a run an event started. */
+  history?: RunHistoryItem[];
 }
+
+export interface RunHistoryItem { action: 'run.started_manually' | 'run.retried' | 'run.cancelled' | string; actor: string; at: string }
 
 export interface Member { id: string; name: string; email: string; phone: string; active: boolean }
 export interface Team { id: string; name: string; description: string; members: Member[] }

@@ -27,7 +27,7 @@ export function EditorToolbar(p: EditorToolbarProps) {
   const { t } = useI18n();
   const state = p.isNew ? t('editor.new') : p.dirty ? t('editor.unsaved') : t('editor.allSaved');
   return (
-    <div className="toolbar" role="toolbar" aria-label={t('editor.toolbar')}>
+    <div className="toolbar editor-toolbar" role="toolbar" aria-label={t('editor.toolbar')}>
       <Link to="/flows" className="back" aria-label={t('common.back')}>←</Link>
       <input
         className="flow-name"
@@ -37,7 +37,7 @@ export function EditorToolbar(p: EditorToolbarProps) {
       />
       <span className={`save-state ${p.dirty ? 'dirty' : ''}`} role="status">{state}</span>
       {p.summary && (
-        <span className="muted small">
+        <span className="muted small version-info">
           {t('editor.version', { v: p.summary.latest_version })}
           {p.summary.published_version > 0 && <> · {t('editor.live', { v: p.summary.published_version })}</>}
         </span>

@@ -2,6 +2,7 @@ import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { api, ApiError } from '../api/client';
 import type { Credential, CredentialType, Problem, Team, Template } from '../api/types';
 import { CredentialForm } from './CredentialForm';
+import { TeamForm } from './TeamForm';
 import { useI18n } from '../i18n';
 import { useRouter } from '../router';
 
@@ -149,6 +150,16 @@ export function TemplateDialog({ template, onClose }: { template: Template; onCl
               {teams.map((tm) => <option key={tm.id} value={tm.id}>{tm.name}</option>)}
             </select>
             {missing.has(`team:${need.name}`) && <div className="field-error">{t('templates.needChoice')}</div>}
+            <button type="button" className="small link" aria-expanded={creating === `team:${need.name}`}
+              onClick={() => setCreating(creating === `team:${need.name}` ? null : `team:${need.name}`)}>{t('team.create')}</button>
+            {creating === `team:${need.name}` && (
+              <TeamForm idPrefix={`tpl-team-${need.name}`} defaultName={need.name} onCreated={(tm) => {
+                setTeams((ts) => [...ts, tm]);
+                setTeamMap((m) => ({ ...m, [need.name]: tm.id }));
+                setMissing((m) => { const n = new Set(m); n.delete(`team:${need.name}`); return n; });
+                setCreating(null);
+              }} />
+            )}
           </div>
         ))}
         {error && (

@@ -64,7 +64,8 @@ export function useFlowGraph(byType: Map<string, NodeSpec>, nodeName: (spec: Nod
     apply(docToGraph(doc));
   }, [record]);
 
-  const addNode = useCallback((type: string, position: { x: number; y: number }) => {
+  /** Adds a node (selected), connected from a node's port when `from` is given: one undo step. */
+  const addNode = useCallback((type: string, position: { x: number; y: number }, from?: { source: string; port: string }) => {
     const spec = byType.get(type);
     const { nodes: ns } = graph.current;
     record();
@@ -73,7 +74,10 @@ export function useFlowGraph(byType: Map<string, NodeSpec>, nodeName: (spec: Nod
       data: { type, name: nodeName(spec, type), config: defaultConfig(spec) },
     };
     setNodes([...ns.map((n) => (n.selected ? { ...n, selected: false } : n)), node]);
-    setEdges((es) => es.map((e) => (e.selected ? { ...e, selected: false } : e)));
+    setEdges((es) => [
+      ...es.map((e) => (e.selected ? { ...e, selected: false } : e)),
+      ...(from ? [makeEdge(from.source, from.port, node.id)] : []),
+    ]);
   }, [byType, nodeName, record]);
 
   const onNodesChange = useCallback((changes: NodeChange<FlowNode>[]) => {

@@ -14,6 +14,9 @@ import { setLeaveGuard, useRouter, Link } from '../router';
 import { useNodeTypes } from '../nodeTypes';
 import { useNotify } from '../components/Toasts';
 import { FlowCanvas } from '../components/canvas/FlowCanvas';
+import { CompareCanvas } from '../components/canvas/CompareCanvas';
+import { NodePicker } from '../components/canvas/NodePicker';
+import type { VersionComparison } from '../flow/compare';
 import type { CanvasInfo } from '../components/canvas/CanvasContext';
 import { Palette } from '../components/Palette';
 import { PropertyPanel } from '../components/panel/PropertyPanel';
@@ -73,6 +76,9 @@ function Editor({ routeId }: { routeId: string | null }) {
   const [credentialTypes, setCredentialTypes] = useState<CredentialType[]>([]);
   const [teams, setTeams] = useState<Team[]>([]);
   const [restorable, setRestorable] = useState<{ saved_at: string; doc: FlowDoc } | null>(null);
+  const [comparison, setComparison] = useState<VersionComparison | null>(null);
+  /** A connection dropped on empty canvas: where, and from which node's port. */
+  const [picker, setPicker] = useState<{ source: string; port: string; at: { x: number; y: number } } | null>(null);
   const alive = useRef(true);
   useEffect(() => {
     alive.current = true; // (again, after StrictMode's trial unmount)
@@ -170,7 +176,7 @@ function Editor({ routeId }: { routeId: string | null }) {
   }), [problemsByNode, stepByNode, teams]);
 
   // ---- edits that need the viewport ----
-  const addNode = (type: string, position?: { x: number; y: number }) => {
+  const addNode = (type: string, position?: { x: number; y: number }, from?: { source: string; port: string }) => {
     let pos = position;
     if (!pos) {
       const el = document.querySelector('.canvas')?.getBoundingClientRect();
@@ -178,9 +184,21 @@ function Editor({ routeId }: { routeId: string | null }) {
       const k = nodes.length % 4;
       pos = { x: c.x - 90 + k * 20, y: c.y - 30 + k * 20 };
     }
-    g.addNode(type, pos);
+    g.addNode(type, pos, from);
     setTab('properties');
   };
+  const pickConnected = (type: string) => {
+    if (!picker) return;
+    const p = rf.screenToFlowPosition(picker.at);
+    addNode(type, { x: p.x - 95, y: p.y }, picker);
+    setPicker(null);
+  };
+  // The editable canvas is back after a comparison: show all of it again.
+  const comparing = tab === 'versions' && !!comparison;
+  useEffect(() => {
+    if (!comparing && nodes.length) requestAnimationFrame(() => rf.fitView(FIT));
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [comparing]);
   const selectNode = (id: string) => {
     g.select(id);
     setTab('properties');
@@ -329,17 +347,24 @@ function Editor({ routeId }: { routeId: string | null }) {
       )}
       <div className="editor-body">
         <Palette onAdd={(type) => addNode(type)} />
-        <FlowCanvas
-          nodes={nodes}
-          edges={edges}
-          info={info}
-          onNodesChange={g.onNodesChange}
-          onEdgesChange={g.onEdgesChange}
-          onConnect={g.onConnect}
-          onDropType={addNode}
-          onNodeDragStart={() => g.record()}
-          loading={loading}
-        />
+        {comparing ? (
+          <CompareCanvas comparison={comparison!} teamName={info.teamName} onClose={() => setTab('properties')}
+            onSelect={(id) => setComparison((c) => c && { ...c, selected: id })} />
+        ) : (
+          <FlowCanvas
+            nodes={nodes}
+            edges={edges}
+            info={info}
+            onNodesChange={g.onNodesChange}
+            onEdgesChange={g.onEdgesChange}
+            onConnect={g.onConnect}
+            onConnectToEmpty={(source, port, at) => setPicker({ source, port, at })}
+            onDropType={addNode}
+            onNodeDragStart={() => g.record()}
+            loading={loading}
+          />
+        )}
+        {picker && <NodePicker at={picker.at} onPick={pickConnected} onClose={() => setPicker(null)} />}
         <SideTabs tab={tab} onTab={setTab}>
           {tab === 'properties' && (
             <PropertyPanel
@@ -352,6 +377,7 @@ function Editor({ routeId }: { routeId: string | null }) {
               credentials={credentials}
               credentialTypes={credentialTypes}
               onCredentialCreated={(c) => { setCredentials((cs) => [...cs, c]); notify(t('credential.created', { name: c.name })); }}
+              onTeamCreated={(tm) => { setTeams((ts) => [...ts, tm]); notify(t('team.created', { name: tm.name })); }}
               teams={teams}
               onMeta={setMeta}
               onNodeData={g.updateNodeData}
@@ -378,7 +404,7 @@ function Editor({ routeId }: { routeId: string | null }) {
             />
           )}
           {tab === 'versions' && (
-            <VersionsPanel flowId={flowId} refreshKey={versionsKey} onLoad={loadVersion}
+            <VersionsPanel flowId={flowId} refreshKey={versionsKey} onLoad={loadVersion} comparison={comparison} onCompare={setComparison}
               onPublished={() => { setVersionsKey((k) => k + 1); if (flowId) void api.getFlow(flowId).then(setSummary); }} />
           )}
           {tab === 'runs' && <FlowRunsPanel flowId={flowId} />}

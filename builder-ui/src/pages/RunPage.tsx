@@ -13,6 +13,7 @@ import { FlowCanvas } from '../components/canvas/FlowCanvas';
 import type { CanvasInfo } from '../components/canvas/CanvasContext';
 import { StatusBadge } from '../components/StatusBadge';
 import { StepList } from '../components/StepList';
+import { RunHistory } from '../components/RunHistory';
 
 /** One run on a read-only canvas of the version it ran, with the path taken highlighted. */
 export function RunPage({ id }: { id: string }) {
@@ -68,7 +69,8 @@ export function RunPage({ id }: { id: string }) {
     } catch (e) { notify((e as Error).message, 'error'); }
   };
   const cancel = async () => {
-    try { setRun(await api.cancelRun(id)); } catch (e) { notify((e as Error).message, 'error'); }
+    // (Reloaded in full: the answer to cancel has neither the steps nor who cancelled.)
+    try { await api.cancelRun(id); setReload((x) => x + 1); } catch (e) { notify((e as Error).message, 'error'); }
   };
 
   if (notFound) return <section className="page"><p className="empty">{t('run.notFound')}</p></section>;
@@ -105,6 +107,8 @@ export function RunPage({ id }: { id: string }) {
         <aside className="sidepanel">
           <div className="panel-body">
             {run.error && <div className="field-error" role="alert"><strong>{t('run.error')}:</strong> {run.error}</div>}
+            <h2>{t('run.who')}</h2>
+            <RunHistory run={run} />
             <h2>{t('run.path')}</h2>
             <p className="mono small" data-testid="run-path">{path || '—'}</p>
             {run.event && (

@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useMemo, useState, type DragEvent } from 'react';
 import {
   Background, Controls, MiniMap, ReactFlow, useReactFlow, applyNodeChanges,
-  type Connection, type EdgeChange, type NodeChange, type IsValidConnection, type OnSelectionChangeFunc,
+  type Connection, type EdgeChange, type NodeChange, type IsValidConnection, type OnSelectionChangeFunc, type OnConnectEnd,
 } from '@xyflow/react';
 import type { FlowEdge, FlowNode } from '../../flow/model';
 import { DEFAULT_PORT } from '../../flow/model';
@@ -24,6 +24,8 @@ export interface FlowCanvasProps {
   onNodeDragStart?: () => void;
   onSelectionChange?: OnSelectionChangeFunc<FlowNode, FlowEdge>;
   onNodeClick?: (id: string) => void;
+  /** A connection dragged from an output port was dropped on empty canvas (screen coordinates). */
+  onConnectToEmpty?: (source: string, port: string, at: { x: number; y: number }) => void;
   loading?: boolean;
 }
 
@@ -106,6 +108,14 @@ export function FlowCanvas(props: FlowCanvasProps) {
     onDropType(type, { x: pos.x - 90, y: pos.y - 30 });
   };
 
+  const onConnectEnd: OnConnectEnd = (e, c) => {
+    const target = e.target as Element | null;
+    if (readOnly || !props.onConnectToEmpty || c.isValid || !c.fromNode || c.fromHandle?.type !== 'source') return;
+    if (!target?.classList.contains('react-flow__pane')) return;
+    const p = 'changedTouches' in e ? e.changedTouches[0] : e;
+    props.onConnectToEmpty(c.fromNode.id, c.fromHandle.id || DEFAULT_PORT, { x: p.clientX, y: p.clientY });
+  };
+
   return (
     <CanvasContext.Provider value={info}>
       <div
@@ -126,6 +136,7 @@ export function FlowCanvas(props: FlowCanvasProps) {
           onNodeClick={props.onNodeClick ? (_e, n) => props.onNodeClick!(n.id) : undefined}
           onEdgesChange={props.onEdgesChange}
           onConnect={props.onConnect}
+          onConnectEnd={onConnectEnd}
           onNodeDragStart={props.onNodeDragStart}
           onSelectionChange={props.onSelectionChange}
           isValidConnection={isValidConnection}

@@ -12,7 +12,8 @@ import { StatusBadge } from '../StatusBadge';
 function OpsNodeView({ id, data, selected }: NodeProps<FlowNode>) {
   const { byType } = useNodeTypes();
   const { t, lt, pt, portLabel } = useI18n();
-  const { problemsByNode, stepByNode, teamName } = useCanvasInfo();
+  const { problemsByNode, stepByNode, teamName, changeByNode } = useCanvasInfo();
+  const change = changeByNode?.get(id);
   const spec = byType.get(data.type);
   const ports = spec?.ports?.length ? spec.ports : [DEFAULT_PORT];
   const problems = problemsByNode.get(id) ?? [];
@@ -23,9 +24,10 @@ function OpsNodeView({ id, data, selected }: NodeProps<FlowNode>) {
   const summary = nodeSummary(data.config, spec, teamName);
   return (
     <div
-      className={`opsnode cat-${spec?.category ?? 'other'} ${selected ? 'selected' : ''} ${problems.length ? 'has-problems' : ''} ${runClass}`}
+      className={`opsnode cat-${spec?.category ?? 'other'} ${selected ? 'selected' : ''} ${problems.length ? 'has-problems' : ''} ${runClass} ${change ? `change-${change}` : ''}`}
       data-node-id={id}
       data-run-status={step?.status ?? (stepByNode ? 'notrun' : undefined)}
+      data-change={change}
       aria-label={`${title}: ${data.name || id}`}
     >
       {!isTrigger && <Handle type="target" position={Position.Top} id="in" className="handle-in" />}
@@ -33,6 +35,7 @@ function OpsNodeView({ id, data, selected }: NodeProps<FlowNode>) {
         <NodeIcon icon={spec?.icon} category={spec?.category} />
         {/* The type only when the name does not already say it. */}
         <span className="opsnode-type">{data.name && data.name !== title ? title : ''}</span>
+        {change && <span className={`badge change-${change}`}>{t(`compare.${change}`)}</span>}
         {spec?.side_effect && <span className="side-effect" title={t('canvas.sideEffect')} aria-label={t('canvas.sideEffect')}>↗</span>}
       </div>
       <div className="opsnode-name">{data.name || title}</div>

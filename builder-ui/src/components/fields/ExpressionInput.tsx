@@ -1,4 +1,4 @@
-import { useEffect, useId, useRef, useState, type KeyboardEvent } from 'react';
+import { useEffect, useId, useLayoutEffect, useRef, useState, type KeyboardEvent } from 'react';
 import { completionAt, suggest, type Completion } from '../../flow/expr';
 import { useI18n } from '../../i18n';
 
@@ -40,14 +40,22 @@ export function ExpressionInput({ id, value, onChange, scope, template, placehol
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [scope]);
 
+  // Where the caret goes once an accepted suggestion is in the value: set in the same commit
+  // (a frame later, the next key typed would land at the end of the text).
+  const caret = useRef<number | null>(null);
+  useLayoutEffect(() => {
+    const el = ref.current;
+    if (el && caret.current !== null) { el.focus(); el.setSelectionRange(caret.current, caret.current); }
+    caret.current = null;
+  }, [value]);
+
   const accept = (path: string) => {
     if (!comp) return;
     const next = value.slice(0, comp.from) + path + value.slice(comp.to);
+    caret.current = comp.from + path.length;
     onChange(next);
     setComp(null);
     setItems([]);
-    const pos = comp.from + path.length;
-    requestAnimationFrame(() => { ref.current?.focus(); ref.current?.setSelectionRange(pos, pos); });
   };
 
   const onKeyDown = (e: KeyboardEvent<HTMLTextAreaElement>) => {

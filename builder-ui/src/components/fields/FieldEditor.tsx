@@ -1,6 +1,7 @@
 import { useId, useState } from 'react';
 import type { Credential, CredentialType, FieldSpec, Team } from '../../api/types';
 import { CredentialForm } from '../CredentialForm';
+import { TeamForm } from '../TeamForm';
 import { useI18n } from '../../i18n';
 import { ExpressionInput } from './ExpressionInput';
 import { DurationControl, JsonControl, KeyValueControl, NumberControl, StringListControl } from './controls';
@@ -17,6 +18,8 @@ export interface FieldEditorProps {
   /** For creating a missing credential inline. */
   credentialTypes?: CredentialType[];
   onCredentialCreated?: (c: Credential) => void;
+  /** For creating a missing team inline. */
+  onTeamCreated?: (t: Team) => void;
 }
 
 /** One property, edited according to its kind. */
@@ -131,6 +134,7 @@ function Control(p: ControlProps) {
             {str && !p.teams.some((tm) => tm.id === str) && <option value={str}>{str}</option>}
           </select>
           {p.teams.length === 0 && <div className="muted small">{t('panel.noTeams')}</div>}
+          {p.onTeamCreated && <NewTeam {...p} />}
         </>
       );
     case 'duration':
@@ -174,6 +178,20 @@ function NewCredential(p: ControlProps) {
           only={p.field.credential_types}
           onCreated={(c) => { p.onCredentialCreated?.(c); p.onChange(c.id); setOpen(false); }}
         />
+      )}
+    </>
+  );
+}
+
+/** "+ New team": the team form inline; the new team is chosen. */
+function NewTeam(p: ControlProps) {
+  const { t } = useI18n();
+  const [open, setOpen] = useState(false);
+  return (
+    <>
+      <button type="button" className="small link" aria-expanded={open} onClick={() => setOpen(!open)}>{t('team.create')}</button>
+      {open && (
+        <TeamForm idPrefix={`${p.id}-team`} onCreated={(tm) => { p.onTeamCreated?.(tm); p.onChange(tm.id); setOpen(false); }} />
       )}
     </>
   );

@@ -18,6 +18,7 @@ export interface PropertyPanelProps {
   credentials: Credential[];
   credentialTypes?: CredentialType[];
   onCredentialCreated?: (c: Credential) => void;
+  onTeamCreated?: (t: Team) => void;
   teams: Team[];
   onMeta: (m: { name: string; description: string }) => void;
   onNodeData: (id: string, patch: Partial<NodeData>, coalesceKey: string) => void;
@@ -142,6 +143,7 @@ function NodeProperties(props: PropertyPanelProps & { node: FlowNode }) {
           credentials={props.credentials}
           credentialTypes={props.credentialTypes}
           onCredentialCreated={props.onCredentialCreated}
+          onTeamCreated={props.onTeamCreated}
           teams={props.teams}
         />
       ))}

@@ -1,17 +1,25 @@
-import { useEffect, useMemo, useState } from 'react';
+import { useEffect, useMemo, useState, type Dispatch, type SetStateAction } from 'react';
 import { api } from '../../api/client';
 import type { FlowDoc, VersionInfo } from '../../api/types';
 import { diffLines, foldContext, stableJson } from '../../flow/diff';
+import { compareDocs, type VersionComparison } from '../../flow/compare';
+import { VersionChanges } from './VersionChanges';
 import { useI18n } from '../../i18n';
 import { useNotify } from '../Toasts';
 import { ConfirmDialog } from '../ConfirmDialog';
 
-/** History of a flow's versions: view, compare two, load one into the editor, roll back. */
-export function VersionsPanel({ flowId, refreshKey, onLoad, onPublished }: {
+/**
+ * History of a flow's versions (who saved and published each): compare two on the canvas,
+ * load one into the editor, roll back.
+ */
+export function VersionsPanel({ flowId, refreshKey, onLoad, onPublished, comparison, onCompare }: {
   flowId: string | null;
   refreshKey: number;
   onLoad: (doc: FlowDoc) => void;
   onPublished: () => void;
+  /** The comparison the canvas shows while this panel is open. */
+  comparison: VersionComparison | null;
+  onCompare: Dispatch<SetStateAction<VersionComparison | null>>;
 }) {
   const { t, fmtTime } = useI18n();
   const notify = useNotify();
@@ -50,6 +58,14 @@ export function VersionsPanel({ flowId, refreshKey, onLoad, onPublished }: {
     return diffLines(stableJson(docs[a]), stableJson(docs[b]));
   }, [docs, a, b]);
 
+  // The canvas shows the comparison while this panel is open (keeping the selected node).
+  useEffect(() => {
+    if (!docs[a] || !docs[b] || a === b) { onCompare(null); return; }
+    const diff = compareDocs(docs[a], docs[b]);
+    onCompare((c) => ({ from: a, to: b, fromDoc: docs[a], toDoc: docs[b], diff, selected: c && diff.nodes.has(c.selected ?? '') ? c.selected : null }));
+  }, [docs, a, b, onCompare]);
+  useEffect(() => () => onCompare(null), [onCompare]);
+
   const doRollback = async (v: number) => {
     setRollback(null);
     try {
@@ -71,7 +87,10 @@ export function VersionsPanel({ flowId, refreshKey, onLoad, onPublished }: {
             {v.live ? <span className="badge published">{t('versions.live')}</span>
               : v.published ? <span className="badge">{t('versions.published')}</span>
                 : <span className="badge draft">{t('versions.draft')}</span>}
-            <div className="muted small">{t('versions.created', { t: fmtTime(v.created_at) })}</div>
+            <div className="muted small version-who">
+              {v.created_by ? t('versions.savedBy', { who: v.created_by, t: fmtTime(v.created_at) }) : t('versions.created', { t: fmtTime(v.created_at) })}
+              {v.published && v.published_by && <><br />{t('versions.publishedBy', { who: v.published_by })}</>}
+            </div>
             <div className="row">
               <button type="button" className="small" onClick={() => void getDoc(v.version).then(onLoad)}>{t('versions.load')}</button>
               {!v.live && (
@@ -97,13 +116,17 @@ export function VersionsPanel({ flowId, refreshKey, onLoad, onPublished }: {
             </label>
           </div>
           {diff && !changed && <p className="muted">{t('versions.noDiff')}</p>}
+          {comparison && <VersionChanges comparison={comparison} onSelect={(id) => onCompare((c) => c && { ...c, selected: id })} />}
           {diff && changed && (
-            <pre className="diff" aria-label={t('versions.diff')}>
-              {foldContext(diff).map((l, i) => (l.kind === 'skip'
-                ? <div key={i} className="diff-skip">{t('versions.unchanged', { n: l.count })}</div>
-                : <div key={i} className={`diff-${l.kind}`}>{l.kind === 'add' ? '+ ' : l.kind === 'del' ? '- ' : '  '}{l.text}</div>
-              ))}
-            </pre>
+            <details className="diff-json">
+              <summary>{t('compare.json')}</summary>
+              <pre className="diff" aria-label={t('versions.diff')}>
+                {foldContext(diff).map((l, i) => (l.kind === 'skip'
+                  ? <div key={i} className="diff-skip">{t('versions.unchanged', { n: l.count })}</div>
+                  : <div key={i} className={`diff-${l.kind}`}>{l.kind === 'add' ? '+ ' : l.kind === 'del' ? '- ' : '  '}{l.text}</div>
+                ))}
+              </pre>
+            </details>
           )}
         </>
       )}
