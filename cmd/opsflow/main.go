@@ -126,6 +126,7 @@ type settings struct {
 	dbPool      int
 	startWait   time.Duration
 	autoMigrate *bool // nil (settings made in tests): true
+	metricsAddr string
 }
 
 func env(key, def string) string {
@@ -169,6 +170,7 @@ func (s *settings) register(fs *flag.FlagSet) error {
 	fs.IntVar(&s.dbPool, "db-pool", dbPool, "Postgres connections of this process; 0: concurrency + 20 (OPSFLOW_DB_POOL)")
 	fs.DurationVar(&s.startWait, "start-timeout", startWait, "how long to keep retrying Postgres and Redis at start; 0s: one attempt (OPSFLOW_START_TIMEOUT)")
 	s.autoMigrate = fs.Bool("auto-migrate", autoMigrate, "apply pending database migrations at start; false: refuse to start until opsflow migrate ran (OPSFLOW_AUTO_MIGRATE)")
+	fs.StringVar(&s.metricsAddr, "metrics-addr", env("OPSFLOW_METRICS_ADDR", ""), "serve Prometheus /metrics on this address, never the API's; empty: off (OPSFLOW_METRICS_ADDR)")
 	fs.BoolVar(&s.worker, "worker", env("OPSFLOW_WORKER", "true") != "false", "serve: also execute runs in this process (OPSFLOW_WORKER)")
 	return nil
 }
@@ -298,11 +300,21 @@ func serve(args []string, withAPI bool) error {
 		go func() { errc <- srv.Serve(ln) }()
 		defer srv.Close()
 	}
+	stopTracing, err := startTracing(log) // stopped last: the worker's final spans are flushed
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
 	e, err := engine.Open(cfg)
 	if err != nil {
 		return err
 	}
 	defer e.Close()
+	closeMetrics, err := listenMetrics(s, e, log)
+	if err != nil {
+		return err
+	}
+	defer closeMetrics()
 	if !withAPI || s.worker {
 		if err := e.StartWorker(); err != nil {
 			return err

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/opsflow/opsflow/engine/telemetry"
 )
 
 // Guard decides which addresses outbound connections may reach.
@@ -122,7 +124,7 @@ func (g *Guard) Client(timeout time.Duration) *http.Client {
 		ExpectContinueTimeout: time.Second,
 	}
 	return &http.Client{
-		Transport: tr,
+		Transport: telemetry.Transport(tr), // metrics by host and status; traceparent when tracing
 		Timeout:   timeout,
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
 			if len(via) >= 5 {
