@@ -127,6 +127,8 @@ type settings struct {
 	startWait   time.Duration
 	autoMigrate *bool // nil (settings made in tests): true
 	metricsAddr string
+	// metricsToken is OPSFLOW_METRICS_TOKEN, from the environment only (flags show in ps).
+	metricsToken string
 }
 
 func env(key, def string) string {
@@ -156,6 +158,10 @@ func (s *settings) register(fs *flag.FlagSet) error {
 	autoMigrate, err := strconv.ParseBool(env("OPSFLOW_AUTO_MIGRATE", "true"))
 	if err != nil {
 		return fmt.Errorf("OPSFLOW_AUTO_MIGRATE must be true or false, not %q", os.Getenv("OPSFLOW_AUTO_MIGRATE"))
+	}
+	s.metricsToken = os.Getenv("OPSFLOW_METRICS_TOKEN")
+	if s.metricsToken != "" && len(s.metricsToken) < 16 {
+		return errors.New("OPSFLOW_METRICS_TOKEN must be at least 16 characters (generate one with: openssl rand -hex 24)")
 	}
 	fs.StringVar(&s.addr, "addr", env("OPSFLOW_ADDR", ":8080"), "listen address (OPSFLOW_ADDR)")
 	fs.StringVar(&s.dataDir, "data-dir", env("OPSFLOW_DATA_DIR", "./data"), "embedded default's files (OPSFLOW_DATA_DIR)")

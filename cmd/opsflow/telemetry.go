@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"errors"
 	"log/slog"
-	"os"
 	"time"
 
 	"github.com/opsflow/opsflow/engine"
@@ -31,19 +29,15 @@ func startTracing(log *slog.Logger) (stop func(), err error) {
 }
 
 // listenMetrics serves /metrics on OPSFLOW_METRICS_ADDR (off when empty), never on the API's
-// port, asking for OPSFLOW_METRICS_TOKEN (from the environment only) when it is set.
+// port, asking for OPSFLOW_METRICS_TOKEN when it is set.
 func listenMetrics(s *settings, e *engine.Engine, log *slog.Logger) (closeMetrics func(), err error) {
 	if s.metricsAddr == "" {
 		return func() {}, nil
 	}
-	token := os.Getenv("OPSFLOW_METRICS_TOKEN")
-	if token != "" && len(token) < 16 {
-		return nil, errors.New("OPSFLOW_METRICS_TOKEN must be at least 16 characters (generate one with: openssl rand -hex 24)")
-	}
-	m, err := telemetry.ListenMetrics(s.metricsAddr, token, e.MetricsCollectors()...)
+	m, err := telemetry.ListenMetrics(s.metricsAddr, s.metricsToken, e.MetricsCollectors()...)
 	if err != nil {
 		return nil, err
 	}
-	log.Info("metrics listening", "addr", m.Addr(), "path", "/metrics", "token", token != "")
+	log.Info("metrics listening", "addr", m.Addr(), "path", "/metrics", "token", s.metricsToken != "")
 	return func() { m.Close() }, nil
 }

@@ -1,7 +1,7 @@
 package telemetry
 
 import (
-	"errors"
+	"slices"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -39,9 +39,11 @@ func (c *queueCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
-	info, err := c.inspector.GetQueueInfo(c.queue)
-	if errors.Is(err, asynq.ErrQueueNotFound) {
-		info, err = &asynq.QueueInfo{}, nil // no task was ever enqueued: an empty queue
+	// A queue no task was ever enqueued to does not exist yet for asynq (GetQueueInfo fails): empty.
+	queues, err := c.inspector.Queues()
+	info := &asynq.QueueInfo{}
+	if err == nil && slices.Contains(queues, c.queue) {
+		info, err = c.inspector.GetQueueInfo(c.queue)
 	}
 	if err != nil {
 		ch <- prometheus.NewInvalidMetric(queueTasksDesc, err)
