@@ -165,6 +165,9 @@ func Transport(next http.RoundTripper) http.RoundTripper { return transport{next
 
 type transport struct{ next http.RoundTripper }
 
+// Unwrap is the wrapped transport (netguard.Dialer finds the guarded dialer through it).
+func (t transport) Unwrap() http.RoundTripper { return t.next }
+
 func (t transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	began := time.Now()
 	host := r.URL.Host
