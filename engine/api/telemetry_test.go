@@ -367,10 +367,13 @@ func TestTraceFollowsRunToCRM(t *testing.T) {
 	t.Setenv("OTEL_SERVICE_NAME", "opsflow-test")
 	for _, b := range enginetest.Backends() {
 		t.Run(string(b), func(t *testing.T) {
-			shutdown, err := telemetry.SetupTracing(context.Background())
+			stopTracing, err := telemetry.SetupTracing(context.Background())
 			if err != nil {
 				t.Fatal(err)
 			}
+			// Called below once the spans have ended; also when the test stops early.
+			shutdown := sync.OnceValue(func() error { return stopTracing(context.Background()) })
+			t.Cleanup(func() { shutdown() })
 			logs := &syncBuffer{}
 			cfg := enginetest.Config(t, b)
 			cfg.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
@@ -378,10 +381,13 @@ func TestTraceFollowsRunToCRM(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			closeEngine := sync.OnceFunc(e.Close)
+			t.Cleanup(closeEngine)
 			if err := e.StartWorker(); err != nil {
 				t.Fatal(err)
 			}
 			api := httptest.NewServer(New(e, Options{Tokens: []string{testToken}}))
+			t.Cleanup(api.Close)
 			crm := newCRM(t)
 			enginetest.Publish(t, e, enginetest.MustFlow(t, crmFlow(crm.URL)))
 
@@ -396,8 +402,8 @@ func TestTraceFollowsRunToCRM(t *testing.T) {
 			}
 			// Every span has ended once the API and the worker have stopped; shutdown sends them.
 			api.Close()
-			e.Close()
-			if err := shutdown(context.Background()); err != nil {
+			closeEngine()
+			if err := shutdown(); err != nil {
 				t.Fatalf("exporting spans: %v", err)
 			}
 
