@@ -18,6 +18,7 @@ import (
 	"github.com/opsflow/opsflow/engine/node"
 	"github.com/opsflow/opsflow/engine/queue"
 	"github.com/opsflow/opsflow/engine/store"
+	"github.com/opsflow/opsflow/engine/telemetry"
 )
 
 // Accepted is the answer to an event: the stored event and the runs it started.
@@ -124,6 +125,7 @@ func (e *Engine) AcceptWebhook(ctx context.Context, flowID string, w *node.Webho
 		if err != nil {
 			var re *node.RejectError
 			if errors.As(err, &re) {
+				telemetry.WebhookVerified(f.ID, re.Code)
 				e.log.Warn("webhook rejected", "flow_id", flowID, "reason", re.Message)
 				if err := e.Store.DB.WithContext(ctx).Model(&store.Flow{}).Where("id = ?", f.ID).
 					UpdateColumn("rejected_deliveries", gorm.Expr("rejected_deliveries + 1")).Error; err != nil {
@@ -133,6 +135,7 @@ func (e *Engine) AcceptWebhook(ctx context.Context, flowID string, w *node.Webho
 			}
 			return nil, err
 		}
+		telemetry.WebhookVerified(f.ID, "ok")
 	}
 	data := webhookData(w)
 	ev := &store.Event{Type: webhookType(data), Source: "webhook", FlowID: f.ID, RawBody: []byte(mask.String(string(w.Body)))}
@@ -293,6 +296,7 @@ func (e *Engine) accept(ctx context.Context, ev *store.Event, data any, targetsO
 	ev.ID = store.NewID()
 	ev.Data = string(b)
 	ev.CreatedAt = time.Now().UTC()
+	ev.Traceparent = telemetry.Traceparent(ctx)
 	acc := &Accepted{EventID: ev.ID, RunIDs: []string{}}
 	var dispatches []store.Dispatch
 	// Event, runs, woken waits and outbox rows commit together (with other requests' writes in
@@ -350,6 +354,7 @@ func (e *Engine) accept(ctx context.Context, ev *store.Event, data any, targetsO
 	if err != nil {
 		return nil, err
 	}
+	telemetry.EventAccepted(ev.Source, acc.Duplicate)
 	if !acc.Duplicate {
 		e.enqueue(ctx, dispatches)
 	}

@@ -9,6 +9,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/opsflow/opsflow/engine/store"
+	"github.com/opsflow/opsflow/engine/telemetry"
 )
 
 // RunFilter selects runs for listing.
@@ -93,6 +94,7 @@ func (e *Engine) CancelRun(ctx context.Context, id string) (*store.Run, error) {
 	if res.RowsAffected == 0 {
 		return &run, ErrRunFinished
 	}
+	telemetry.RunFinished(run.FlowID, store.RunCancelled, run.CreatedAt)
 	// Interrupt the step running now, wherever it runs; a missed notice only delays the stop
 	// until the run's next write, which its fence refuses.
 	if c, ok := e.running.Load(id); ok {

@@ -17,6 +17,7 @@ import (
 	"github.com/opsflow/opsflow/engine/node"
 	"github.com/opsflow/opsflow/engine/queue"
 	"github.com/opsflow/opsflow/engine/store"
+	"github.com/opsflow/opsflow/engine/telemetry"
 )
 
 // How a run executes (one asynq task per run segment):
@@ -81,8 +82,13 @@ func (e *Engine) execute(ctx context.Context, p queue.Payload, final bool) error
 	defer cancel(nil)
 	e.running.Store(run.ID, cancel)
 	defer e.running.Delete(run.ID)
+	ctx, endSpan := telemetry.StartRun(ctx, run.ID, run.FlowID, eventTraceparent(ev))
+	defer endSpan()
+	if run.Lease == 1 { // the first claim: the run starts
+		telemetry.RunStarted(run.FlowID)
+	}
 
-	x := &execution{e: e, run: *run, log: e.log.With("run_id", run.ID, "flow_id", run.FlowID)}
+	x := &execution{e: e, run: *run, log: telemetry.WithTrace(ctx, e.log).With("run_id", run.ID, "flow_id", run.FlowID)}
 	if ev == nil {
 		return x.finish(ctx, store.RunFailed, "cannot load the event: it no longer exists", nil)
 	}
@@ -247,6 +253,8 @@ const (
 // taken and whether the run goes on.
 func (x *execution) step(ctx context.Context, n *compile.Node, env map[string]any, prev *store.Step, inputs []string) (port string, stop stopKind, err error) {
 	e, run, id := x.e, &x.run, n.Def.ID
+	ctx, endSpan := telemetry.StartStep(ctx, id, n.Spec.Type)
+	defer func() { endSpan(err) }()
 	outputs := env["nodes"].(map[string]any)
 	st := store.Step{RunID: run.ID, NodeID: id, NodeType: n.Spec.Type}
 	if prev != nil {
@@ -276,7 +284,7 @@ func (x *execution) step(ctx context.Context, n *compile.Node, env map[string]an
 	defer cancel()
 	in := &node.Input{
 		RunID: run.ID, NodeID: id, Config: cfg, Env: env, Attempt: st.Attempt, Resumed: resumed, Inputs: inputs,
-		DryRun: run.DryRun, Services: svc, Log: e.log.With("run_id", run.ID, "node_id", id),
+		DryRun: run.DryRun, Services: svc, Log: x.log.With("node_id", id),
 		Eval: func(field string, env map[string]any) (any, error) { return n.EvalFieldCtx(sctx, field, env) },
 	}
 	if st.WaitStarted != nil {
@@ -623,6 +631,7 @@ func (x *execution) finish(ctx context.Context, status, msg string, res *runResu
 	}
 	if err == nil {
 		x.log.Info("run finished", "status", status)
+		telemetry.RunEnded(ctx, run.FlowID, status, msg, run.CreatedAt)
 		x.e.enqueue(ctx, woken)
 	}
 	return err

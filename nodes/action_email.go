@@ -13,7 +13,6 @@ import (
 	"mime/multipart"
 	"mime/quotedprintable"
 	"net"
-	"net/http"
 	"net/mail"
 	"net/smtp"
 	"net/textproto"
@@ -300,13 +299,14 @@ func buildEmail(from *mail.Address, to, cc, replyTo []*mail.Address, subject, ms
 func guardedDialer(in *node.Input) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	if in.Services != nil {
 		if c := in.Services.HTTPClient(); c != nil {
-			if tr, ok := c.Transport.(*http.Transport); ok && tr.DialContext != nil {
-				return tr.DialContext
+			if dial, ok := netguard.Dialer(c); ok {
+				return dial
 			}
 		}
 	}
 	g, _ := netguard.New(nil)
-	return g.Client(emailTimeout).Transport.(*http.Transport).DialContext
+	dial, _ := netguard.Dialer(g.Client(emailTimeout))
+	return dial
 }
 
 // deliverSMTP runs one SMTP transaction. SMTP 5xx replies and TLS verification failures are

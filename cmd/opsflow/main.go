@@ -126,6 +126,9 @@ type settings struct {
 	dbPool      int
 	startWait   time.Duration
 	autoMigrate *bool // nil (settings made in tests): true
+	metricsAddr string
+	// metricsToken is OPSFLOW_METRICS_TOKEN, from the environment only (flags show in ps).
+	metricsToken string
 }
 
 func env(key, def string) string {
@@ -156,6 +159,10 @@ func (s *settings) register(fs *flag.FlagSet) error {
 	if err != nil {
 		return fmt.Errorf("OPSFLOW_AUTO_MIGRATE must be true or false, not %q", os.Getenv("OPSFLOW_AUTO_MIGRATE"))
 	}
+	s.metricsToken = os.Getenv("OPSFLOW_METRICS_TOKEN")
+	if s.metricsToken != "" && len(s.metricsToken) < 16 {
+		return errors.New("OPSFLOW_METRICS_TOKEN must be at least 16 characters (generate one with: openssl rand -hex 24)")
+	}
 	fs.StringVar(&s.addr, "addr", env("OPSFLOW_ADDR", ":8080"), "listen address (OPSFLOW_ADDR)")
 	fs.StringVar(&s.dataDir, "data-dir", env("OPSFLOW_DATA_DIR", "./data"), "embedded default's files (OPSFLOW_DATA_DIR)")
 	fs.StringVar(&s.databaseURL, "database-url", env("DATABASE_URL", ""), "Postgres URL; empty uses SQLite in the data dir (DATABASE_URL)")
@@ -169,6 +176,7 @@ func (s *settings) register(fs *flag.FlagSet) error {
 	fs.IntVar(&s.dbPool, "db-pool", dbPool, "Postgres connections of this process; 0: concurrency + 20 (OPSFLOW_DB_POOL)")
 	fs.DurationVar(&s.startWait, "start-timeout", startWait, "how long to keep retrying Postgres and Redis at start; 0s: one attempt (OPSFLOW_START_TIMEOUT)")
 	s.autoMigrate = fs.Bool("auto-migrate", autoMigrate, "apply pending database migrations at start; false: refuse to start until opsflow migrate ran (OPSFLOW_AUTO_MIGRATE)")
+	fs.StringVar(&s.metricsAddr, "metrics-addr", env("OPSFLOW_METRICS_ADDR", ""), "serve Prometheus /metrics on this address, never the API's; empty: off (OPSFLOW_METRICS_ADDR)")
 	fs.BoolVar(&s.worker, "worker", env("OPSFLOW_WORKER", "true") != "false", "serve: also execute runs in this process (OPSFLOW_WORKER)")
 	return nil
 }
@@ -298,11 +306,21 @@ func serve(args []string, withAPI bool) error {
 		go func() { errc <- srv.Serve(ln) }()
 		defer srv.Close()
 	}
+	stopTracing, err := startTracing(log) // stopped last: the worker's final spans are flushed
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
 	e, err := engine.Open(cfg)
 	if err != nil {
 		return err
 	}
 	defer e.Close()
+	closeMetrics, err := listenMetrics(s, e, log)
+	if err != nil {
+		return err
+	}
+	defer closeMetrics()
 	if !withAPI || s.worker {
 		if err := e.StartWorker(); err != nil {
 			return err

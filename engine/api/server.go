@@ -65,7 +65,7 @@ func New(e *engine.Engine, opt Options) http.Handler {
 	}
 	r.HandleMethodNotAllowed = true
 	// authorize checks every route against the one table in perms.go.
-	r.Use(s.recover, s.limitBody, s.accessLog, checkParams, s.authorize)
+	r.Use(observe, s.recover, s.limitBody, s.accessLog, checkParams, s.authorize)
 	r.NoMethod(func(c *gin.Context) {
 		fail(c, http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed", nil)
 	})
@@ -218,6 +218,10 @@ func (s *Server) noRoute(c *gin.Context) {
 	p := c.Request.URL.Path
 	if strings.HasPrefix(p, "/api/") || s.ui == nil || (c.Request.Method != http.MethodGet && c.Request.Method != http.MethodHead) {
 		fail(c, http.StatusNotFound, "not_found", "no such endpoint: "+c.Request.Method+" "+p, nil)
+		return
+	}
+	if p == "/metrics" { // not the builder's page either: metrics have their own listener
+		fail(c, http.StatusNotFound, "not_found", "metrics are served on their own listener (OPSFLOW_METRICS_ADDR), not on the API port", nil)
 		return
 	}
 	name := strings.TrimPrefix(p, "/")

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/opsflow/opsflow/engine/telemetry"
 )
 
 // Guard decides which addresses outbound connections may reach.
@@ -122,7 +124,7 @@ func (g *Guard) Client(timeout time.Duration) *http.Client {
 		ExpectContinueTimeout: time.Second,
 	}
 	return &http.Client{
-		Transport: tr,
+		Transport: telemetry.Transport(tr), // metrics by host and status; traceparent when tracing; see Dialer
 		Timeout:   timeout,
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
 			if len(via) >= 5 {
@@ -134,4 +136,18 @@ func (g *Guard) Client(timeout time.Duration) *http.Client {
 			return nil
 		},
 	}
+}
+
+// Dialer is the guarded dial function of a client made by Client, so that other protocols
+// (SMTP) obey the same address policy; ok is false for any other client.
+func Dialer(c *http.Client) (dial func(ctx context.Context, network, addr string) (net.Conn, error), ok bool) {
+	rt := c.Transport
+	if w, wrapped := rt.(interface{ Unwrap() http.RoundTripper }); wrapped {
+		rt = w.Unwrap()
+	}
+	tr, isHTTP := rt.(*http.Transport)
+	if !isHTTP || tr.DialContext == nil {
+		return nil, false
+	}
+	return tr.DialContext, true
 }

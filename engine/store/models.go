@@ -70,7 +70,10 @@ type Event struct {
 	RawBody []byte `gorm:"column:raw_bytes"`
 	// LegacyRawBody is where raw bodies were kept as text before; read only, see Body.
 	LegacyRawBody string `gorm:"column:raw_body;type:text"`
-	CreatedAt     time.Time
+	// Traceparent is the W3C trace context of the request that accepted the event (empty unless
+	// tracing is on), so the worker continues the same trace across the queue.
+	Traceparent string `gorm:"size:55"`
+	CreatedAt   time.Time
 }
 
 // Body is the raw delivery of a webhook event, from either column.
