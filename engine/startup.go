@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hibiken/asynq"
+
 	"github.com/opsflow/opsflow/engine/queue"
 	"github.com/opsflow/opsflow/engine/secret"
 	"github.com/opsflow/opsflow/engine/store"
@@ -80,11 +82,11 @@ func openStore(cfg Config) (*store.Store, error) {
 	return st, nil
 }
 
-// openQueue connects to Redis (retrying) or starts the embedded queue.
-func openQueue(cfg Config) (*queue.Queue, error) {
+// openQueue connects to Redis (retrying) or, with no Redis option, starts the embedded queue.
+func openQueue(cfg Config, redis asynq.RedisConnOpt) (*queue.Queue, error) {
 	var q *queue.Queue
 	err := retryStart(cfg.Logger, "Redis", cfg.StartTimeout, never, func() (err error) {
-		q, err = queue.Open(queue.Config{RedisAddr: cfg.RedisAddr, Name: cfg.QueueName})
+		q, err = queue.Open(queue.Config{Redis: redis, Name: cfg.QueueName})
 		return err
 	})
 	return q, err
