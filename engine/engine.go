@@ -61,6 +61,9 @@ type Config struct {
 	StepTimeout time.Duration
 	// DBPoolSize bounds the Postgres connections of this process. Default: Concurrency + 20.
 	DBPoolSize int
+	// DBStatementTimeout makes Postgres cancel any statement running longer (its statement_timeout,
+	// set per connection). Zero: the server's own setting. Ignored by SQLite.
+	DBStatementTimeout time.Duration
 	// StartTimeout bounds how long Open keeps retrying Postgres and Redis (DefaultStartTimeout if 0;
 	// negative: one attempt).
 	StartTimeout time.Duration

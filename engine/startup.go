@@ -109,9 +109,13 @@ func Migrate(cfg Config) ([]store.Migration, error) {
 
 // connectStore connects to the database, retrying while it does not answer.
 func connectStore(cfg Config) (*store.Store, error) {
+	databaseURL, err := store.WithStatementTimeout(cfg.DatabaseURL, cfg.DBStatementTimeout)
+	if err != nil {
+		return nil, err
+	}
 	var st *store.Store
-	err := retryStart(cfg.Logger, "the database", cfg.StartTimeout, store.IsPermanentConnectError, func() (err error) {
-		st, err = store.Connect(cfg.DatabaseURL, cfg.DataDir, cfg.DBPoolSize)
+	err = retryStart(cfg.Logger, "the database", cfg.StartTimeout, store.IsPermanentConnectError, func() (err error) {
+		st, err = store.Connect(databaseURL, cfg.DataDir, cfg.DBPoolSize)
 		return err
 	})
 	return st, err
