@@ -122,7 +122,7 @@ func parseRedisURL(rawURL string) (asynq.RedisConnOpt, error) {
 			Username: username, Password: password, DB: db}, nil
 	case "redis-cluster":
 		if db != 0 {
-			return nil, errors.New("Redis Cluster has only database 0")
+			return nil, errors.New("a Redis Cluster has only database 0")
 		}
 		return asynq.RedisClusterClientOpt{Addrs: hosts, Username: username, Password: password}, nil
 	}

@@ -47,7 +47,7 @@ func TestRedisOptionErrors(t *testing.T) {
 		{"", "redis://u:hunter2@h", "", "REDIS_URL: want host:port"},
 		{"", "redis://a:1,b:2", "", "REDIS_URL: one host:port"},
 		{"", "redis-sentinel://u:hunter2@a:1", "", "REDIS_URL: redis-sentinel:// needs ?master=NAME"},
-		{"", "redis-cluster://a:1/2", "", "REDIS_URL: Redis Cluster has only database 0"},
+		{"", "redis-cluster://a:1/2", "", "REDIS_URL: a Redis Cluster has only database 0"},
 		{"", "redis://h:1", "/ca.pem", "OPSFLOW_REDIS_CA_FILE needs a rediss://"},
 		{"", "rediss://h:1", "/no/such/ca.pem", "OPSFLOW_REDIS_CA_FILE:"},
 	} {
