@@ -36,7 +36,7 @@ const redisCheckFlow = `{"schema":"opsflow/v1","name":"redis check","nodes":[
 	"edges":[{"from":"t","to":"l"}]}`
 
 // runThroughRedis opens an engine on redisURL (SQLite for the store), runs one flow to the end and
-// returns the run.
+// passes a cancel notice.
 func runThroughRedis(t *testing.T, redisURL, caFile string) {
 	t.Helper()
 	cfg := enginetest.Config(t, enginetest.Embedded)
@@ -58,6 +58,32 @@ func runThroughRedis(t *testing.T, redisURL, caFile string) {
 	}
 	if n, err := e.Queue.Workers(); err != nil || n != 1 {
 		t.Fatalf("live workers through %s: %d %v", redisURL, n, err)
+	}
+	// Cancel notices travel by pub/sub, through the same option.
+	got := make(chan string, 1)
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	go e.Queue.SubscribeCancels(ctx, cfg.Logger, func(id string) {
+		select {
+		case got <- id:
+		default:
+		}
+	})
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		if err := e.Queue.PublishCancel(ctx, "probe"); err != nil {
+			t.Fatalf("publish a cancel notice: %v", err)
+		}
+		select {
+		case id := <-got:
+			if id != "probe" {
+				t.Fatalf("cancel notice %q", id)
+			}
+			return
+		case <-time.After(100 * time.Millisecond): // the subscription may not be in place yet
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no cancel notice arrived")
+		}
 	}
 }
 
