@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -153,5 +154,29 @@ func TestExportNotFound(t *testing.T) {
 	code, stdout, _ := opsflow(t, "flows", "list")
 	if code != 0 || !strings.Contains(stdout, id) || !strings.Contains(stdout, "cli") {
 		t.Fatalf("flows list: %d %s", code, stdout)
+	}
+}
+
+// Every environment variable a command's flags name is in the README's configuration table.
+func TestSettingsDocumented(t *testing.T) {
+	cliEnv(t)
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, args := range [][]string{{"serve", "-h"}, {"worker", "-h"}, {"migrate", "-h"}, {"import", "-h"}, {"healthcheck", "-h"}} {
+		_, stdout, _ := opsflow(t, args...)
+		for _, m := range regexp.MustCompile(`\(((?:OPSFLOW|REDIS|DATABASE)_[A-Z_]+)\)`).FindAllStringSubmatch(stdout, -1) {
+			seen[m[1]] = true
+		}
+	}
+	if len(seen) < 15 {
+		t.Fatalf("found only %d settings in the commands' help: %v", len(seen), seen)
+	}
+	for name := range seen {
+		if !strings.Contains(string(readme), "| `"+name+"` |") {
+			t.Errorf("%s is not in the README's configuration table", name)
+		}
 	}
 }
