@@ -69,6 +69,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"serve", "extra"}, `serve takes no arguments, got "extra"`},
 		{[]string{"worker", "extra"}, `worker takes no arguments, got "extra"`},
 		{[]string{"docs", "extra"}, `docs takes no arguments`},
+		{[]string{"serve", "-addr", ""}, "serve needs a listen address"},
 		{[]string{"validate"}, "validate wants FILE"},
 		{[]string{"validate", "a.json", "b.json"}, "validate wants FILE"},
 		{[]string{"export"}, "export wants [flags] ID"},

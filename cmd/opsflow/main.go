@@ -152,6 +152,9 @@ func serverFlags(out io.Writer, args []string, withAPI bool) (*settings, error) 
 	if err := f.parse(args, 0); err != nil {
 		return nil, err
 	}
+	if withAPI && s.addr == "" {
+		return nil, f.usage("serve needs a listen address: -addr (OPSFLOW_ADDR), e.g. :8080")
+	}
 	return s, nil
 }
 
