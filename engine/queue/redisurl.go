@@ -27,6 +27,7 @@ import (
 //
 // Errors name the setting, for a one-line refusal at start.
 func RedisOption(addr, rawURL, caFile string) (asynq.RedisConnOpt, error) {
+	var opt asynq.RedisConnOpt // nil: the embedded queue
 	switch {
 	case addr != "" && rawURL != "":
 		return nil, errors.New("set REDIS_ADDR or REDIS_URL, not both")
@@ -34,26 +35,20 @@ func RedisOption(addr, rawURL, caFile string) (asynq.RedisConnOpt, error) {
 		if _, _, err := net.SplitHostPort(addr); err != nil {
 			return nil, fmt.Errorf("REDIS_ADDR must be host:port, not %q", addr)
 		}
-		if caFile != "" {
-			return nil, errors.New("OPSFLOW_REDIS_CA_FILE needs a rediss:// REDIS_URL (TLS)")
+		opt = asynq.RedisClientOpt{Addr: addr}
+	case rawURL != "":
+		var err error
+		if opt, err = parseRedisURL(rawURL); err != nil {
+			// The URL may hold a password: the message names the setting, never repeats its value.
+			return nil, fmt.Errorf("REDIS_URL: %w", err)
 		}
-		return asynq.RedisClientOpt{Addr: addr}, nil
-	case rawURL == "":
-		if caFile != "" {
-			return nil, errors.New("OPSFLOW_REDIS_CA_FILE needs a rediss:// REDIS_URL (TLS)")
-		}
-		return nil, nil
-	}
-	opt, err := parseRedisURL(rawURL)
-	if err != nil {
-		// The URL may hold a password: the message names the setting, never repeats its value.
-		return nil, fmt.Errorf("REDIS_URL: %w", err)
 	}
 	if caFile != "" {
 		o, ok := opt.(asynq.RedisClientOpt)
 		if !ok || o.TLSConfig == nil {
 			return nil, errors.New("OPSFLOW_REDIS_CA_FILE needs a rediss:// REDIS_URL (TLS)")
 		}
+		var err error
 		if o.TLSConfig.RootCAs, err = loadCAs(caFile); err != nil {
 			return nil, err
 		}

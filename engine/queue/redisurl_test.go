@@ -49,6 +49,8 @@ func TestRedisOptionErrors(t *testing.T) {
 		{"", "redis-sentinel://u:hunter2@a:1", "", "REDIS_URL: redis-sentinel:// needs ?master=NAME"},
 		{"", "redis-cluster://a:1/2", "", "REDIS_URL: a Redis Cluster has only database 0"},
 		{"", "redis://h:1", "/ca.pem", "OPSFLOW_REDIS_CA_FILE needs a rediss://"},
+		{"h:1", "", "/ca.pem", "OPSFLOW_REDIS_CA_FILE needs a rediss://"},
+		{"", "", "/ca.pem", "OPSFLOW_REDIS_CA_FILE needs a rediss://"},
 		{"", "rediss://h:1", "/no/such/ca.pem", "OPSFLOW_REDIS_CA_FILE:"},
 	} {
 		_, err := RedisOption(c.addr, c.url, c.ca)
