@@ -423,6 +423,9 @@ const taskMaxRetry = 25
 // deleted in a coming batch of writes (a row left behind is enqueued again harmlessly: the task
 // id is the same). Any that fail stay in the outbox for the dispatcher.
 func (e *Engine) enqueue(ctx context.Context, ds []store.Dispatch) {
+	if e.Queue == nil {
+		return // offline (a command-line tool): the outbox keeps them for a running process's dispatcher
+	}
 	var done []uint
 	for _, d := range ds {
 		if err := e.Queue.Enqueue(ctx, queue.Payload{RunID: d.RunID, Token: d.Token}, d.ProcessAt, taskMaxRetry); err != nil {

@@ -28,8 +28,11 @@ type Config struct {
 	DataDir string
 	// DatabaseURL selects Postgres ("postgres://..."); empty means SQLite in DataDir.
 	DatabaseURL string
-	// RedisAddr selects Redis (host:port); empty means the embedded queue.
-	RedisAddr string
+	// RedisAddr selects Redis (host:port); RedisURL does too, in any form queue.RedisOption reads
+	// (TLS, Sentinel, Cluster), with RedisCAFile for TLS. Neither: the embedded queue.
+	RedisAddr   string
+	RedisURL    string
+	RedisCAFile string
 	// QueueName is the asynq queue; empty means "runs". Deployments sharing one Redis need distinct names.
 	QueueName string
 	// SecretKey is the base64 AES-256 key for credentials. Empty: read or create DataDir/secret.key,
@@ -58,6 +61,9 @@ type Config struct {
 	StepTimeout time.Duration
 	// DBPoolSize bounds the Postgres connections of this process. Default: Concurrency + 20.
 	DBPoolSize int
+	// DBStatementTimeout makes Postgres cancel any statement running longer (its statement_timeout,
+	// set per connection). Zero: the server's own setting. Ignored by SQLite.
+	DBStatementTimeout time.Duration
 	// StartTimeout bounds how long Open keeps retrying Postgres and Redis (DefaultStartTimeout if 0;
 	// negative: one attempt).
 	StartTimeout time.Duration
@@ -136,14 +142,17 @@ func Open(cfg Config) (*Engine, error) {
 	if err := checkDatabaseURL(cfg.DatabaseURL); err != nil {
 		return nil, err
 	}
+	redisOpt, err := queue.RedisOption(cfg.RedisAddr, cfg.RedisURL, cfg.RedisCAFile)
+	if err != nil {
+		return nil, err
+	}
 	var key []byte
-	var err error
 	switch {
 	case cfg.SecretKey != "":
 		key, err = secret.ParseKey(cfg.SecretKey)
-	case cfg.RedisAddr != "":
+	case redisOpt != nil:
 		// API and worker processes on other machines must decrypt what this one encrypts.
-		err = errors.New("OPSFLOW_SECRET_KEY is required with REDIS_ADDR: every process must share it (generate one with: openssl rand -base64 32)")
+		err = errors.New("OPSFLOW_SECRET_KEY is required with REDIS_ADDR or REDIS_URL: every process must share it (generate one with: openssl rand -base64 32)")
 	default:
 		key, err = secret.LoadOrCreateKeyFile(filepath.Join(cfg.DataDir, "secret.key"))
 	}
@@ -180,7 +189,7 @@ func Open(cfg Config) (*Engine, error) {
 	if cfg.Offline {
 		return e, nil
 	}
-	q, err := openQueue(cfg)
+	q, err := openQueue(cfg, redisOpt)
 	if err != nil {
 		st.Close()
 		return nil, err

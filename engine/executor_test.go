@@ -318,7 +318,7 @@ func TestParkedRunsCostNothingUntilOverdue(t *testing.T) {
 // Only the embedded queue is flushed here: the shared Redis of the Postgres tests is never touched.
 func TestQueueRefilledAfterRedisLosesData(t *testing.T) {
 	e, runID := acceptedWithoutWorker(t, enginetest.Embedded)
-	rdb := redis.NewClient(&redis.Options{Addr: e.Queue.Opt.Addr})
+	rdb := e.Queue.Opt.MakeRedisClient().(redis.UniversalClient)
 	defer rdb.Close()
 	if err := rdb.FlushAll(context.Background()).Err(); err != nil {
 		t.Fatal(err)

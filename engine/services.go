@@ -322,6 +322,29 @@ func (e *Engine) CreateCredential(ctx context.Context, name, typ string, data ma
 	return c, nil
 }
 
+// ListCredentials lists the credentials by name, without their sealed secrets.
+func (e *Engine) ListCredentials(ctx context.Context) ([]store.Credential, error) {
+	var list []store.Credential
+	err := e.Store.DB.WithContext(ctx).Omit("ciphertext").Order("name").Find(&list).Error
+	return list, err
+}
+
+// DeleteCredential deletes a credential found by id or name and returns what it was.
+func (e *Engine) DeleteCredential(ctx context.Context, ref string) (*store.Credential, error) {
+	var c store.Credential
+	if err := e.Store.DB.WithContext(ctx).Omit("ciphertext").Scopes(store.ByRef(ref)).Take(&c).Error; err != nil {
+		return nil, store.NotFound(err)
+	}
+	res := e.Store.DB.WithContext(ctx).Where("id = ?", c.ID).Delete(&store.Credential{})
+	if res.Error != nil {
+		return nil, res.Error
+	}
+	if res.RowsAffected == 0 {
+		return nil, store.ErrNotFound // deleted meanwhile
+	}
+	return &c, nil
+}
+
 // UpdateCredential replaces a credential's name and, when data is non-nil, its secret.
 func (e *Engine) UpdateCredential(ctx context.Context, id, name string, data map[string]string) (*store.Credential, error) {
 	var c store.Credential

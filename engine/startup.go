@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hibiken/asynq"
+
 	"github.com/opsflow/opsflow/engine/queue"
 	"github.com/opsflow/opsflow/engine/secret"
 	"github.com/opsflow/opsflow/engine/store"
@@ -80,11 +82,11 @@ func openStore(cfg Config) (*store.Store, error) {
 	return st, nil
 }
 
-// openQueue connects to Redis (retrying) or starts the embedded queue.
-func openQueue(cfg Config) (*queue.Queue, error) {
+// openQueue connects to Redis (retrying) or, with no Redis option, starts the embedded queue.
+func openQueue(cfg Config, redis asynq.RedisConnOpt) (*queue.Queue, error) {
 	var q *queue.Queue
 	err := retryStart(cfg.Logger, "Redis", cfg.StartTimeout, never, func() (err error) {
-		q, err = queue.Open(queue.Config{RedisAddr: cfg.RedisAddr, Name: cfg.QueueName})
+		q, err = queue.Open(queue.Config{Redis: redis, Name: cfg.QueueName})
 		return err
 	})
 	return q, err
@@ -107,9 +109,13 @@ func Migrate(cfg Config) ([]store.Migration, error) {
 
 // connectStore connects to the database, retrying while it does not answer.
 func connectStore(cfg Config) (*store.Store, error) {
+	databaseURL, err := store.WithStatementTimeout(cfg.DatabaseURL, cfg.DBStatementTimeout)
+	if err != nil {
+		return nil, err
+	}
 	var st *store.Store
-	err := retryStart(cfg.Logger, "the database", cfg.StartTimeout, store.IsPermanentConnectError, func() (err error) {
-		st, err = store.Connect(cfg.DatabaseURL, cfg.DataDir, cfg.DBPoolSize)
+	err = retryStart(cfg.Logger, "the database", cfg.StartTimeout, store.IsPermanentConnectError, func() (err error) {
+		st, err = store.Connect(databaseURL, cfg.DataDir, cfg.DBPoolSize)
 		return err
 	})
 	return st, err

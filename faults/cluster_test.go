@@ -58,7 +58,7 @@ func newCluster(t *testing.T, bin string, pg *pgCluster, name string, counterURL
 	var env []string
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
-		if !strings.HasPrefix(k, "OPSFLOW_") && k != "DATABASE_URL" && k != "REDIS_ADDR" {
+		if !strings.HasPrefix(k, "OPSFLOW_") && k != "DATABASE_URL" && k != "REDIS_ADDR" && k != "REDIS_URL" {
 			env = append(env, kv)
 		}
 	}

@@ -1,25 +1,14 @@
-// Command opsflow runs the opsflow workflow engine.
-//
-//	opsflow serve            API + builder + worker in one process
-//	opsflow worker           workers only (needs DATABASE_URL and REDIS_ADDR)
-//	opsflow migrate          apply the pending database migrations
-//	opsflow validate FILE    check a flow document
-//	opsflow import FILE      store a flow document as a new flow (--publish to publish it)
-//	opsflow export ID        print a flow's document
-//	opsflow users create     add a user (-admin for the first admin)
-//	opsflow keys rotate      re-encrypt credentials under a new secret key
-//	opsflow docs             print the node reference
+// Command opsflow runs the opsflow workflow engine. "opsflow help" lists the commands (the table
+// below); "opsflow COMMAND -h" shows one command's usage and flags.
 package main
 
 import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"io/fs"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -43,234 +32,165 @@ import (
 	_ "github.com/opsflow/opsflow/nodes" // registers every node type
 )
 
-const usage = `opsflow — low-code workflows joining your CRM and payment systems
+// command is one "opsflow NAME ..." command: run gets the arguments after NAME and writes its
+// output to out (errors are returned; main prints them as one line).
+type command struct {
+	name, args, summary string
+	run                 func(args []string, out io.Writer) error
+}
 
-Usage:
-  opsflow serve     [flags]        run the API, the builder and a worker (http://localhost:8080)
-  opsflow worker    [flags]        run workers only (needs DATABASE_URL and REDIS_ADDR)
-  opsflow migrate   [flags]        apply the pending database migrations (serve and worker do too,
-                                   unless OPSFLOW_AUTO_MIGRATE=false)
-  opsflow validate  FILE           check a flow document and list every problem
-  opsflow import    [flags] FILE   store a flow document or template as a new flow (-publish to publish it;
-                                   -template ID imports from the gallery, with -param/-credential/-team)
-  opsflow export    [flags] ID     print a flow's document (-version N for an older one)
-  opsflow users     create [-admin | -role R] EMAIL
-                                   add a user (password from OPSFLOW_PASSWORD, or generated and printed)
-  opsflow keys      rotate         re-encrypt every credential under OPSFLOW_SECRET_KEY, reading
-                                   the old ones with OPSFLOW_SECRET_KEY_OLD
-  opsflow docs                     print the node reference (Markdown)
+// commands is the dispatch table, in the order "opsflow help" lists them. A new command is one
+// entry here and its code in a file of its own.
+var commands = []command{
+	{"serve", "[flags]", "run the API, the builder and a worker (http://localhost:8080)", serveCommand},
+	{"worker", "[flags]", "run workers only (needs DATABASE_URL and REDIS_ADDR or REDIS_URL)", workerCommand},
+	{"migrate", "[flags]", "apply the pending database migrations (serve and worker do too, unless OPSFLOW_AUTO_MIGRATE=false)", migrate},
+	{"validate", "FILE", "check a flow document and list every problem", validate},
+	{"import", "[flags] FILE", "store a flow document or template (or -template ID of the gallery) as a new flow", importFlow},
+	{"export", "[flags] ID", "print a flow's document", exportFlow},
+	{"flows", "list", "list the flows (ids for export)", flowsCommand},
+	{"runs", "list|retry|cancel", "list runs, retry failed ones, cancel running ones", runsCommand},
+	{"credentials", "list|create|delete", "manage credentials (secrets from stdin or a file, never echoed)", credentialsCommand},
+	{"users", "create", "add a user (password from OPSFLOW_PASSWORD, or generated and printed)", usersCommand},
+	{"keys", "rotate", "re-encrypt every credential under OPSFLOW_SECRET_KEY (old key in OPSFLOW_SECRET_KEY_OLD)", keysCommand},
+	{"healthcheck", "[-addr HOST:PORT]", "exit 0 if the local serve or worker answers ready, else 1 (container health checks)", healthcheckCommand},
+	{"docs", "", "print the node reference (Markdown)", docsCommand},
+}
 
-Run "opsflow serve -h" for the configuration flags; each has an environment variable.
-`
+// usage lists the commands of the table.
+func usage() string {
+	var b strings.Builder
+	b.WriteString("opsflow — low-code workflows joining your CRM and payment systems\n\nUsage:\n")
+	for _, c := range commands {
+		fmt.Fprintf(&b, "  opsflow %-11s %-22s %s\n", c.name, c.args, c.summary)
+	}
+	b.WriteString("\nRun \"opsflow COMMAND -h\" for a command's flags; each has an environment variable.\n")
+	return b.String()
+}
 
 func main() {
-	if len(os.Args) < 2 {
-		fmt.Fprint(os.Stderr, usage)
-		os.Exit(2)
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run executes one command line and returns the exit code: 0 done, 1 failed, 2 used wrongly.
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage())
+		return 2
+	}
+	name, rest := args[0], args[1:]
+	if name == "help" || name == "-h" || name == "-help" || name == "--help" {
+		if len(rest) == 0 {
+			fmt.Fprint(stdout, usage())
+			return 0
+		}
+		name, rest = rest[0], []string{"-h"} // opsflow help CMD: CMD's usage
 	}
 	var err error
-	switch cmd, args := os.Args[1], os.Args[2:]; cmd {
-	case "serve":
-		err = serve(args, true)
-	case "worker":
-		err = serve(args, false)
-	case "migrate":
-		err = migrate(args, os.Stdout)
-	case "validate":
-		err = validate(args, os.Stdout)
-	case "import":
-		err = importFlow(args, os.Stdout)
-	case "export":
-		err = exportFlow(args, os.Stdout)
-	case "users":
-		err = usersCommand(args, os.Stdout)
-	case "keys":
-		err = keysCommand(args, os.Stdout)
-	case "docs":
-		fmt.Print(node.Markdown())
-	case "help", "-h", "--help":
-		fmt.Print(usage)
-		return
-	default:
-		err = fmt.Errorf("unknown command %q (want serve, worker, migrate, validate, import, export, users, keys or docs)", cmd)
-	}
-	if err != nil {
-		var ex exitError
-		if errors.As(err, &ex) {
-			os.Exit(int(ex))
-		}
-		// One line, however many lines the cause had (drivers like to wrap theirs).
-		fmt.Fprintln(os.Stderr, "opsflow:", strings.Join(strings.Fields(err.Error()), " "))
-		os.Exit(1)
-	}
-}
-
-// exitError ends the program with a code after the command already printed why.
-type exitError int
-
-func (e exitError) Error() string { return "exit " + strconv.Itoa(int(e)) }
-
-// settings is the configuration shared by every command: flags that default to environment variables.
-type settings struct {
-	addr        string
-	dataDir     string
-	databaseURL string
-	redisAddr   string
-	concurrency int
-	logLevel    string
-	httpAllow   string
-	maxBody     int64
-	worker      bool
-	retention   string
-	stepTimeout string
-	dbPool      int
-	startWait   time.Duration
-	autoMigrate *bool // nil (settings made in tests): true
-	metricsAddr string
-	// metricsToken is OPSFLOW_METRICS_TOKEN, from the environment only (flags show in ps).
-	metricsToken string
-}
-
-func env(key, def string) string {
-	if v, ok := os.LookupEnv(key); ok && v != "" {
-		return v
-	}
-	return def
-}
-
-func (s *settings) register(fs *flag.FlagSet) error {
-	conc, err := strconv.Atoi(env("OPSFLOW_CONCURRENCY", "10"))
-	if err != nil || conc < 1 {
-		return fmt.Errorf("OPSFLOW_CONCURRENCY must be a positive whole number, not %q", os.Getenv("OPSFLOW_CONCURRENCY"))
-	}
-	maxBody, err := strconv.ParseInt(env("OPSFLOW_MAX_BODY_BYTES", strconv.Itoa(api.DefaultMaxBody)), 10, 64)
-	if err != nil || maxBody < 1 {
-		return fmt.Errorf("OPSFLOW_MAX_BODY_BYTES must be a positive whole number, not %q", os.Getenv("OPSFLOW_MAX_BODY_BYTES"))
-	}
-	dbPool, err := strconv.Atoi(env("OPSFLOW_DB_POOL", "0"))
-	if err != nil || dbPool < 0 {
-		return fmt.Errorf("OPSFLOW_DB_POOL must be a whole number, not %q", os.Getenv("OPSFLOW_DB_POOL"))
-	}
-	startWait, err := time.ParseDuration(env("OPSFLOW_START_TIMEOUT", engine.DefaultStartTimeout.String()))
-	if err != nil || startWait < 0 {
-		return fmt.Errorf("OPSFLOW_START_TIMEOUT must be a duration such as 60s or 0s, not %q", os.Getenv("OPSFLOW_START_TIMEOUT"))
-	}
-	autoMigrate, err := strconv.ParseBool(env("OPSFLOW_AUTO_MIGRATE", "true"))
-	if err != nil {
-		return fmt.Errorf("OPSFLOW_AUTO_MIGRATE must be true or false, not %q", os.Getenv("OPSFLOW_AUTO_MIGRATE"))
-	}
-	s.metricsToken = os.Getenv("OPSFLOW_METRICS_TOKEN")
-	if s.metricsToken != "" && len(s.metricsToken) < 16 {
-		return errors.New("OPSFLOW_METRICS_TOKEN must be at least 16 characters (generate one with: openssl rand -hex 24)")
-	}
-	fs.StringVar(&s.addr, "addr", env("OPSFLOW_ADDR", ":8080"), "listen address (OPSFLOW_ADDR)")
-	fs.StringVar(&s.dataDir, "data-dir", env("OPSFLOW_DATA_DIR", "./data"), "embedded default's files (OPSFLOW_DATA_DIR)")
-	fs.StringVar(&s.databaseURL, "database-url", env("DATABASE_URL", ""), "Postgres URL; empty uses SQLite in the data dir (DATABASE_URL)")
-	fs.StringVar(&s.redisAddr, "redis-addr", env("REDIS_ADDR", ""), "Redis host:port; empty uses the embedded queue (REDIS_ADDR)")
-	fs.IntVar(&s.concurrency, "concurrency", conc, "runs a worker executes at once (OPSFLOW_CONCURRENCY)")
-	fs.StringVar(&s.logLevel, "log-level", env("OPSFLOW_LOG_LEVEL", "info"), "debug, info, warn or error (OPSFLOW_LOG_LEVEL)")
-	fs.StringVar(&s.httpAllow, "http-allow", env("OPSFLOW_HTTP_ALLOW", ""), "comma-separated CIDRs outbound HTTP may reach although internal (OPSFLOW_HTTP_ALLOW)")
-	fs.Int64Var(&s.maxBody, "max-body-bytes", maxBody, "largest accepted request body (OPSFLOW_MAX_BODY_BYTES)")
-	fs.StringVar(&s.retention, "retention", env("OPSFLOW_RETENTION", "90d"), "how long finished runs and their events are kept, at least 7d (OPSFLOW_RETENTION)")
-	fs.StringVar(&s.stepTimeout, "step-timeout", env("OPSFLOW_STEP_TIMEOUT", "5m"), "longest one step may run unless its node sets step_timeout (OPSFLOW_STEP_TIMEOUT)")
-	fs.IntVar(&s.dbPool, "db-pool", dbPool, "Postgres connections of this process; 0: concurrency + 20 (OPSFLOW_DB_POOL)")
-	fs.DurationVar(&s.startWait, "start-timeout", startWait, "how long to keep retrying Postgres and Redis at start; 0s: one attempt (OPSFLOW_START_TIMEOUT)")
-	s.autoMigrate = fs.Bool("auto-migrate", autoMigrate, "apply pending database migrations at start; false: refuse to start until opsflow migrate ran (OPSFLOW_AUTO_MIGRATE)")
-	fs.StringVar(&s.metricsAddr, "metrics-addr", env("OPSFLOW_METRICS_ADDR", ""), "serve Prometheus /metrics on this address, never the API's; empty: off (OPSFLOW_METRICS_ADDR)")
-	fs.BoolVar(&s.worker, "worker", env("OPSFLOW_WORKER", "true") != "false", "serve: also execute runs in this process (OPSFLOW_WORKER)")
-	return nil
-}
-
-func (s *settings) logger() (*slog.Logger, error) {
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(s.logLevel)); err != nil {
-		return nil, fmt.Errorf("log level must be debug, info, warn or error, not %q", s.logLevel)
-	}
-	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level})), nil
-}
-
-func (s *settings) engineConfig(log *slog.Logger) (engine.Config, error) {
-	var allow []string
-	for _, c := range strings.Split(s.httpAllow, ",") {
-		if c = strings.TrimSpace(c); c != "" {
-			allow = append(allow, c)
+	found := false
+	for _, c := range commands {
+		if c.name == name {
+			found = true
+			err = c.run(rest, stdout)
+			break
 		}
 	}
-	var retention time.Duration // zero: the engine's default
-	if s.retention != "" {
-		var err error
-		if retention, err = compile.ParseDuration(s.retention); err != nil {
-			return engine.Config{}, fmt.Errorf("retention: %w", err)
-		}
+	if !found {
+		fmt.Fprintf(stderr, "opsflow: unknown command %q\n\n%s", name, usage())
+		return 2
 	}
-	var old []string
-	for _, k := range strings.Split(os.Getenv("OPSFLOW_SECRET_KEY_OLD"), ",") {
-		if k = strings.TrimSpace(k); k != "" {
-			old = append(old, k)
-		}
+	if err == nil {
+		return 0
 	}
-	var stepTimeout time.Duration // zero: the engine's default
-	if s.stepTimeout != "" {
-		var err error
-		if stepTimeout, err = compile.ParseDuration(s.stepTimeout); err != nil || stepTimeout <= 0 {
-			return engine.Config{}, fmt.Errorf("step timeout must be a positive duration such as 30s or 5m, not %q", s.stepTimeout)
-		}
+	var ex exitError
+	var ue *usageError
+	switch {
+	case errors.As(err, &ex):
+		return int(ex)
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "opsflow: %s\n\n%s", oneLine(ue.err.Error()), ue.usage)
+		return 2
 	}
-	startWait := s.startWait
-	if startWait == 0 {
-		startWait = -1 // engine.Config: negative is one attempt, zero the default
-	}
-	return engine.Config{
-		OldSecretKeys: old,
-		StartTimeout:  startWait, RequireMigrated: s.autoMigrate != nil && !*s.autoMigrate,
-		DataDir: s.dataDir, DatabaseURL: s.databaseURL, RedisAddr: s.redisAddr, SecretKey: os.Getenv("OPSFLOW_SECRET_KEY"),
-		HTTPAllow: allow, Concurrency: s.concurrency, Logger: log, QueueName: os.Getenv("OPSFLOW_QUEUE"), Retention: retention,
-		StepTimeout: stepTimeout, DBPoolSize: s.dbPool,
-	}, nil
+	fmt.Fprintln(stderr, "opsflow:", oneLine(err.Error()))
+	return 1
 }
 
-// parse reads flags after the environment; a bad value is one clear line.
-func parse(name string, args []string, extra func(*flag.FlagSet)) (*settings, *flag.FlagSet, error) {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+// oneLine joins a message's lines, however many the cause had (drivers like to wrap theirs).
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+func docsCommand(args []string, out io.Writer) error {
+	f := newFlags(out, "docs", "", "Print the node reference, every node type's fields, ports and outputs, as Markdown (docs/nodes.md)")
+	if err := f.parse(args, 0); err != nil {
+		return err
+	}
+	_, err := fmt.Fprint(out, node.Markdown())
+	return err
+}
+
+// serverFlags parses the flags of serve (withAPI) or worker.
+func serverFlags(out io.Writer, args []string, withAPI bool) (*settings, error) {
 	s := &settings{}
-	if err := s.register(fs); err != nil {
-		return nil, nil, err
+	var f *cmdFlags
+	if withAPI {
+		f = newFlags(out, "serve", "[flags]", "Run the API, the builder and (unless -worker=false) a worker in one process.")
+	} else {
+		f = newFlags(out, "worker", "[flags]", "Run a worker process: it executes runs from Redis and serves /healthz and /readyz on OPSFLOW_HEALTH_ADDR.")
 	}
-	if extra != nil {
-		extra(fs)
+	if err := s.storeFlags(f); err != nil {
+		return nil, err
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(os.Stdout)
-			fmt.Printf("Usage of opsflow %s:\n", name)
-			fs.PrintDefaults()
-			return nil, nil, exitError(0)
+	if err := s.queueFlags(f); err != nil {
+		return nil, err
+	}
+	if withAPI {
+		if err := s.httpFlags(f); err != nil {
+			return nil, err
 		}
-		return nil, nil, err
+	} else {
+		f.StringVar(&s.addr, "health-addr", env("OPSFLOW_HEALTH_ADDR", ""), "serve /healthz and /readyz here (e.g. :8081); empty: none (OPSFLOW_HEALTH_ADDR)")
 	}
-	return s, fs, nil
+	if err := f.parse(args, 0); err != nil {
+		return nil, err
+	}
+	if withAPI && s.addr == "" {
+		return nil, f.usage("serve needs a listen address: -addr (OPSFLOW_ADDR), e.g. :8080")
+	}
+	return s, nil
 }
 
-func serve(args []string, withAPI bool) error {
-	name := "serve"
-	if !withAPI {
-		name = "worker"
-	}
-	s, _, err := parse(name, args, nil)
+func serveCommand(args []string, out io.Writer) error {
+	s, err := serverFlags(out, args, true)
 	if err != nil {
 		return err
 	}
+	return serve(s, true)
+}
+
+func workerCommand(args []string, out io.Writer) error {
+	s, err := serverFlags(out, args, false)
+	if err != nil {
+		return err
+	}
+	return serve(s, false)
+}
+
+// serve runs a server process: with the API (serve) or a worker only; s.addr is where it listens
+// (the worker's health address, if any).
+func serve(s *settings, withAPI bool) error {
 	log, err := s.logger()
 	if err != nil {
 		return err
 	}
 	queue.LogRedisTo(log)
-	if !withAPI && (s.databaseURL == "" || s.redisAddr == "") {
-		return errors.New("worker needs DATABASE_URL and REDIS_ADDR (a separate worker must share the database and queue); for one process use: opsflow serve")
+	redisOpt, err := queue.RedisOption(s.redisAddr, s.redisURL, s.redisCAFile)
+	if err != nil {
+		return err
 	}
-	if withAPI && !s.worker && s.redisAddr == "" {
-		return errors.New("-worker=false needs REDIS_ADDR: with the embedded queue only this process can execute runs")
+	if !withAPI && (s.databaseURL == "" || !s.externalQueue()) {
+		return errors.New("worker needs DATABASE_URL and REDIS_ADDR or REDIS_URL (a separate worker must share the database and queue); for one process use: opsflow serve")
+	}
+	if withAPI && !s.worker && !s.externalQueue() {
+		return errors.New("OPSFLOW_WORKER=false (-worker=false) needs REDIS_ADDR or REDIS_URL: with the embedded queue only this process can execute runs")
 	}
 	cfg, err := s.engineConfig(log)
 	if err != nil {
@@ -287,17 +207,22 @@ func serve(args []string, withAPI bool) error {
 	}
 	// Nothing may run before this process knows it is the only one on its data directory and its
 	// port: a second serve would otherwise recover (and so repeat) the first one's runs.
-	if s.databaseURL == "" || s.redisAddr == "" {
+	if s.databaseURL == "" || !s.externalQueue() {
 		lock, err := lockDataDir(s.dataDir)
 		if err != nil {
 			return err
 		}
 		defer lock.Close()
 	}
+	if s.usesDataDir() {
+		if err := checkDataDir(s.dataDir); err != nil {
+			return err
+		}
+	}
 	var srv *http.Server
 	var handler startingHandler
 	errc := make(chan error, 1)
-	if withAPI {
+	if s.addr != "" { // the API's port, or the worker's health port
 		ln, err := net.Listen("tcp", s.addr)
 		if err != nil {
 			return fmt.Errorf("cannot listen on %s: %w", s.addr, err)
@@ -329,8 +254,15 @@ func serve(args []string, withAPI bool) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if !withAPI {
-		log.Info("opsflow worker started", "concurrency", s.concurrency)
-		<-ctx.Done()
+		if srv != nil {
+			handler.ready(api.Health(e, log))
+		}
+		log.Info("opsflow worker started", "concurrency", s.concurrency, "queue", queue.Describe(redisOpt), "health_addr", s.addr)
+		select {
+		case err := <-errc:
+			return fmt.Errorf("serving health checks on %s: %w", s.addr, err)
+		case <-ctx.Done():
+		}
 		log.Info("shutting down")
 		return nil
 	}
@@ -350,8 +282,8 @@ func serve(args []string, withAPI bool) error {
 	if s.databaseURL != "" {
 		storeKind = "postgres"
 	}
-	if s.redisAddr != "" {
-		queueKind = "redis " + s.redisAddr
+	if redisOpt != nil {
+		queueKind = "redis " + queue.Describe(redisOpt)
 	}
 	log.Info("opsflow listening", "addr", s.addr, "url", "http://"+displayAddr(s.addr), "store", storeKind, "queue", queueKind, "api_tokens", len(tokens))
 	select {
@@ -388,12 +320,18 @@ func (h *startingHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // migrate applies the pending database migrations: the explicit upgrade step.
 func migrate(args []string, out io.Writer) error {
-	s, fs, err := parse("migrate", args, nil)
-	if err != nil {
+	s := &settings{}
+	f := newFlags(out, "migrate", "[flags]", "Apply the pending database migrations and print them (the explicit upgrade step).")
+	if err := s.storeFlags(f); err != nil {
 		return err
 	}
-	if fs.NArg() != 0 {
-		return errors.New("usage: opsflow migrate [flags]")
+	if err := f.parse(args, 0); err != nil {
+		return err
+	}
+	if s.databaseURL == "" {
+		if err := checkDataDir(s.dataDir); err != nil {
+			return err
+		}
 	}
 	log, err := s.logger()
 	if err != nil {
@@ -432,9 +370,11 @@ func readFlowFile(path string) (*flow.Flow, error) {
 }
 
 func validate(args []string, out io.Writer) error {
-	if len(args) != 1 {
-		return errors.New("usage: opsflow validate FILE")
+	fl := newFlags(out, "validate", "FILE", "Check a flow document offline: list every problem, exit 1 if there is any.")
+	if err := fl.parse(args, 1); err != nil {
+		return err
 	}
+	args = fl.Args()
 	f, err := readFlowFile(args[0])
 	if err != nil {
 		return err
@@ -454,19 +394,6 @@ func validate(args []string, out io.Writer) error {
 	return nil
 }
 
-func offlineEngine(s *settings) (*engine.Engine, error) {
-	log, err := s.logger()
-	if err != nil {
-		return nil, err
-	}
-	cfg, err := s.engineConfig(log)
-	if err != nil {
-		return nil, err
-	}
-	cfg.Offline = true
-	return engine.Open(cfg)
-}
-
 // pairs collects repeated -flag key=value options.
 type pairs map[string]string
 
@@ -484,18 +411,22 @@ func importFlow(args []string, out io.Writer) error {
 	var publish bool
 	var name, galleryID string
 	params, creds, teams := pairs{}, pairs{}, pairs{}
-	s, fs, err := parse("import", args, func(fs *flag.FlagSet) {
-		fs.BoolVar(&publish, "publish", false, "publish the imported flow")
-		fs.StringVar(&name, "name", "", "name of the new flow (templates)")
-		fs.StringVar(&galleryID, "template", "", "import this template of the built-in gallery instead of a FILE")
-		fs.Var(params, "param", "template parameter name=value (repeatable)")
-		fs.Var(creds, "credential", "map a template's credential to a stored one: need=name-or-id (repeatable)")
-		fs.Var(teams, "team", "map a template's team to a stored one: need=name-or-id (repeatable)")
-	})
-	if err != nil {
+	s := &settings{}
+	fs := newFlags(out, "import", "[flags] (FILE | -template ID)", "Store a flow document, or a template (a file or -template from the built-in gallery), as a new flow and print its id.")
+	fs.BoolVar(&publish, "publish", false, "publish the imported flow")
+	fs.StringVar(&name, "name", "", "name of the new flow")
+	fs.StringVar(&galleryID, "template", "", "import this template of the built-in gallery instead of a FILE")
+	fs.Var(params, "param", "template parameter name=value (repeatable)")
+	fs.Var(creds, "credential", "map a template's credential to a stored one: need=name-or-id (repeatable)")
+	fs.Var(teams, "team", "map a template's team to a stored one: need=name-or-id (repeatable)")
+	if err := s.storeFlags(fs); err != nil {
+		return err
+	}
+	if err := fs.parse(args, -1); err != nil {
 		return err
 	}
 	var raw []byte
+	var err error
 	switch {
 	case galleryID != "" && fs.NArg() == 0:
 	case galleryID == "" && fs.NArg() == 1:
@@ -503,7 +434,7 @@ func importFlow(args []string, out io.Writer) error {
 			return err
 		}
 	default:
-		return errors.New("usage: opsflow import [-publish] [-name N] [-param k=v] [-credential need=ref] [-team need=ref] (FILE | -template ID)")
+		return fs.usage("import wants one FILE, or -template ID without a FILE")
 	}
 	var tmpl *template.Template
 	var f *flow.Flow
@@ -587,19 +518,28 @@ func paramValue(t *template.Template, name, v string) any {
 
 func exportFlow(args []string, out io.Writer) error {
 	var version int
-	s, fs, err := parse("export", args, func(fs *flag.FlagSet) { fs.IntVar(&version, "version", 0, "version to export (default: latest)") })
-	if err != nil {
+	s := &settings{}
+	fs := newFlags(out, "export", "[flags] ID", "Print a flow's document (the ids: opsflow flows list).")
+	fs.IntVar(&version, "version", 0, "version to export (default: latest)")
+	if err := s.storeFlags(fs); err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
-		return errors.New("usage: opsflow export [-version N] ID")
+	if err := fs.parse(args, 1); err != nil {
+		return err
 	}
 	e, err := offlineEngine(s)
 	if err != nil {
 		return err
 	}
 	defer e.Close()
-	b, err := e.ExportFlow(context.Background(), fs.Arg(0), version)
+	ctx, id := context.Background(), fs.Arg(0)
+	b, err := e.ExportFlow(ctx, id, version)
+	if errors.Is(err, store.ErrNotFound) {
+		if info, ferr := e.GetFlow(ctx, id, 0); ferr == nil {
+			return fmt.Errorf("flow %s has no version %d (its versions are 1 to %d)", id, version, info.Flow.LatestVersion)
+		}
+		return fmt.Errorf("no flow with id %q in %s; list the flows and their ids with: opsflow flows list", id, s.storeName())
+	}
 	if err != nil {
 		return err
 	}

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -22,29 +21,31 @@ var cliActor = auth.Actor{Kind: "system", ID: "cli", Name: "opsflow command line
 // usersCommand: opsflow users create [-admin | -role R] [-name N] EMAIL. The password comes from
 // OPSFLOW_PASSWORD (never a flag: flags show in ps) or is generated and printed once.
 func usersCommand(args []string, out io.Writer) error {
-	if len(args) == 0 || args[0] != "create" {
-		return errors.New("usage: opsflow users create [-admin | -role admin|editor|operator|viewer] [-name NAME] EMAIL")
-	}
+	return subcommands(out, "users", args, map[string]func([]string, io.Writer) error{"create": createUser})
+}
+
+func createUser(args []string, out io.Writer) error {
 	var admin bool
 	var role, name string
-	s, fs, err := parse("users create", args[1:], func(fs *flag.FlagSet) {
-		fs.BoolVar(&admin, "admin", false, "make the user an admin (same as -role admin)")
-		fs.StringVar(&role, "role", "", "admin, editor, operator or viewer")
-		fs.StringVar(&name, "name", "", "the user's name")
-	})
-	if err != nil {
+	s := &settings{}
+	fs := newFlags(out, "users create", "[-admin | -role R] [-name NAME] EMAIL",
+		"Add a user. The password comes from OPSFLOW_PASSWORD (never a flag: flags show in ps), or is generated and printed once.")
+	fs.BoolVar(&admin, "admin", false, "make the user an admin (same as -role admin)")
+	fs.StringVar(&role, "role", "", "admin, editor, operator or viewer")
+	fs.StringVar(&name, "name", "", "the user's name")
+	if err := s.storeFlags(fs); err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
-		return errors.New("usage: opsflow users create [-admin | -role R] [-name NAME] EMAIL")
+	if err := fs.parse(args, 1); err != nil {
+		return err
 	}
 	switch {
 	case admin && role != "" && role != store.RoleAdmin:
-		return errors.New("-admin and -role " + role + " contradict each other")
+		return fs.usage("-admin and -role %s contradict each other", role)
 	case admin:
 		role = store.RoleAdmin
 	case role == "":
-		return errors.New("say which role: -admin or -role editor|operator|viewer")
+		return fs.usage("say which role: -admin or -role editor|operator|viewer")
 	}
 	password, generated := os.Getenv("OPSFLOW_PASSWORD"), false
 	if password == "" {
@@ -82,11 +83,17 @@ func newPassword() string {
 // keysCommand: opsflow keys rotate re-seals every credential under OPSFLOW_SECRET_KEY, reading
 // those still under OPSFLOW_SECRET_KEY_OLD.
 func keysCommand(args []string, out io.Writer) error {
-	if len(args) == 0 || args[0] != "rotate" {
-		return errors.New("usage: opsflow keys rotate   (with OPSFLOW_SECRET_KEY=new key and OPSFLOW_SECRET_KEY_OLD=old key)")
+	return subcommands(out, "keys", args, map[string]func([]string, io.Writer) error{"rotate": rotateKeys})
+}
+
+func rotateKeys(args []string, out io.Writer) error {
+	s := &settings{}
+	fs := newFlags(out, "keys rotate", "[flags]",
+		"Re-encrypt every credential under OPSFLOW_SECRET_KEY (the new key), reading those under OPSFLOW_SECRET_KEY_OLD (the old one).")
+	if err := s.storeFlags(fs); err != nil {
+		return err
 	}
-	s, _, err := parse("keys rotate", args[1:], nil)
-	if err != nil {
+	if err := fs.parse(args, 0); err != nil {
 		return err
 	}
 	if os.Getenv("OPSFLOW_SECRET_KEY") == "" || os.Getenv("OPSFLOW_SECRET_KEY_OLD") == "" {

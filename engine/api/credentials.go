@@ -12,8 +12,8 @@ import (
 )
 
 func (s *Server) listCredentials(c *gin.Context) {
-	var list []store.Credential
-	if err := s.e.Store.DB.WithContext(c.Request.Context()).Omit("ciphertext").Order("name").Find(&list).Error; err != nil {
+	list, err := s.e.ListCredentials(c.Request.Context())
+	if err != nil {
 		s.failErr(c, err)
 		return
 	}
@@ -74,10 +74,13 @@ func (s *Server) updateCredential(c *gin.Context) {
 }
 
 func (s *Server) deleteCredential(c *gin.Context) {
-	var old store.Credential
-	s.e.Store.DB.WithContext(c.Request.Context()).Select("name", "type").Where("id = ?", c.Param("id")).Take(&old)
-	note(c, auth.Entry{ObjectName: old.Name, Diff: gin.H{"type": old.Type}})
-	s.deleteByID(c, &store.Credential{})
+	old, err := s.e.DeleteCredential(c.Request.Context(), c.Param("id"))
+	if err != nil {
+		s.failErr(c, err)
+		return
+	}
+	note(c, auth.Entry{ObjectID: old.ID, ObjectName: old.Name, Diff: gin.H{"type": old.Type}})
+	c.Status(http.StatusNoContent)
 }
 
 func (s *Server) credentialTypes(c *gin.Context) {

@@ -71,10 +71,10 @@ func New(e *engine.Engine, opt Options) http.Handler {
 	})
 	r.NoRoute(s.noRoute)
 
-	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	r.GET("/healthz", healthz)
 	r.GET("/readyz", s.ready)
 	open := r.Group("/api/v1")
-	open.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	open.GET("/healthz", healthz)
 	open.GET("/readyz", s.ready)
 	open.GET("/openapi.json", s.openAPI)
 	open.GET("/schema/flow.json", s.flowSchema)

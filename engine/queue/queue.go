@@ -1,5 +1,5 @@
-// Package queue hands runs to workers through asynq. With a Redis address it uses that Redis;
-// without one it starts an in-process Redis-compatible server (miniredis) so the embedded default
+// Package queue hands runs to workers through asynq. With a Redis connection option it uses that
+// Redis (one server, Sentinel or Cluster); without one it starts an in-process Redis-compatible server (miniredis) so the embedded default
 // runs exactly the same asynq code path.
 package queue
 
@@ -30,18 +30,15 @@ type Payload struct {
 
 // Config of the queue. The zero value is the embedded default.
 type Config struct {
-	// RedisAddr is host:port of Redis; empty starts an in-process server.
-	RedisAddr string
-	// RedisPassword and RedisDB select the Redis database.
-	RedisPassword string
-	RedisDB       int
+	// Redis is how to reach Redis (see RedisOption); nil starts an in-process server.
+	Redis asynq.RedisConnOpt
 	// Name is the asynq queue name; "" means DefaultName. Deployments sharing one Redis use different names.
 	Name string
 }
 
 // Queue is a connection to the task queue.
 type Queue struct {
-	Opt       asynq.RedisClientOpt
+	Opt       asynq.RedisConnOpt // every Redis client of the queue is made from this one option
 	Client    *asynq.Client
 	Inspector *asynq.Inspector
 	Embedded  bool
@@ -52,16 +49,16 @@ type Queue struct {
 
 // Open connects to Redis, or starts the embedded server.
 func Open(cfg Config) (*Queue, error) {
-	q := &Queue{Opt: asynq.RedisClientOpt{Addr: cfg.RedisAddr, Password: cfg.RedisPassword, DB: cfg.RedisDB}, Name: cfg.Name}
+	q := &Queue{Opt: cfg.Redis, Name: cfg.Name}
 	if q.Name == "" {
 		q.Name = DefaultName
 	}
-	if cfg.RedisAddr == "" {
+	if cfg.Redis == nil {
 		q.mini = miniredis.NewMiniRedis()
 		if err := q.mini.Start(); err != nil {
 			return nil, fmt.Errorf("cannot start embedded queue: %w", err)
 		}
-		q.Opt.Addr = q.mini.Addr()
+		q.Opt = asynq.RedisClientOpt{Addr: q.mini.Addr()}
 		q.Embedded = true
 	}
 	q.Client = asynq.NewClient(q.Opt)
@@ -69,7 +66,7 @@ func Open(cfg Config) (*Queue, error) {
 	q.rdb = q.Opt.MakeRedisClient().(redis.UniversalClient)
 	if err := q.Ping(); err != nil {
 		q.Close()
-		return nil, fmt.Errorf("cannot reach Redis at %s: %w", cfg.RedisAddr, err)
+		return nil, fmt.Errorf("cannot reach Redis at %s: %w", Describe(q.Opt), err)
 	}
 	return q, nil
 }

@@ -3,8 +3,10 @@ package store
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -72,6 +74,23 @@ func Connect(databaseURL, dataDir string, poolSize int) (*Store, error) {
 		return nil, fmt.Errorf("cannot open database: %w", err)
 	}
 	return &Store{DB: db}, nil
+}
+
+// WithStatementTimeout adds Postgres's statement_timeout to a postgres:// URL as a connection
+// parameter (pgx sends unknown URL parameters to the server at connect), so it holds on every
+// pooled connection. Zero, or SQLite (no URL), leaves the URL as it is.
+func WithStatementTimeout(databaseURL string, d time.Duration) (string, error) {
+	if d <= 0 || databaseURL == "" {
+		return databaseURL, nil
+	}
+	u, err := url.Parse(databaseURL)
+	if err != nil {
+		return "", errors.New("DATABASE_URL is not a valid URL") // it may hold a password: not repeated
+	}
+	q := u.Query()
+	q.Set("statement_timeout", strconv.FormatInt(max(d.Milliseconds(), 1), 10))
+	u.RawQuery = q.Encode()
+	return u.String(), nil
 }
 
 // IsPermanentConnectError reports whether a failed Connect will fail the same way however often it
