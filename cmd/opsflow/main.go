@@ -86,6 +86,8 @@ func main() {
 		err = usersCommand(args, os.Stdout)
 	case "keys":
 		err = keysCommand(args, os.Stdout)
+	case "sandbox":
+		err = sandboxCommand(args, os.Stdout)
 	case "docs":
 		fmt.Print(node.Markdown())
 	case "help", "-h", "--help":

@@ -62,6 +62,7 @@ type Sandbox struct {
 
 	mu      sync.Mutex
 	reqs    []Request
+	sms     []url.Values // forms of the messages the Twilio stand-in accepted
 	mails   []Mail
 	answers map[string]string // "METHOD /path" → JSON body, set by Answer
 }
@@ -123,13 +124,9 @@ func (s *Sandbox) Requests(pathPart string) []Request {
 
 // Messages returns the form of every SMS the Twilio stand-in accepted.
 func (s *Sandbox) Messages() []url.Values {
-	var out []url.Values
-	for _, r := range s.Requests("/Messages.json") {
-		if f, err := url.ParseQuery(r.Body); err == nil && r.Provider == "twilio" {
-			out = append(out, f)
-		}
-	}
-	return out
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]url.Values(nil), s.sms...)
 }
 
 // MailTo returns the messages sent to an address.
@@ -210,7 +207,11 @@ func (s *Sandbox) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	switch req.Provider {
 	case "twilio":
-		serveTwilio(w, r, body, n)
+		if sent := serveTwilio(w, r, body, n); sent != nil {
+			s.mu.Lock()
+			s.sms = append(s.sms, sent)
+			s.mu.Unlock()
+		}
 	case "stripe":
 		if !strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ") {
 			w.WriteHeader(http.StatusUnauthorized)
@@ -270,38 +271,39 @@ func provider(path string) string {
 
 // serveTwilio checks a Messages API call as Twilio documents it (POST, Basic auth with the
 // account SID of the path, form body with To, Body and From or MessagingServiceSid) and answers
-// 201 with the message resource, or Twilio's error for what is wrong.
-func serveTwilio(w http.ResponseWriter, r *http.Request, body []byte, n int) {
+// 201 with the message resource, or Twilio's error for what is wrong. It returns the form of an
+// accepted message.
+func serveTwilio(w http.ResponseWriter, r *http.Request, body []byte, n int) url.Values {
 	m := twilioMessages.FindStringSubmatch(r.URL.Path)
 	user, pass, ok := r.BasicAuth()
 	switch {
 	case r.Method != http.MethodPost || m == nil:
 		w.WriteHeader(http.StatusNotFound)
 		io.WriteString(w, `{"code":20404,"message":"The requested resource was not found","status":404}`)
-		return
+		return nil
 	case !ok || user != m[1] || pass == "":
 		w.WriteHeader(http.StatusUnauthorized)
 		io.WriteString(w, `{"code":20003,"message":"Authenticate","status":401}`)
-		return
+		return nil
 	case r.Header.Get("Content-Type") != "application/x-www-form-urlencoded":
 		w.WriteHeader(http.StatusBadRequest)
 		io.WriteString(w, `{"code":21000,"message":"The request body must be form-encoded","status":400}`)
-		return
+		return nil
 	}
 	f, err := url.ParseQuery(string(body))
 	switch {
 	case err != nil || f.Get("To") == "":
 		w.WriteHeader(http.StatusBadRequest)
 		io.WriteString(w, `{"code":21604,"message":"A 'To' phone number is required.","status":400}`)
-		return
+		return nil
 	case f.Get("From") == "" && f.Get("MessagingServiceSid") == "":
 		w.WriteHeader(http.StatusBadRequest)
 		io.WriteString(w, `{"code":21603,"message":"A 'From' phone number is required.","status":400}`)
-		return
+		return nil
 	case f.Get("Body") == "":
 		w.WriteHeader(http.StatusBadRequest)
 		io.WriteString(w, `{"code":21602,"message":"Message body is required.","status":400}`)
-		return
+		return nil
 	}
 	w.WriteHeader(http.StatusCreated)
 	json.NewEncoder(w).Encode(map[string]any{
@@ -309,6 +311,7 @@ func serveTwilio(w http.ResponseWriter, r *http.Request, body []byte, n int) {
 		"messaging_service_sid": f.Get("MessagingServiceSid"), "body": f.Get("Body"), "account_sid": m[1], "api_version": "2010-04-01",
 		"date_created": time.Now().UTC().Format(time.RFC1123Z), "num_segments": "1", "direction": "outbound-api",
 	})
+	return f
 }
 
 // serveStripe answers the Stripe calls the nodes make: Checkout Sessions (action.payment_link),
