@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -65,6 +66,12 @@ type Sandbox struct {
 	sms     []url.Values // forms of the messages the Twilio stand-in accepted
 	mails   []Mail
 	answers map[string]string // "METHOD /path" → JSON body, set by Answer
+	failure *failure          // set by FailWith
+}
+
+type failure struct {
+	status int
+	body   string
 }
 
 // Start listens on both addresses and serves until Close.
@@ -85,7 +92,7 @@ func Start(opt Options) (*Sandbox, error) {
 		return nil, fmt.Errorf("sandbox SMTP: %w", err)
 	}
 	s := &Sandbox{URL: "http://" + hl.Addr().String(), SMTPAddr: sl.Addr().String(), opt: opt, answers: map[string]string{}}
-	s.httpSrv = &http.Server{Handler: http.HandlerFunc(s.serveHTTP), ReadHeaderTimeout: 10 * time.Second}
+	s.httpSrv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
 	s.smtpSrv = smtp.NewServer(smtpBackend{s})
 	s.smtpSrv.Domain = "localhost"
 	s.smtpSrv.AllowInsecureAuth = true // loopback only; the email node refuses plain-text AUTH elsewhere
@@ -107,6 +114,17 @@ func (s *Sandbox) Answer(method, path, body string) {
 	s.mu.Lock()
 	s.answers[method+" "+path] = body
 	s.mu.Unlock()
+}
+
+// FailWith makes every following HTTP request (still recorded) answer status with body, as a
+// provider that is down or refuses; FailWith(0, "") ends it.
+func (s *Sandbox) FailWith(status int, body string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failure = nil
+	if status != 0 {
+		s.failure = &failure{status, body}
+	}
 }
 
 // Requests returns the HTTP requests whose path contains pathPart, oldest first.
@@ -185,7 +203,8 @@ func (r Request) MaskedTarget() string {
 
 var twilioMessages = regexp.MustCompile(`^/2010-04-01/Accounts/(AC[0-9A-Za-z]+)/Messages\.json$`)
 
-func (s *Sandbox) serveHTTP(w http.ResponseWriter, r *http.Request) {
+// ServeHTTP answers as the provider the path belongs to.
+func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodGet && r.URL.Path == "/_sandbox/requests" {
 		s.serveRecord(w)
 		return
@@ -196,11 +215,17 @@ func (s *Sandbox) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	s.reqs = append(s.reqs, req)
 	n := len(s.reqs)
 	canned, isCanned := s.answers[r.Method+" "+r.URL.Path]
+	fail := s.failure
 	s.mu.Unlock()
 	if s.opt.OnRequest != nil {
 		s.opt.OnRequest(req)
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if fail != nil {
+		w.WriteHeader(fail.status)
+		io.WriteString(w, fail.body)
+		return
+	}
 	if isCanned {
 		io.WriteString(w, canned)
 		return
@@ -218,7 +243,7 @@ func (s *Sandbox) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			io.WriteString(w, `{"error":{"type":"invalid_request_error","message":"You did not provide an API key."}}`)
 			return
 		}
-		serveStripe(w, r.Method, r.URL.Path, n)
+		serveStripe(w, r.Method, r.URL.Path, string(body), n)
 	case "einvoice":
 		serveEInvoice(w, r.Method, string(body))
 	case "hubspot":
@@ -317,14 +342,14 @@ func serveTwilio(w http.ResponseWriter, r *http.Request, body []byte, n int) url
 // serveStripe answers the Stripe calls the nodes make: Checkout Sessions (action.payment_link),
 // Invoicing (action.invoice) and the charge list (action.reconcile), each in Stripe's format.
 // Invoicing is one fixed invoice, in_T1, that goes draft → open → paid.
-func serveStripe(w http.ResponseWriter, method, path string, n int) {
+func serveStripe(w http.ResponseWriter, method, path, body string, n int) {
 	inv := func(status string, extra string) string {
 		return `{"id":"in_T1","object":"invoice","customer":"cus_T1","currency":"cny","status":"` + status + `","number":"ACME-0001","total":259900,"total_excluding_tax":230000,` +
 			`"invoice_pdf":"https://pay.stripe.com/invoice/acct_1/in_T1/pdf","hosted_invoice_url":"https://invoice.stripe.com/i/acct_1/in_T1","metadata":{` + extra + `}}`
 	}
 	switch {
 	case method == "POST" && path == "/v1/checkout/sessions":
-		fmt.Fprintf(w, `{"id":"cs_test_%d","object":"checkout.session","url":"https://checkout.stripe.com/c/pay/cs_test_%d","status":"open","payment_status":"unpaid","mode":"payment"}`, n, n)
+		json.NewEncoder(w).Encode(checkoutSession(body, n))
 	case method == "GET" && (path == "/v1/invoices/search"):
 		io.WriteString(w, `{"object":"search_result","data":[],"has_more":false}`)
 	case method == "GET" && (path == "/v1/customers" || path == "/v1/charges"):
@@ -347,6 +372,30 @@ func serveStripe(w http.ResponseWriter, method, path string, n int) {
 		w.WriteHeader(http.StatusNotFound)
 		fmt.Fprintf(w, `{"error":{"type":"invalid_request_error","message":"Unrecognized request URL (%s: %s)."}}`, method, path)
 	}
+}
+
+// checkoutSession is the Checkout Session Stripe creates from a form: its total is the sum of
+// the line items' unit_amount × quantity.
+func checkoutSession(body string, n int) map[string]any {
+	f, _ := url.ParseQuery(body)
+	var total int64
+	for i := 0; ; i++ {
+		item := fmt.Sprintf("line_items[%d]", i)
+		amount, err := strconv.ParseInt(f.Get(item+"[price_data][unit_amount]"), 10, 64)
+		if err != nil {
+			break
+		}
+		qty, err := strconv.ParseInt(f.Get(item+"[quantity]"), 10, 64)
+		if err != nil {
+			qty = 1
+		}
+		total += amount * qty
+	}
+	id := fmt.Sprintf("cs_test_%d", n)
+	return map[string]any{"id": id, "object": "checkout.session", "url": "https://checkout.stripe.com/c/pay/" + id,
+		"status": "open", "payment_status": "unpaid", "mode": f.Get("mode"), "amount_total": total,
+		"currency": f.Get("line_items[0][price_data][currency]"), "client_reference_id": f.Get("client_reference_id"),
+		"customer_email": f.Get("customer_email"), "expires_at": time.Now().Add(24 * time.Hour).Unix()}
 }
 
 // serveEInvoice answers the Chinese VAT e-invoice API (action.invoice with cn_einvoice): no
