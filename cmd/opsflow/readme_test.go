@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -42,8 +41,8 @@ func TestReadmeWalkthrough(t *testing.T) {
 	}
 
 	bin := filepath.Join(t.TempDir(), "opsflow")
-	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if out, err := exec.Command(goTool, "build", "-o", bin, ".").CombinedOutput(); err != nil {
+	// go test puts its own go first on PATH.
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	sandboxAddr, smtpAddr, apiAddr := freeAddr(t), freeAddr(t), freeAddr(t)
