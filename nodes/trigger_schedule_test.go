@@ -82,34 +82,38 @@ func TestScheduleCatchUpAfterDowntime(t *testing.T) {
 	for _, b := range enginetest.Backends() {
 		t.Run(string(b), func(t *testing.T) {
 			// Missed fire times are counted back from the first pass of the starting process, which
-			// the test learns after the fact (the mark it records); hourly ones use the hour now.
+			// the test learns after the fact (the mark it records), so an hour or minute that turns
+			// meanwhile changes what is expected, not whether the test passes.
 			now := time.Now().UTC()
 			hour := now.Truncate(time.Hour)
-			hours := func(from, to int) func(time.Time) []time.Time { // hour + from h … hour + to h
-				return func(time.Time) (out []time.Time) {
-					for i := from; i <= to; i++ {
-						out = append(out, hour.Add(time.Duration(i)*time.Hour))
+			hoursFrom := func(first time.Time) func(time.Time) []time.Time { // first … the pass's hour
+				return func(pass time.Time) (out []time.Time) {
+					for h := first; !h.After(pass); h = h.Add(time.Hour) {
+						out = append(out, h)
 					}
 					return out
 				}
 			}
-			lastHundredMinutes := func(pass time.Time) (out []time.Time) {
-				for i := node.MaxCatchUpRuns - 1; i >= 0; i-- {
-					out = append(out, pass.Truncate(time.Minute).Add(-time.Duration(i)*time.Minute))
+			latest := func(n int, every time.Duration) func(time.Time) []time.Time { // the n fire times up to the pass
+				return func(pass time.Time) (out []time.Time) {
+					for i := n - 1; i >= 0; i-- {
+						out = append(out, pass.Truncate(every).Add(-time.Duration(i)*every))
+					}
+					return out
 				}
-				return out
 			}
+			none := func(time.Time) []time.Time { return nil }
 			for _, c := range []struct {
 				name, cron, config string
 				mark               time.Time
 				want               func(pass time.Time) []time.Time
 				processes          int
 			}{
-				{"last is the default", "0 * * * *", ``, hour.Add(-4*time.Hour - 30*time.Minute), hours(0, 0), 1},
-				{"all", "0 * * * *", `,"catch_up":"all"`, hour.Add(-4*time.Hour - 30*time.Minute), hours(-4, 0), 2},
-				{"all within the window", "0 * * * *", `,"catch_up":"all","catch_up_window":"2h"`, hour.Add(-72 * time.Hour), hours(-1, 0), 1},
-				{"all is capped", "* * * * *", `,"catch_up":"all"`, now.Add(-10 * time.Hour), lastHundredMinutes, 1},
-				{"none", "0 * * * *", `,"catch_up":"none"`, hour.Add(-4*time.Hour - 30*time.Minute), hours(1, 0), 1},
+				{"last is the default", "0 * * * *", ``, hour.Add(-4*time.Hour - 30*time.Minute), latest(1, time.Hour), 1},
+				{"all", "0 * * * *", `,"catch_up":"all"`, hour.Add(-4*time.Hour - 30*time.Minute), hoursFrom(hour.Add(-4 * time.Hour)), 2},
+				{"all within the window", "0 * * * *", `,"catch_up":"all","catch_up_window":"2h"`, hour.Add(-72 * time.Hour), latest(2, time.Hour), 1},
+				{"all is capped", "* * * * *", `,"catch_up":"all"`, now.Add(-10 * time.Hour), latest(node.MaxCatchUpRuns, time.Minute), 1},
+				{"none", "0 * * * *", `,"catch_up":"none"`, hour.Add(-4*time.Hour - 30*time.Minute), none, 1},
 			} {
 				t.Run(c.name, func(t *testing.T) {
 					cfg := enginetest.Config(t, b)
