@@ -187,7 +187,38 @@ func TestScheduleCatchUpAfterDowntime(t *testing.T) {
 							t.Errorf("fire time %s ran; the catch-up should run only %v", ft, want)
 						}
 					}
+
 				})
+			}
+		})
+	}
+}
+
+// A deleted flow leaves no schedule mark behind.
+func TestScheduleMarkDeletedWithFlow(t *testing.T) {
+	for _, b := range enginetest.Backends() {
+		t.Run(string(b), func(t *testing.T) {
+			cfg := enginetest.Config(t, b)
+			cfg.Offline = true // no scheduler: nothing writes marks but the test
+			e, err := engine.Open(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer e.Close()
+			ctx := context.Background()
+			flowID := enginetest.Publish(t, e, enginetest.MustFlow(t, `{"name":"s","nodes":[{"id":"t","type":"trigger.schedule","config":{"cron":"@daily"}},
+				{"id":"l","type":"action.log","config":{"message":"x"}}],"edges":[{"from":"t","to":"l"}]}`))
+			if err := e.Store.AdvanceScheduleMark(ctx, flowID, time.Now()); err != nil {
+				t.Fatal(err)
+			}
+			if marks, _ := e.Store.ScheduleMarks(ctx, []string{flowID}); len(marks) != 1 {
+				t.Fatalf("marks %v", marks)
+			}
+			if err := e.DeleteFlow(ctx, flowID); err != nil {
+				t.Fatal(err)
+			}
+			if marks, err := e.Store.ScheduleMarks(ctx, []string{flowID}); err != nil || len(marks) != 0 {
+				t.Errorf("marks after delete: %v %v", marks, err)
 			}
 		})
 	}
