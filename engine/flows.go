@@ -287,6 +287,9 @@ func (e *Engine) DeleteFlow(ctx context.Context, id string) error {
 		if res.RowsAffected == 0 {
 			return store.ErrNotFound
 		}
+		if err := tx.Where("flow_id = ?", id).Delete(&store.ScheduleMark{}).Error; err != nil {
+			return err
+		}
 		return tx.Where("flow_id = ?", id).Delete(&store.FlowVersion{}).Error
 	})
 }

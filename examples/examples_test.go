@@ -7,11 +7,9 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +17,7 @@ import (
 	"github.com/opsflow/opsflow/engine/compile"
 	"github.com/opsflow/opsflow/engine/enginetest"
 	"github.com/opsflow/opsflow/engine/flow"
+	"github.com/opsflow/opsflow/engine/sandbox"
 	_ "github.com/opsflow/opsflow/nodes"
 )
 
@@ -44,56 +43,25 @@ func TestExamplesAreValid(t *testing.T) {
 	}
 }
 
-// twilio is a local server speaking Twilio's Messages API: it checks each request as Twilio
-// documents it and records the messages it accepted.
-type twilio struct {
-	sid, token string
-	mu         sync.Mutex
-	sent       []url.Values
-	srv        *httptest.Server
-}
+// Credentials of the Twilio account the tests use; the sandbox checks the SID against the path.
+const (
+	twilioSID   = "AC0123456789abcdef0123456789abcdef"
+	twilioToken = "tw-secret-token-9f8e7d"
+)
 
-func newTwilio(t *testing.T) *twilio {
-	tw := &twilio{sid: "AC" + strings.Repeat("0123456789abcdef", 2), token: "tw-secret-token-9f8e7d"}
-	tw.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		want := "/2010-04-01/Accounts/" + tw.sid + "/Messages.json"
-		user, pass, ok := r.BasicAuth()
-		switch {
-		case r.Method != http.MethodPost || r.URL.Path != want:
-			http.Error(w, `{"code":20404,"message":"The requested resource was not found","status":404}`, http.StatusNotFound)
-			return
-		case !ok || user != tw.sid || pass != tw.token:
-			w.WriteHeader(http.StatusUnauthorized)
-			io.WriteString(w, `{"code":20003,"message":"Authenticate","status":401}`)
-			return
-		case r.Header.Get("Content-Type") != "application/x-www-form-urlencoded":
-			http.Error(w, `{"code":21000,"message":"bad content type"}`, http.StatusBadRequest)
-			return
-		}
-		if err := r.ParseForm(); err != nil || r.PostForm.Get("To") == "" || r.PostForm.Get("Body") == "" || r.PostForm.Get("From") == "" {
-			w.WriteHeader(http.StatusBadRequest)
-			io.WriteString(w, `{"code":21604,"message":"A 'To' phone number is required.","status":400}`)
-			return
-		}
-		tw.mu.Lock()
-		tw.sent = append(tw.sent, r.PostForm)
-		n := len(tw.sent)
-		tw.mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusCreated)
-		json.NewEncoder(w).Encode(map[string]any{
-			"sid": fmt.Sprintf("SM%032d", n), "status": "queued", "to": r.PostForm.Get("To"), "from": r.PostForm.Get("From"),
-			"body": r.PostForm.Get("Body"), "account_sid": tw.sid, "api_version": "2010-04-01",
-		})
-	}))
-	t.Cleanup(tw.srv.Close)
-	return tw
-}
-
-func (tw *twilio) messages() []url.Values {
-	tw.mu.Lock()
-	defer tw.mu.Unlock()
-	return append([]url.Values(nil), tw.sent...)
+// newSandbox starts the local provider stand-ins for one test. Its SMTP server takes only the
+// smtp credential of credentialData; the CRM's orders and Stripe's charges are the
+// reconciliation template's data.
+func newSandbox(t *testing.T) *sandbox.Sandbox {
+	t.Helper()
+	sb, err := sandbox.Start(sandbox.Options{SMTPUser: "billing", SMTPPassword: "pw"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb.Answer("GET", "/api/orders", crmOrders)
+	sb.Answer("GET", "/v1/charges", stripeCharges)
+	t.Cleanup(func() { sb.Close() })
+	return sb
 }
 
 // client calls the opsflow API and decodes JSON answers.
@@ -165,7 +133,7 @@ func steps(run map[string]any) map[string]map[string]any {
 }
 
 // The payment-failed example end to end: team, credential, flow and events all over the REST
-// API, SMS through a Twilio-shaped server, on every available backend.
+// API, SMS through the sandbox's Twilio, on every available backend.
 func TestPaymentFailedSupportSMS(t *testing.T) {
 	for _, b := range enginetest.Backends() {
 		t.Run(string(b), func(t *testing.T) {
@@ -173,14 +141,14 @@ func TestPaymentFailedSupportSMS(t *testing.T) {
 			srv := httptest.NewServer(api.New(e, api.Options{Tokens: []string{testToken}}))
 			defer srv.Close()
 			c := client{t, srv.URL}
-			tw := newTwilio(t)
+			sb := newSandbox(t)
 
 			team := c.do("POST", "/api/v1/teams", map[string]any{"name": "Support"}, 201)
 			teamID := team["id"].(string)
 			c.do("POST", "/api/v1/teams/"+teamID+"/members", map[string]any{"name": "Ana", "phone": "+14155550101"}, 201)
 			c.do("POST", "/api/v1/teams/"+teamID+"/members", map[string]any{"name": "Bo", "phone": "+14155550102"}, 201)
 			c.do("POST", "/api/v1/credentials", map[string]any{"name": "twilio", "type": "twilio",
-				"data": map[string]string{"account_sid": tw.sid, "auth_token": tw.token, "from": "+14155550000", "base_url": tw.srv.URL}}, 201)
+				"data": map[string]string{"account_sid": twilioSID, "auth_token": twilioToken, "from": "+14155550000", "base_url": sb.URL}}, 201)
 
 			doc, err := os.ReadFile("payment-failed-support-sms.json")
 			if err != nil {
@@ -210,7 +178,7 @@ func TestPaymentFailedSupportSMS(t *testing.T) {
 				t.Error("the false branch ran")
 			}
 			assignee := st["assign_support"]["output"].(map[string]any)["assignee"].(map[string]any)
-			msgs := tw.messages()
+			msgs := sb.Messages()
 			if len(msgs) != 2 {
 				t.Fatalf("twilio got %d messages, want 2", len(msgs))
 			}
@@ -228,10 +196,10 @@ func TestPaymentFailedSupportSMS(t *testing.T) {
 			if !strings.Contains(byTo[assignee["phone"].(string)], "payment pi_3OqL2b2eZvKYlo2C1 of 249 USD failed for Li Wei") {
 				t.Errorf("assignee SMS = %q", byTo[assignee["phone"].(string)])
 			}
-			if strings.Contains(run["_raw"].(string), tw.token) {
+			if strings.Contains(run["_raw"].(string), twilioToken) {
 				t.Error("the Twilio auth token appears in the run history")
 			}
-			if creds := c.do("GET", "/api/v1/credentials", nil, 200); strings.Contains(creds["_raw"].(string), tw.token) {
+			if creds := c.do("GET", "/api/v1/credentials", nil, 200); strings.Contains(creds["_raw"].(string), twilioToken) {
 				t.Error("the credential list returns the secret")
 			}
 
@@ -257,7 +225,7 @@ func TestPaymentFailedSupportSMS(t *testing.T) {
 			if st3["large_amount"]["port"] != "false" || st3["log_small"] == nil || st3["assign_support"] != nil {
 				t.Errorf("small amount took the wrong path: %v", run3["_raw"])
 			}
-			if n := len(tw.messages()); n != 4 {
+			if n := len(sb.Messages()); n != 4 {
 				t.Errorf("twilio got %d messages in all, want 4", n)
 			}
 		})

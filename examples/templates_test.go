@@ -11,89 +11,31 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/opsflow/opsflow/engine/api"
 	"github.com/opsflow/opsflow/engine/enginetest"
+	"github.com/opsflow/opsflow/engine/sandbox"
 	"github.com/opsflow/opsflow/engine/template"
 	"github.com/opsflow/opsflow/examples"
 )
 
-// recorded is one request a provider server received.
-type recorded struct {
-	Method, Path string
-	Header       http.Header
-	Body         string
+// result is what a template's samples produced.
+type result struct {
+	prov *sandbox.Sandbox
+	runs []map[string]any // in the order the samples started them
 }
 
-// providers is one local HTTP server standing in for every provider a template calls. It answers
-// each in its provider's shape and records what it got; the connectors' own tests check the wire
-// formats in detail, these check that each template drives them end to end.
-type providers struct {
-	mu   sync.Mutex
-	reqs []recorded
-	srv  *httptest.Server
-}
-
-func newProviders(t *testing.T) *providers {
-	p := &providers{}
-	p.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		p.mu.Lock()
-		p.reqs = append(p.reqs, recorded{r.Method, r.URL.Path, r.Header.Clone(), string(b)})
-		n := len(p.reqs)
-		p.mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		if serveInvoicing(w, r.Method, r.URL.Path, string(b)) {
-			return
-		}
-		switch path := r.URL.Path; {
-		case strings.HasSuffix(path, "/Messages.json"): // Twilio
-			w.WriteHeader(http.StatusCreated)
-			fmt.Fprintf(w, `{"sid":"SM%032d","status":"queued"}`, n)
-		case path == "/v1/checkout/sessions": // Stripe
-			fmt.Fprintf(w, `{"id":"cs_test_%d","object":"checkout.session","url":"https://checkout.stripe.com/c/pay/cs_test_%d","status":"open","payment_status":"unpaid"}`, n, n)
-		case strings.HasPrefix(path, "/crm/v3/objects/"): // HubSpot
-			fmt.Fprintf(w, `{"id":%q,"properties":{},"updatedAt":"2026-11-24T10:00:00Z"}`, path[strings.LastIndex(path, "/")+1:])
-		case strings.HasPrefix(path, "/services/data/"): // Salesforce
-			w.WriteHeader(http.StatusNoContent)
-		case strings.HasPrefix(path, "/services/"): // Slack
-			w.Header().Set("Content-Type", "text/plain")
-			io.WriteString(w, "ok")
-		case strings.HasPrefix(path, "/open-apis/bot/"): // Feishu
-			io.WriteString(w, `{"code":0,"msg":"success","data":{}}`)
-		case path == "/api/orders": // a CRM's orders
-			io.WriteString(w, crmOrders)
-		case path == "/v1/charges": // Stripe
-			io.WriteString(w, stripeCharges)
-		default: // WeCom, DingTalk
-			io.WriteString(w, `{"errcode":0,"errmsg":"ok"}`)
-		}
-	}))
-	t.Cleanup(p.srv.Close)
-	return p
-}
-
-func (p *providers) requests(pathPart string) []recorded {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	var out []recorded
-	for _, r := range p.reqs {
-		if strings.Contains(r.Path, pathPart) {
-			out = append(out, r)
-		}
-	}
-	return out
-}
+// ran reports whether the run executed the node.
+func ran(run map[string]any, nodeID string) bool { return steps(run)[nodeID] != nil }
 
 // credentialData is a working credential of each type, pointed at the local providers.
 func credentialData(typ, base, smtpAddr string) map[string]string {
 	host, port, _ := strings.Cut(smtpAddr, ":")
 	switch typ {
 	case "twilio":
-		return map[string]string{"account_sid": "AC0123456789abcdef0123456789abcdef", "auth_token": "tok", "from": "+14155550000", "base_url": base}
+		return map[string]string{"account_sid": twilioSID, "auth_token": twilioToken, "from": "+14155550000", "base_url": base}
 	case "smtp":
 		return map[string]string{"host": host, "port": port, "username": "billing", "password": "pw", "from": "Acme Billing <billing@acme.example>", "tls": "none"}
 	case "hubspot":
@@ -144,7 +86,7 @@ func testParameters(id, base string) map[string]any {
 var templateChecks = map[string]func(t *testing.T, r *result){
 	"new-lead-score-assign": func(t *testing.T, r *result) {
 		runs := r.runs
-		sms := r.prov.requests("/Messages.json")
+		sms := r.prov.Requests("/Messages.json")
 		if len(sms) != 2 {
 			t.Fatalf("%d SMS sent, want one per lead", len(sms))
 		}
@@ -181,8 +123,7 @@ func TestGalleryTemplatesEndToEnd(t *testing.T) {
 			srv := httptest.NewServer(api.New(e, api.Options{Templates: gallery, Tokens: []string{testToken}}))
 			defer srv.Close()
 			c := client{t, srv.URL}
-			prov := newProviders(t)
-			mail := newMailbox(t)
+			prov := newSandbox(t)
 			for i, need := range tmpl.Teams {
 				team := c.do("POST", "/api/v1/teams", map[string]any{"name": need.Name}, 201)
 				for j := 0; j < 2; j++ {
@@ -191,9 +132,9 @@ func TestGalleryTemplatesEndToEnd(t *testing.T) {
 				}
 			}
 			for _, need := range tmpl.Credentials {
-				c.do("POST", "/api/v1/credentials", map[string]any{"name": need.Name, "type": need.Type, "data": credentialData(need.Type, prov.srv.URL, mail.addr)}, 201)
+				c.do("POST", "/api/v1/credentials", map[string]any{"name": need.Name, "type": need.Type, "data": credentialData(need.Type, prov.URL, prov.SMTPAddr)}, 201)
 			}
-			flowInfo := c.do("POST", "/api/v1/templates/import", map[string]any{"template_id": tmpl.ID, "parameters": testParameters(tmpl.ID, prov.srv.URL)}, 201)
+			flowInfo := c.do("POST", "/api/v1/templates/import", map[string]any{"template_id": tmpl.ID, "parameters": testParameters(tmpl.ID, prov.URL)}, 201)
 			flowID := flowInfo["id"].(string)
 			c.do("POST", "/api/v1/flows/"+flowID+"/publish", nil, 200)
 			var runIDs []string
@@ -219,7 +160,7 @@ func TestGalleryTemplatesEndToEnd(t *testing.T) {
 				}
 				runs = append(runs, run)
 			}
-			check(t, &result{prov: prov, mail: mail, runs: runs})
+			check(t, &result{prov: prov, runs: runs})
 		})
 	}
 }
@@ -271,15 +212,15 @@ func TestTemplateImportRefusesMissingNeeds(t *testing.T) {
 
 func init() {
 	templateChecks["payment-succeeded-crm-receipt"] = func(t *testing.T, r *result) {
-		crm := r.prov.requests("/crm/v3/objects/deals/15432678901")
+		crm := r.prov.Requests("/crm/v3/objects/deals/15432678901")
 		if len(crm) != 1 || crm[0].Method != "PATCH" || !strings.Contains(crm[0].Body, `"dealstage":"closedwon"`) || !strings.Contains(crm[0].Body, `"amount_paid":"1299"`) {
 			t.Errorf("HubSpot update: %+v", crm)
 		}
-		mails := r.mail.to("wang.fang@example.cn")
+		mails := r.prov.MailTo("wang.fang@example.cn")
 		if len(mails) != 1 || !strings.Contains(mails[0].Data, "Acme receipt for order SO-20931") || !strings.Contains(mails[0].Data, "1299 CNY") {
 			t.Fatalf("receipt: %+v", mails)
 		}
-		if n := r.prov.requests("/robot/send"); len(n) != 1 || !strings.Contains(n[0].Body, "Deal paid") || !strings.Contains(n[0].Body, "SO-20931") {
+		if n := r.prov.Requests("/robot/send"); len(n) != 1 || !strings.Contains(n[0].Body, "Deal paid") || !strings.Contains(n[0].Body, "SO-20931") {
 			t.Errorf("sales notification: %+v", n)
 		}
 	}
@@ -291,26 +232,26 @@ func init() {
 		if !ran(unpaid, "remind") || !ran(unpaid, "escalate") || ran(unpaid, "paid_2") {
 			t.Errorf("the unpaid order took the wrong path: %v", unpaid["_raw"])
 		}
-		sessions := r.prov.requests("/v1/checkout/sessions")
+		sessions := r.prov.Requests("/v1/checkout/sessions")
 		if len(sessions) != 2 || !strings.Contains(sessions[0].Body+sessions[1].Body, "unit_amount%5D=259900") {
 			t.Errorf("checkout sessions: %+v", sessions)
 		}
-		sms := r.prov.requests("/Messages.json")
+		sms := r.prov.Requests("/Messages.json")
 		if len(sms) != 3 {
 			t.Errorf("%d SMS, want 2 links and 1 reminder", len(sms))
 		}
-		esc := r.prov.requests("/cgi-bin/webhook/send")
+		esc := r.prov.Requests("/cgi-bin/webhook/send")
 		if len(esc) != 1 || !strings.Contains(esc[0].Body, "SO-30018") {
 			t.Errorf("escalation: %+v", esc)
 		}
 		checkNewOrderInvoice(t, r)
 	}
 	templateChecks["refund-finance-crm-followup"] = func(t *testing.T, r *result) {
-		n := r.prov.requests("/robot/send")
+		n := r.prov.Requests("/robot/send")
 		if len(n) != 1 || !strings.Contains(n[0].Body, "SO-41002") || !strings.Contains(n[0].Body, "499 USD") {
 			t.Errorf("finance notification: %+v", n)
 		}
-		crm := r.prov.requests("/services/data/v61.0/sobjects/Order/801Hs00000AbCdE")
+		crm := r.prov.Requests("/services/data/v61.0/sobjects/Order/801Hs00000AbCdE")
 		if len(crm) != 1 || !strings.Contains(crm[0].Body, `"Status":"Refunded"`) || crm[0].Header.Get("Authorization") != "Bearer 00Dtok" {
 			t.Errorf("Salesforce update: %+v", crm)
 		}
@@ -332,10 +273,10 @@ func init() {
 		if ran(paidEvent, "wait_sms") {
 			t.Errorf("invoice.paid started dunning: %v", paidEvent["_raw"])
 		}
-		if sms := r.prov.requests("/Messages.json"); len(sms) != 1 || !strings.Contains(sms[0].Body, "8D3F2A1B-0007") {
+		if sms := r.prov.Requests("/Messages.json"); len(sms) != 1 || !strings.Contains(sms[0].Body, "8D3F2A1B-0007") {
 			t.Errorf("dunning SMS: %+v", sms)
 		}
-		if mails := r.mail.to("zhou.lei@example.cn"); len(mails) != 1 || !strings.Contains(mails[0].Data, "invoice 8D3F2A1B-0007 is unpaid") {
+		if mails := r.prov.MailTo("zhou.lei@example.cn"); len(mails) != 1 || !strings.Contains(mails[0].Data, "invoice 8D3F2A1B-0007 is unpaid") {
 			t.Errorf("dunning email: %+v", mails)
 		}
 	}
@@ -343,11 +284,11 @@ func init() {
 		if !ran(r.runs[0], "alert") || !ran(r.runs[0], "hold") || ran(r.runs[1], "alert") {
 			t.Errorf("wrong payments flagged: %v / %v", r.runs[0]["_raw"], r.runs[1]["_raw"])
 		}
-		alert := r.prov.requests("/open-apis/bot/v2/hook/tok")
+		alert := r.prov.Requests("/open-apis/bot/v2/hook/tok")
 		if len(alert) != 1 || !strings.Contains(alert[0].Body, "15000 USD") {
 			t.Errorf("risk alert: %+v", alert)
 		}
-		hold := r.prov.requests("/crm/v3/objects/deals/16000000001")
+		hold := r.prov.Requests("/crm/v3/objects/deals/16000000001")
 		if len(hold) != 1 || !strings.Contains(hold[0].Body, `"risk_hold":"true"`) || !strings.Contains(hold[0].Body, "amount over threshold") {
 			t.Errorf("CRM hold: %+v", hold)
 		}
@@ -360,11 +301,11 @@ func init() {
 			t.Errorf("wrong payments handled: %v / %v", r.runs[0]["_raw"], r.runs[1]["_raw"])
 		}
 		agent := steps(r.runs[0])["assign_support"]["output"].(map[string]any)["assignee"].(map[string]any)
-		sms := r.prov.requests("/Messages.json")
+		sms := r.prov.Requests("/Messages.json")
 		if len(sms) != 1 || !strings.Contains(sms[0].Body, "To=%2B8613800138000") || !strings.Contains(sms[0].Body, strings.ReplaceAll(agent["name"].(string), " ", "+")) {
 			t.Errorf("customer SMS: %+v (agent %v)", sms, agent["name"])
 		}
-		mails := r.mail.to(agent["email"].(string))
+		mails := r.prov.MailTo(agent["email"].(string))
 		if len(mails) != 1 || !strings.Contains(mails[0].Data, "insufficient_funds") || !strings.Contains(mails[0].Data, "visa ending 4242") {
 			t.Errorf("agent email: %+v", mails)
 		}
@@ -430,15 +371,15 @@ func init() {
 			}
 		}
 		for _, path := range []string{"/api/orders", "/v1/charges"} {
-			if got := r.prov.requests(path); len(got) != 1 || got[0].Method != "GET" || !strings.HasPrefix(got[0].Header.Get("Authorization"), "Bearer ") {
+			if got := r.prov.Requests(path); len(got) != 1 || got[0].Method != "GET" || !strings.HasPrefix(got[0].Header.Get("Authorization"), "Bearer ") {
 				t.Errorf("%s: %+v", path, got)
 			}
 		}
-		mails := r.mail.to("finance@acme.example")
+		mails := r.prov.MailTo("finance@acme.example")
 		if len(mails) != 1 || !strings.Contains(mails[0].Data, "Unpaid orders: SO-3") || !strings.Contains(mails[0].Data, "SO-4 (expected 60, got 65)") {
 			t.Fatalf("report: %+v", mails)
 		}
-		if n := r.prov.requests("/robot/send"); len(n) != 1 || !strings.Contains(n[0].Body, "Matched: 3") {
+		if n := r.prov.Requests("/robot/send"); len(n) != 1 || !strings.Contains(n[0].Body, "Matched: 3") {
 			t.Errorf("summary: %+v", n)
 		}
 	}

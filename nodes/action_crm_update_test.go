@@ -67,47 +67,52 @@ func (s *crmFake) got() map[string]any {
 func TestCRMUpdateHubSpot(t *testing.T) {
 	const token = "pat-na1-hubspot-secret"
 	cxBackends(t, func(t *testing.T, e *engine.Engine) {
-		fake := &crmFake{t: t, method: http.MethodPatch, path: "/crm/v3/objects/deals/123456", token: token, status: http.StatusOK,
-			answer: `{"id":"123456","properties":{"dealstage":"closedwon","payment_status":"paid","amount":"1999.5","hs_lastmodifieddate":"2026-11-24T10:00:00Z"},"createdAt":"2026-11-01T00:00:00Z","updatedAt":"2026-11-24T10:00:00Z","archived":false}`}
-		srv := httptest.NewServer(fake)
-		defer srv.Close()
-		cred := cxCredential(t, e, "hubspot", map[string]string{"token": token, "base_url": srv.URL})
+		sb := cxSandbox(t)
+		attempts := func() int { return len(sb.Requests("/crm/v3/objects/")) }
+		cred := cxCredential(t, e, "hubspot", map[string]string{"token": token, "base_url": sb.URL})
 		typ := cxPublish(t, e, "action.crm_update", map[string]any{
 			"credential": cred, "object_type": "deals", "record_id": "{{ event.data.deal_id }}",
 			"properties": `{"dealstage": "closedwon", "payment_status": event.data.status, "amount": event.data.amount}`,
 		})
 		d := cxRun(t, e, typ, map[string]any{"deal_id": 123456, "status": "paid", "amount": 1999.5})
 		out := cxSucceeded(t, d)
-		if out["provider"] != "hubspot" || out["id"] != "123456" || out["status"] != 200.0 || out["updated_at"] != "2026-11-24T10:00:00Z" {
+		if out["provider"] != "hubspot" || out["id"] != "123456" || out["status"] != 200.0 || out["updated_at"] == "" {
 			t.Fatalf("output %v", out)
 		}
 		if p, _ := out["properties"].(map[string]any); p["payment_status"] != "paid" {
 			t.Fatalf("output properties %v", out["properties"])
 		}
+		req := sb.Requests("/crm/v3/objects/")[0]
+		var got map[string]any
+		if err := json.Unmarshal([]byte(req.Body), &got); err != nil {
+			t.Fatalf("body %q: %v", req.Body, err)
+		}
 		want := map[string]any{"properties": map[string]any{"dealstage": "closedwon", "payment_status": "paid", "amount": "1999.5"}}
-		if got := fake.got(); !reflect.DeepEqual(got, want) {
-			t.Fatalf("body %v", got)
+		if req.Method != http.MethodPatch || req.Path != "/crm/v3/objects/deals/123456" || req.Header.Get("Authorization") != "Bearer "+token ||
+			req.Header.Get("Content-Type") != "application/json" || !reflect.DeepEqual(got, want) {
+			t.Fatalf("request %s %s %v: %v", req.Method, req.Path, req.Header, got)
 		}
 		cxNoSecrets(t, d, token)
 
-		fake.set(http.StatusNotFound, `{"status":"error","message":"Object not found.  objectId are usually numeric.","category":"OBJECT_NOT_FOUND"}`)
+		sb.FailWith(http.StatusNotFound, `{"status":"error","message":"Object not found.  objectId are usually numeric.","category":"OBJECT_NOT_FOUND"}`)
 		d = cxRun(t, e, typ, map[string]any{"deal_id": 123456, "status": "paid", "amount": 1})
 		if s := cxFailed(t, d, 1); !strings.Contains(s.Error, "OBJECT_NOT_FOUND") {
 			t.Fatalf("error %q", s.Error)
 		}
-		fake.set(http.StatusTooManyRequests, `{"status":"error","message":"You have reached your secondly limit.","category":"RATE_LIMITS"}`)
-		before := fake.hits.Load()
+		sb.FailWith(http.StatusTooManyRequests, `{"status":"error","message":"You have reached your secondly limit.","category":"RATE_LIMITS"}`)
+		before := attempts()
 		d = cxRun(t, e, typ, map[string]any{"deal_id": 123456, "status": "paid", "amount": 1})
 		cxFailed(t, d, cxRetried)
-		if fake.hits.Load()-before != cxRetried {
-			t.Fatalf("hits %d", fake.hits.Load()-before)
+		if attempts()-before != cxRetried {
+			t.Fatalf("%d attempts", attempts()-before)
 		}
 		cxNoSecrets(t, d, token)
+		sb.FailWith(0, "")
 
 		// A record id that would change the path is refused before any request.
-		before = fake.hits.Load()
+		before = attempts()
 		d = cxRun(t, e, typ, map[string]any{"deal_id": "../../owners", "status": "paid", "amount": 1})
-		if s := cxFailed(t, d, 1); !strings.Contains(s.Error, "record id") || fake.hits.Load() != before {
+		if s := cxFailed(t, d, 1); !strings.Contains(s.Error, "record id") || attempts() != before {
 			t.Fatalf("error %q", s.Error)
 		}
 	})

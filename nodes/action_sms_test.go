@@ -5,6 +5,7 @@ import (
 	"crypto/sha1"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -254,53 +255,32 @@ func TestSMSCheck(t *testing.T) {
 func TestSMSTwilio(t *testing.T) {
 	const token = "twilio-auth-token-123"
 	cxBackends(t, func(t *testing.T, e *engine.Engine) {
-		var hits atomic.Int32
-		var status atomic.Int32
-		var mu sync.Mutex
-		var got url.Values
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			hits.Add(1)
-			user, pass, ok := r.BasicAuth()
-			if r.Method != http.MethodPost || r.URL.Path != "/2010-04-01/Accounts/AC123/Messages.json" || !ok || user != "AC123" || pass != token {
-				t.Errorf("request %s %s auth %v %s", r.Method, r.URL.Path, ok, user)
-			}
-			if r.Header.Get("Content-Type") != "application/x-www-form-urlencoded" || !strings.HasSuffix(r.Header.Get("I-Twilio-Idempotency-Token"), ":act") {
-				t.Errorf("headers %v", r.Header)
-			}
-			_ = r.ParseForm()
-			mu.Lock()
-			got = r.PostForm
-			mu.Unlock()
-			if s := status.Load(); s != 0 {
-				w.WriteHeader(int(s))
-				_, _ = io.WriteString(w, `{"code":21211,"message":"Invalid 'To' Phone Number"}`)
-				return
-			}
-			w.WriteHeader(http.StatusCreated)
-			_, _ = io.WriteString(w, `{"sid":"SM42","status":"queued"}`)
-		}))
-		defer srv.Close()
-		cred := cxCredential(t, e, "twilio", map[string]string{"account_sid": "AC123", "auth_token": token, "from": "+14155550100", "base_url": srv.URL})
+		sb := cxSandbox(t)
+		cred := cxCredential(t, e, "twilio", map[string]string{"account_sid": "AC123", "auth_token": token, "from": "+14155550100", "base_url": sb.URL})
 		typ := cxPublish(t, e, "action.sms", map[string]any{"credential": cred, "to": "{{ event.data.phone }}", "body": "Hello {{ event.data.name }}"})
 		d := cxRun(t, e, typ, map[string]any{"phone": "+14155550123", "name": "Ann"})
 		out := cxSucceeded(t, d)
-		mu.Lock()
-		form := got
-		mu.Unlock()
-		if out["sid"] != "SM42" || out["provider"] != "twilio" || form.Get("Body") != "Hello Ann" || form.Get("From") != "+14155550100" || form.Get("To") != "+14155550123" {
-			t.Fatalf("output %v, form %v", out, form)
+		sent := sb.Messages()
+		if len(sent) != 1 || out["sid"] != fmt.Sprintf("SM%032d", 1) || out["provider"] != "twilio" || sent[0].Get("Body") != "Hello Ann" || sent[0].Get("From") != "+14155550100" || sent[0].Get("To") != "+14155550123" {
+			t.Fatalf("output %v, sent %v", out, sent)
 		}
-		status.Store(http.StatusBadRequest)
+		req := sb.Requests("/Messages.json")[0]
+		if user, pass, _ := (&http.Request{Header: req.Header}).BasicAuth(); req.Path != "/2010-04-01/Accounts/AC123/Messages.json" || user != "AC123" || pass != token ||
+			!strings.HasSuffix(req.Header.Get("I-Twilio-Idempotency-Token"), ":act") {
+			t.Errorf("request %s %s, headers %v", req.Method, req.Path, req.Header)
+		}
+		sb.FailWith(http.StatusBadRequest, `{"code":21211,"message":"Invalid 'To' Phone Number","status":400}`)
 		d = cxRun(t, e, typ, map[string]any{"phone": "+14155550123", "name": "Ann"})
 		cxFailed(t, d, 1)
-		status.Store(http.StatusInternalServerError)
-		before := hits.Load()
+		sb.FailWith(http.StatusInternalServerError, `{"code":20500,"message":"Internal Server Error","status":500}`)
+		before := len(sb.Requests("/Messages.json"))
 		d = cxRun(t, e, typ, map[string]any{"phone": "+14155550123", "name": "Ann"})
 		cxFailed(t, d, cxRetried)
-		if hits.Load()-before != cxRetried {
-			t.Fatalf("hits %d", hits.Load()-before)
+		if n := len(sb.Requests("/Messages.json")) - before; n != cxRetried {
+			t.Fatalf("%d attempts, want %d", n, cxRetried)
 		}
 		cxNoSecrets(t, d, token)
+		sb.FailWith(0, "")
 
 		// Twilio needs a body.
 		typ2 := cxPublish(t, e, "action.sms", map[string]any{"credential": cred, "to": "+14155550123", "template_code": "X"})

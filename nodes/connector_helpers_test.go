@@ -2,6 +2,8 @@ package nodes
 
 // Helpers shared by the connector tests (action.sms, action.email, action.notify,
 // action.crm_update, action.payment_link). Names start with cx to stay clear of other tests.
+// Tests of the connectors the sandbox stands in for (engine/sandbox) use it, with its FailWith
+// for provider errors.
 
 import (
 	"context"
@@ -15,6 +17,7 @@ import (
 	"github.com/opsflow/opsflow/engine"
 	"github.com/opsflow/opsflow/engine/enginetest"
 	"github.com/opsflow/opsflow/engine/node"
+	"github.com/opsflow/opsflow/engine/sandbox"
 	"github.com/opsflow/opsflow/engine/store"
 )
 
@@ -26,6 +29,17 @@ func cxBackends(t *testing.T, fn func(t *testing.T, e *engine.Engine)) {
 			fn(t, enginetest.New(t, b))
 		})
 	}
+}
+
+// cxSandbox starts the local provider stand-ins for one test.
+func cxSandbox(t *testing.T) *sandbox.Sandbox {
+	t.Helper()
+	sb, err := sandbox.Start(sandbox.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sb.Close() })
+	return sb
 }
 
 // cxCredential stores a credential and returns its id.

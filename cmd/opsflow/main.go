@@ -54,6 +54,7 @@ var commands = []command{
 	{"users", "create", "add a user (password from OPSFLOW_PASSWORD, or generated and printed)", usersCommand},
 	{"keys", "rotate", "re-encrypt every credential under OPSFLOW_SECRET_KEY (old key in OPSFLOW_SECRET_KEY_OLD)", keysCommand},
 	{"healthcheck", "[-addr HOST:PORT]", "exit 0 if the local serve or worker answers ready, else 1 (container health checks)", healthcheckCommand},
+	{"sandbox", "[flags]", "run local stand-ins for Twilio, Stripe, HubSpot and SMTP (try flows with no real accounts)", sandboxCommand},
 	{"docs", "", "print the node reference (Markdown)", docsCommand},
 }
 

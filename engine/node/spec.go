@@ -108,12 +108,32 @@ type Spec struct {
 	Receive Receiver `json:"-"`
 	// Schedule, on time triggers, parses the config into the trigger's fire times.
 	Schedule func(cfg map[string]any) (Schedule, error) `json:"-"`
+	// CatchUp, on time triggers, reads which fire times missed while every process was down
+	// still get a run when one starts; nil is CatchUpNone.
+	CatchUp func(cfg map[string]any) CatchUp `json:"-"`
 	// Run executes the node. Triggers have no Run: their output is the event.
 	Run func(ctx context.Context, in *Input) (*Result, error) `json:"-"`
 }
 
 // Schedule returns the first fire time strictly after the given time.
 type Schedule func(after time.Time) time.Time
+
+// CatchUp is a time trigger's policy for fire times missed while every process was down.
+type CatchUp struct {
+	Policy string        // CatchUpNone, CatchUpLast or CatchUpAll
+	Window time.Duration // only fire times this recent are caught up
+}
+
+// Catch-up policies.
+const (
+	CatchUpNone = "none" // skip them
+	CatchUpLast = "last" // one run, for the latest of them
+	CatchUpAll  = "all"  // one run each, the latest MaxCatchUpRuns at most
+)
+
+// MaxCatchUpRuns bounds the runs CatchUpAll starts for one schedule at start-up, so a long outage
+// of a frequent schedule does not flood the queue.
+const MaxCatchUpRuns = 100
 
 // FieldError is a problem with one config field found by Spec.Check. Zh is the message in
 // Chinese (the builder shows Message when it is empty).
