@@ -34,6 +34,7 @@ var Migrations = []Migration{
 	{Version: 3, Name: "runs: lease that fences the writes of an execution", Up: func(tx *gorm.DB) error { return tx.AutoMigrate(&Run{}) }},
 	{Version: 4, Name: "events: raw webhook bodies as bytes", Up: func(tx *gorm.DB) error { return tx.AutoMigrate(&Event{}) }},
 	{Version: 5, Name: "users, sessions, API keys, audit log", Up: func(tx *gorm.DB) error { return tx.AutoMigrate(AuthModels...) }},
+	{Version: 8, Name: "replays of recorded events", Up: func(tx *gorm.DB) error { return tx.AutoMigrate(ReplayModels...) }},
 }
 
 // migrationLock is the Postgres advisory lock key that serialises migrations (advisory locks are
