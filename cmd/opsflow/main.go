@@ -54,6 +54,8 @@ Usage:
   opsflow import    [flags] FILE   store a flow document or template as a new flow (-publish to publish it;
                                    -template ID imports from the gallery, with -param/-credential/-team)
   opsflow export    [flags] ID     print a flow's document (-version N for an older one)
+  opsflow replay    [flags] FLOW  replay recorded events through a version (-version N|draft, -last N,
+                                   -since 7d, -events ID,ID) without side effects; exit 1 if any now fails
   opsflow users     create [-admin | -role R] EMAIL
                                    add a user (password from OPSFLOW_PASSWORD, or generated and printed)
   opsflow keys      rotate         re-encrypt every credential under OPSFLOW_SECRET_KEY, reading
@@ -82,6 +84,8 @@ func main() {
 		err = importFlow(args, os.Stdout)
 	case "export":
 		err = exportFlow(args, os.Stdout)
+	case "replay":
+		err = replayCommand(args, os.Stdout)
 	case "users":
 		err = usersCommand(args, os.Stdout)
 	case "keys":
