@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -278,7 +279,7 @@ func (s replayServices) SendMail(_ context.Context, addr, from string, rcpts []s
 func (s replayServices) record(req RecordedRequest) {
 	clean := func(t string) string { return mask.String(s.scrub(t)) }
 	req.NodeID = s.nodeID
-	req.URL = clean(req.URL)
+	req.URL = clean(redactQuery(req.URL))
 	if len(req.Body) > maxRecordedBody {
 		req.Body = req.Body[:maxRecordedBody] + "…"
 	}
@@ -293,6 +294,29 @@ func (s replayServices) record(req RecordedRequest) {
 	s.r.mu.Lock()
 	s.r.requests = append(s.r.requests, req)
 	s.r.mu.Unlock()
+}
+
+// redactQuery replaces the values of query parameters named like secrets (tokens, keys,
+// signatures) by [redacted]: a webhook URL may carry its credential there.
+func redactQuery(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.RawQuery == "" {
+		return raw
+	}
+	q := u.Query()
+	changed := false
+	for k := range q {
+		lk := strings.ToLower(k)
+		if secretHeader(lk) || strings.Contains(lk, "key") || strings.Contains(lk, "secret") || strings.Contains(lk, "sig") || strings.Contains(lk, "password") {
+			q[k] = []string{"[redacted]"}
+			changed = true
+		}
+	}
+	if !changed {
+		return raw
+	}
+	u.RawQuery = strings.ReplaceAll(q.Encode(), url.QueryEscape("[redacted]"), "[redacted]")
+	return u.String()
 }
 
 // recorderTransport is the replay's HTTP transport: it records and answers, and never dials.

@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -197,5 +198,22 @@ func TestReplayWaits(t *testing.T) {
 	}
 	if sent.Load() != 0 {
 		t.Errorf("the replay sent %d SMS", sent.Load())
+	}
+
+	// Retention: a replay is kept until the cutoff passes its creation, then goes with its results.
+	if err := e.PruneReplays(ctx, r.CreatedAt); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.GetReplay(ctx, r.ID); err != nil {
+		t.Fatalf("pruned too early: %v", err)
+	}
+	if err := e.PruneReplays(ctx, time.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.GetReplay(ctx, r.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("pruned replay: %v", err)
+	}
+	if left, _ := e.ReplayResults(ctx, r.ID, "", 10, 0); len(left) != 0 {
+		t.Errorf("%d results of a pruned replay left", len(left))
 	}
 }
