@@ -255,12 +255,17 @@ func webhookData(w *node.Webhook) any {
 	return string(w.Body)
 }
 
+// secretHeader reports whether a header (lower case) carries credentials.
+func secretHeader(lk string) bool {
+	return lk == "authorization" || lk == "cookie" || lk == "proxy-authorization" || strings.Contains(lk, "token") || strings.Contains(lk, "api-key") || strings.Contains(lk, "apikey")
+}
+
 // safeHeaders drops headers that carry credentials before anything is stored.
 func safeHeaders(h http.Header) map[string]string {
 	out := map[string]string{}
 	for k, v := range h {
 		lk := strings.ToLower(k)
-		if lk == "authorization" || lk == "cookie" || lk == "proxy-authorization" || strings.Contains(lk, "token") || strings.Contains(lk, "api-key") || strings.Contains(lk, "apikey") {
+		if secretHeader(lk) {
 			continue
 		}
 		out[lk] = strings.Join(v, ", ")
@@ -501,6 +506,7 @@ func (e *Engine) dispatchLoop(ctx context.Context) {
 			} else if n > 0 {
 				e.log.Info("pruned old runs", "runs", n)
 			}
+			warn("pruning old replays", e.PruneReplays(ctx, time.Now().Add(-ReplayRetention)))
 		}
 	}
 }

@@ -206,6 +206,10 @@ func Open(cfg Config) (*Engine, error) {
 			e.Close()
 			return nil, fmt.Errorf("recovering unfinished runs: %w", err)
 		}
+		if err := e.recoverReplays(context.Background()); err != nil {
+			e.Close()
+			return nil, fmt.Errorf("recovering unfinished replays: %w", err)
+		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	e.stopDispatch = cancel
@@ -226,6 +230,7 @@ func (e *Engine) StartWorker() error {
 	})
 	mux := asynq.NewServeMux()
 	mux.HandleFunc(queue.TaskRun, e.handleTask)
+	mux.HandleFunc(TaskReplay, e.handleReplayTask)
 	if err := srv.Start(mux); err != nil {
 		return fmt.Errorf("starting worker: %w", err)
 	}

@@ -150,7 +150,16 @@ func (s services) Assign(ctx context.Context, req node.AssignRequest) (*node.Ass
 const maxCountedEvents = 10000
 
 func (s services) CountEvents(ctx context.Context, eventType, field, value string, since time.Time) (int, error) {
-	q := s.e.Store.DB.WithContext(ctx).Model(&store.Event{}).Where("type = ? AND created_at >= ?", eventType, since.UTC())
+	return s.e.countEvents(ctx, eventType, field, value, since, time.Time{})
+}
+
+// countEvents counts events of a type accepted from since until until (zero: no end), optionally
+// only those whose data field equals value. A replay counts up to its event's time.
+func (e *Engine) countEvents(ctx context.Context, eventType, field, value string, since, until time.Time) (int, error) {
+	q := e.Store.DB.WithContext(ctx).Model(&store.Event{}).Where("type = ? AND created_at >= ?", eventType, since.UTC())
+	if !until.IsZero() {
+		q = q.Where("created_at <= ?", until.UTC())
+	}
 	if field == "" {
 		var n int64
 		err := q.Count(&n).Error

@@ -70,6 +70,9 @@ type execution struct {
 	// dropWait lists waits that ended (their rows go with the next checkpoint).
 	dropWait []string
 	log      *slog.Logger
+	// replay, when set, makes this an execution of a replay (see replay.go): nothing is written,
+	// requests are recorded instead of sent, and waits end as if their time had passed.
+	replay *replayEvent
 }
 
 // execute runs (or resumes) a run. It returns an error only when the task should be retried.
@@ -284,7 +287,7 @@ func (x *execution) step(ctx context.Context, n *compile.Node, env map[string]an
 	defer cancel()
 	in := &node.Input{
 		RunID: run.ID, NodeID: id, Config: cfg, Env: env, Attempt: st.Attempt, Resumed: resumed, Inputs: inputs,
-		DryRun: run.DryRun, Services: svc, Log: x.log.With("node_id", id),
+		DryRun: run.DryRun, Services: x.nodeServices(svc, id), Log: x.log.With("node_id", id),
 		Eval: func(field string, env map[string]any) (any, error) { return n.EvalFieldCtx(sctx, field, env) },
 	}
 	if st.WaitStarted != nil {
@@ -432,6 +435,9 @@ func (x *execution) checkpoint(ctx context.Context, upd map[string]any, more fun
 
 // write is checkpoint fenced on the run having the given status.
 func (x *execution) write(ctx context.Context, status string, upd map[string]any, more func(tx *gorm.DB) error) error {
+	if x.replay != nil {
+		return nil // a replay keeps its steps in x.pending and writes nothing
+	}
 	steps := append([]store.Step(nil), x.pending...)
 	drop := x.dropWait
 	fenced := false
@@ -513,6 +519,9 @@ func upsertSteps(tx *gorm.DB, steps []store.Step) error {
 // park suspends the run until at: the step is marked waiting and a scheduled dispatch with a new
 // token is written in the same transaction, so the wake-up cannot be lost.
 func (x *execution) park(ctx context.Context, st store.Step, at time.Time, wf *node.WaitFor) error {
+	if x.replay != nil {
+		return x.replay.park(ctx, x, st, at, wf)
+	}
 	now := time.Now().UTC()
 	if st.WaitStarted == nil {
 		// The wait began when the node first ran: its deadline was computed from then.

@@ -312,6 +312,9 @@ func guardedDialer(in *node.Input) func(ctx context.Context, network, addr strin
 // deliverSMTP runs one SMTP transaction. SMTP 5xx replies and TLS verification failures are
 // permanent; 4xx replies and network errors may be retried.
 func deliverSMTP(ctx context.Context, in *node.Input, cfg *smtpConfig, rcpts []string, msg []byte) (err error) {
+	if m, ok := in.Services.(node.Mailer); ok {
+		return m.SendMail(ctx, cfg.addr, cfg.from.Address, rcpts, msg)
+	}
 	ctx, cancel := context.WithTimeout(ctx, emailTimeout)
 	defer cancel()
 	defer func() { err = classifySMTP(cfg.addr, err) }()

@@ -450,6 +450,8 @@ async function main() {
     await page.getByTestId('run-history').getByText('Retried by admin@example.com').waitFor();
   });
 
+  await replayPanelChecks({ page, ui, apiCall, twilio, flowId });
+
   await check('runs list and flow list show the run', async () => {
     await page.getByRole('link', { name: 'Runs' }).click();
     await page.locator('.runs-table .status-succeeded').first().waitFor();
@@ -1005,6 +1007,50 @@ async function main() {
   });
 
   if (process.env.E2E_SERVER_LOG === '1') console.log(srvLog);
+}
+
+/**
+ * #13 Replay: the draft (amount >= 200) replayed over the events the live v1 (>= 100) really ran for
+ * shows its summary and the changed event's paths on the canvas, sends nothing, and makes publishing ask.
+ */
+async function replayPanelChecks({ page, ui, apiCall, twilio, flowId }) {
+  await check('#13 replay the draft on recorded events: progress, summary, paths on the canvas, publish asks', async () => {
+    const ev = await apiCall('POST', '/events', {
+      type: 'payment.failed', idempotency_key: 'e2e-replay-1',
+      data: { payment_id: 'pay_44', amount: 150, currency: 'USD', customer: { name: 'Sam', phone: '+15557654323' } },
+    });
+    await waitFor(async () => (await apiCall('GET', `/runs/${ev.run_ids[0]}`)).status === 'succeeded', 'run of the 150 event', 60_000, 300);
+    const sent = twilio.messages.length;
+    await page.goto(`${ui}/flows/${flowId}`);
+    await page.getByRole('tab', { name: 'Test run' }).click();
+    await page.getByRole('heading', { name: 'Replay on recorded events' }).waitFor();
+    await page.getByLabel('Version', { exact: true }).selectOption('draft');
+    await page.getByLabel('Last N events').fill('50');
+    await page.getByRole('button', { name: 'Replay', exact: true }).click();
+    await page.locator('.replay-progress').waitFor();
+    await page.locator('.replay-result[data-replay-status="succeeded"]').waitFor({ timeout: 30_000 });
+    const line = await page.locator('.replay-line').textContent();
+    assert(line === '2 unchanged, 1 no longer run sms', 'summary: ' + line);
+    assert(await page.locator('.replay-chart li[data-outcome="action_removed:sms"]').count() === 1, 'a bar for the changed outcome');
+    await page.locator(`.replay-table tr[data-event-id="${ev.event_id}"] button`).click();
+    await page.locator('.opsnode[data-node-id="sms"][data-run-status="replay-removed"]').waitFor();
+    await page.locator('.opsnode[data-node-id="condition"][data-run-status="succeeded"]').waitFor();
+    const oldPath = await page.getByTestId('replay-old-path').textContent();
+    assert(oldPath.includes('condition (true)') && oldPath.includes('sms'), 'old path: ' + oldPath);
+    await page.screenshot({ path: path.join(shots, 'replay.png') });
+    assert(twilio.messages.length === sent, 'the replay sent no SMS');
+    // Publishing the draft asks first, with the summary; cancelled, v1 stays live.
+    await page.getByRole('button', { name: 'Publish' }).click();
+    const dialog = page.getByRole('alertdialog');
+    await dialog.getByText('no longer run sms').waitFor();
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    const f = await apiCall('GET', `/flows/${flowId}`);
+    assert(f.published_version === 1, 'still v1 live, got v' + f.published_version);
+    await page.getByLabel('Language').selectOption('zh-CN');
+    await page.getByRole('heading', { name: '用历史事件回放' }).waitFor();
+    await page.locator('.replay-line', { hasText: '不再执行 sms' }).waitFor();
+    await page.getByLabel('语言').selectOption('en');
+  });
 }
 
 let code = 0;

@@ -48,6 +48,7 @@ var commands = []command{
 	{"validate", "FILE", "check a flow document and list every problem", validate},
 	{"import", "[flags] FILE", "store a flow document or template (or -template ID of the gallery) as a new flow", importFlow},
 	{"export", "[flags] ID", "print a flow's document", exportFlow},
+	{"replay", "[flags] FLOW", "replay recorded events through a version (-version N|draft, -last N, -since 7d); exit 1 if any now fails", replayCommand},
 	{"flows", "list", "list the flows (ids for export)", flowsCommand},
 	{"runs", "list|retry|cancel", "list runs, retry failed ones, cancel running ones", runsCommand},
 	{"credentials", "list|create|delete", "manage credentials (secrets from stdin or a file, never echoed)", credentialsCommand},

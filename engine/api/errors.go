@@ -40,7 +40,10 @@ func (s *Server) failErr(c *gin.Context, err error) {
 	var tooBig *http.MaxBytesError
 	var importErr *engine.ImportError
 	var credErr *engine.CredentialError
+	var replayErr *engine.ReplayInputError
 	switch {
+	case errors.As(err, &replayErr):
+		fail(c, http.StatusBadRequest, "invalid_replay", replayErr.Error(), nil)
 	case errors.As(err, &credErr):
 		fail(c, http.StatusBadRequest, "invalid_credential", credErr.Error(), nil)
 	case errors.As(err, &importErr):

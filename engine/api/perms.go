@@ -54,6 +54,11 @@ var routes = map[string]rule{
 	"GET /api/v1/flows/:id/versions/:version": {perm: auth.ReadFlows},
 	"POST /api/v1/flows/:id/run":              {perm: auth.RunFlows, action: "run.started_manually", object: "flow"},
 	"GET /api/v1/flows/:id/template":          {perm: auth.ReadFlows},
+	"POST /api/v1/flows/:id/replay":           {perm: auth.RunFlows, action: "replay.started", object: "flow"}, // editors test, operators replay
+	"GET /api/v1/flows/:id/replays":           {perm: auth.ReadFlows},
+	"GET /api/v1/replays/:id":                 {perm: auth.ReadFlows},
+	"GET /api/v1/replays/:id/results":         {perm: auth.ReadFlows},
+	"POST /api/v1/replays/:id/cancel":         {perm: auth.RunFlows, action: "replay.cancelled", object: "replay"},
 	"POST /api/v1/events":                     {perm: auth.SendEvents},
 	"GET /api/v1/events":                      {perm: auth.ReadFlows},
 	"GET /api/v1/runs":                        {perm: auth.ReadFlows},

@@ -115,6 +115,7 @@ func New(e *engine.Engine, opt Options) http.Handler {
 	v1.GET("/flows/:id/versions", s.listVersions)
 	v1.GET("/flows/:id/versions/:version", s.getVersion)
 	v1.POST("/flows/:id/run", s.runFlow)
+	s.replayRoutes(v1)
 
 	v1.POST("/events", s.postEvent)
 	v1.GET("/events", s.listEvents)

@@ -252,6 +252,12 @@ type Services interface {
 	CountEvents(ctx context.Context, eventType, field, value string, since time.Time) (int, error)
 }
 
+// Mailer, when a node's Services implement it, takes the place of the SMTP server: a replay
+// records the message instead of sending it.
+type Mailer interface {
+	SendMail(ctx context.Context, addr, from string, rcpts []string, msg []byte) error
+}
+
 // SubflowRequest asks for a run of another flow.
 type SubflowRequest struct {
 	ParentRunID string

@@ -35,6 +35,7 @@ var Migrations = []Migration{
 	{Version: 4, Name: "events: raw webhook bodies as bytes", Up: func(tx *gorm.DB) error { return tx.AutoMigrate(&Event{}) }},
 	{Version: 5, Name: "users, sessions, API keys, audit log", Up: func(tx *gorm.DB) error { return tx.AutoMigrate(AuthModels...) }},
 	{Version: 6, Name: "events: traceparent of the accepting request", Up: func(tx *gorm.DB) error { return tx.AutoMigrate(&Event{}) }},
+	{Version: 8, Name: "replays of recorded events", Up: func(tx *gorm.DB) error { return tx.AutoMigrate(ReplayModels...) }},
 	{Version: 10, Name: "schedule marks (catch-up after downtime)", Up: func(tx *gorm.DB) error { return tx.AutoMigrate(&ScheduleMark{}) }},
 }
 

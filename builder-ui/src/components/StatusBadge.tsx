@@ -1,6 +1,6 @@
 import { useI18n, type MessageKey } from '../i18n';
 
-const KNOWN = ['queued', 'running', 'waiting', 'succeeded', 'failed', 'cancelled', 'skipped', 'pending'];
+const KNOWN = ['queued', 'running', 'waiting', 'succeeded', 'failed', 'cancelled', 'skipped', 'pending', 'replay-added', 'replay-removed'];
 
 export function StatusBadge({ status }: { status: string }) {
   const { t } = useI18n();

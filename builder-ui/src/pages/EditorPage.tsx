@@ -25,6 +25,9 @@ import { VersionsPanel } from '../components/panel/VersionsPanel';
 import { FlowRunsPanel } from '../components/panel/FlowRunsPanel';
 import { EditorToolbar } from '../components/EditorToolbar';
 import { SideTabs, type TabName } from '../components/SideTabs';
+import { ReplayPanel, replayChangesOf } from '../components/ReplayPanel';
+import { ConfirmDialog } from '../components/ConfirmDialog';
+import type { StepMark } from '../flow/run';
 
 type Meta = { name: string; description: string };
 type Summary = Pick<FlowSummary, 'latest_version' | 'published_version' | 'enabled' | 'webhook_url'>;
@@ -79,6 +82,9 @@ function Editor({ routeId }: { routeId: string | null }) {
   const [comparison, setComparison] = useState<VersionComparison | null>(null);
   /** A connection dropped on empty canvas: where, and from which node's port. */
   const [picker, setPicker] = useState<{ source: string; port: string; at: { x: number; y: number } } | null>(null);
+  // A replayed event's old and new path on the canvas; the publish confirmation a replay asks for.
+  const [replayMarks, setReplayMarks] = useState<Map<string, StepMark> | null>(null);
+  const [publishConfirm, setPublishConfirm] = useState<string | null>(null);
   const alive = useRef(true);
   useEffect(() => {
     alive.current = true; // (again, after StrictMode's trial unmount)
@@ -166,11 +172,11 @@ function Editor({ routeId }: { routeId: string | null }) {
     for (const p of problems) if (p.node_id) m.set(p.node_id, [...(m.get(p.node_id) ?? []), p]);
     return m;
   }, [problems]);
-  const stepByNode = useMemo(() => (testRun.run
+  const stepByNode = useMemo(() => replayMarks ?? (testRun.run
     ? runStepMap(testRun.run, nodes.map((n) => ({ id: n.id, type: n.data.type })), byType)
     : null
   // eslint-disable-next-line react-hooks/exhaustive-deps
-  ), [testRun.run, byType]);
+  ), [testRun.run, byType, replayMarks]);
   const info = useMemo<CanvasInfo>(() => ({
     problemsByNode, stepByNode, readOnly: false, teamName: (id: string) => teams.find((tm) => tm.id === id)?.name,
   }), [problemsByNode, stepByNode, teams]);
@@ -269,9 +275,12 @@ function Editor({ routeId }: { routeId: string | null }) {
 
   const ensureSaved = async (): Promise<string | null> => (dirty || !flowId ? save() : flowId);
 
-  const publish = async () => {
+  const publish = async (confirmed = false) => {
     const id = await ensureSaved();
     if (!id || (validation && !validation.valid)) return;
+    // A replay of this draft that found changes asks first, showing what would change.
+    const changes = confirmed ? null : await replayChangesOf(id, t);
+    if (changes) { setPublishConfirm(changes); return; }
     setBusy(true);
     try {
       const res = await api.publish(id);
@@ -365,6 +374,10 @@ function Editor({ routeId }: { routeId: string | null }) {
           />
         )}
         {picker && <NodePicker at={picker.at} onPick={pickConnected} onClose={() => setPicker(null)} />}
+        {publishConfirm && (
+          <ConfirmDialog message={t('replay.publishConfirm', { summary: publishConfirm })} confirmLabel={t('replay.publishAnyway')}
+            onCancel={() => setPublishConfirm(null)} onConfirm={() => { setPublishConfirm(null); void publish(true); }} />
+        )}
         <SideTabs tab={tab} onTab={setTab}>
           {tab === 'properties' && (
             <PropertyPanel
@@ -392,6 +405,7 @@ function Editor({ routeId }: { routeId: string | null }) {
             />
           )}
           {tab === 'test' && (
+            <>
             <TestRunPanel
               flowId={flowId}
               triggerSample={trigger?.data.config.sample}
@@ -402,6 +416,9 @@ function Editor({ routeId }: { routeId: string | null }) {
               onClear={testRun.clear}
               onFocusNode={selectNode}
             />
+            <ReplayPanel flowId={flowId} latestVersion={summary?.latest_version} publishedVersion={summary?.published_version}
+              ensureSaved={ensureSaved} onMarks={setReplayMarks} />
+            </>
           )}
           {tab === 'versions' && (
             <VersionsPanel flowId={flowId} refreshKey={versionsKey} onLoad={loadVersion} comparison={comparison} onCompare={setComparison}
