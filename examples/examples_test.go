@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/opsflow/opsflow/engine/api"
+	"github.com/opsflow/opsflow/engine/api/apitest"
 	"github.com/opsflow/opsflow/engine/compile"
 	"github.com/opsflow/opsflow/engine/enginetest"
 	"github.com/opsflow/opsflow/engine/flow"
@@ -170,7 +171,7 @@ func TestPaymentFailedSupportSMS(t *testing.T) {
 	for _, b := range enginetest.Backends() {
 		t.Run(string(b), func(t *testing.T) {
 			e := enginetest.New(t, b)
-			srv := httptest.NewServer(api.New(e, api.Options{Tokens: []string{testToken}}))
+			srv := apitest.NewServer(t, api.New(e, api.Options{Tokens: []string{testToken}}))
 			defer srv.Close()
 			c := client{t, srv.URL}
 			tw := newTwilio(t)

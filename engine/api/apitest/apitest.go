@@ -48,7 +48,12 @@ func NewServer(t testing.TB, h http.Handler) *httptest.Server {
 // client gets it only afterwards (and t is still running when the check reports).
 func Handler(t testing.TB, h http.Handler) http.Handler {
 	t.Helper()
-	router := Router(t, h)
+	return Check(t, Router(t, h), h)
+}
+
+// Check is Handler with the document given (from Router), for a handler that does not serve it
+// itself, such as one standing in front of the API.
+func Check(t testing.TB, doc routers.Router, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !strings.HasPrefix(r.URL.Path, "/api/v1/") {
 			h.ServeHTTP(w, r)
@@ -62,7 +67,7 @@ func Handler(t testing.TB, h http.Handler) http.Handler {
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, r)
-		for _, problem := range check(router, r, body, rec) {
+		for _, problem := range check(doc, r, body, rec) {
 			t.Errorf("OpenAPI document vs API: %s", problem)
 		}
 		for k, v := range rec.Header() {

@@ -1,0 +1,126 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"go/ast"
+	"go/importer"
+	"go/parser"
+	"go/token"
+	"go/types"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/oapi-codegen/oapi-codegen/v2/pkg/codegen"
+	// The generated client's runtime: imported here so that go.mod keeps it for the type check.
+	_ "github.com/oapi-codegen/runtime"
+
+	"github.com/opsflow/opsflow/engine/api/apitest"
+	"github.com/opsflow/opsflow/engine/flow"
+)
+
+// The served document loads and validates with kin-openapi's default loader, which refuses
+// external references: the flow format is inside it, as served standalone, and the draft form
+// keeps its shapes without its completeness rules.
+func TestOpenAPIDocumentLoads(t *testing.T) {
+	srv, _ := newServer(t)
+	status, _, raw := call(t, srv, "GET", "/api/v1/openapi.json", "")
+	if status != 200 {
+		t.Fatalf("%d %s", status, raw)
+	}
+	doc, err := apitest.Load([]byte(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !doc.IsOpenAPI31OrLater() {
+		t.Errorf("openapi %q, want 3.1", doc.OpenAPI)
+	}
+	var standalone map[string]any
+	if err := json.Unmarshal(flow.JSONSchema, &standalone); err != nil {
+		t.Fatal(err)
+	}
+	full, draft := doc.Components.Schemas["FlowDocument"].Value, doc.Components.Schemas["FlowDraft"].Value
+	if full.Title != standalone["title"] || len(full.Required) != 3 || full.Properties["nodes"].Value.Items.Value.Properties["id"].Value.Pattern == "" {
+		t.Errorf("FlowDocument is not the flow schema: %+v", full)
+	}
+	if len(draft.Required) != 0 || draft.Properties["nodes"] == nil || draft.AdditionalProperties.Has == nil || *draft.AdditionalProperties.Has {
+		t.Errorf("FlowDraft: %+v", draft)
+	}
+
+	// The standalone flow schema is plain JSON to any client.
+	resp, err := srv.Client().Get(srv.URL + "/api/v1/schema/flow.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); ct != "application/json" || !bytes.Equal(b, flow.JSONSchema) {
+		t.Errorf("schema/flow.json: %q %.100s", ct, b)
+	}
+}
+
+// A code generator makes a Go client of the document, and the client compiles.
+func TestOpenAPIClientGenerates(t *testing.T) {
+	srv, _ := newServer(t)
+	_, _, raw := call(t, srv, "GET", "/api/v1/openapi.json", "")
+	doc, err := apitest.Load([]byte(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, err := codegen.Generate(doc, codegen.Configuration{PackageName: "opsflowclient",
+		Generate: codegen.GenerateOptions{Client: true, Models: true}})
+	if err != nil {
+		t.Fatalf("oapi-codegen: %v", err)
+	}
+	fset := token.NewFileSet()
+	file, err := parser.ParseFile(fset, "client.go", code, 0)
+	if err != nil {
+		t.Fatalf("generated client does not parse: %v", err)
+	}
+	conf := types.Config{Importer: importer.ForCompiler(fset, "gc", exportData(t, file))}
+	pkg, err := conf.Check("opsflowclient", fset, []*ast.File{file}, nil)
+	if err != nil {
+		t.Fatalf("generated client does not compile: %v", err)
+	}
+	// One method per operation, named by its operationId (the handler's name).
+	client := pkg.Scope().Lookup("Client")
+	if client == nil {
+		t.Fatal("no Client type in the generated code")
+	}
+	methods := types.NewMethodSet(types.NewPointer(client.Type()))
+	for _, m := range []string{"PostEvent", "ListFlows", "PublishFlow", "GetRun"} {
+		if methods.Lookup(pkg, m) == nil {
+			t.Errorf("the generated client has no method %s", m)
+		}
+	}
+}
+
+// exportData finds the compiled export data of the file's imports (and theirs) with go list, the
+// way go/packages does, for go/types' gc importer.
+func exportData(t *testing.T, file *ast.File) func(path string) (io.ReadCloser, error) {
+	args := []string{"list", "-export", "-deps", "-f", "{{.ImportPath}} {{.Export}}"}
+	for _, imp := range file.Imports {
+		args = append(args, strings.Trim(imp.Path.Value, `"`))
+	}
+	out, err := exec.Command("go", args...).Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	exports := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if path, file, ok := strings.Cut(line, " "); ok && file != "" {
+			exports[path] = file
+		}
+	}
+	return func(path string) (io.ReadCloser, error) {
+		f, ok := exports[path]
+		if !ok {
+			return nil, fmt.Errorf("no export data for %s", path)
+		}
+		return os.Open(f)
+	}
+}
