@@ -39,6 +39,36 @@ func TestOpenAPIDocumentLoads(t *testing.T) {
 	if !doc.IsOpenAPI31OrLater() {
 		t.Errorf("openapi %q, want 3.1", doc.OpenAPI)
 	}
+	// OpenAPI 3.0 habits that 3.1 ignores silently.
+	var walk func(where string, v any)
+	walk = func(where string, v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			if _, ok := v["nullable"]; ok {
+				t.Errorf(`%s: "nullable" is OpenAPI 3.0; in 3.1 write "type": ["string", "null"]`, where)
+			}
+			for k, x := range v {
+				walk(where+"/"+k, x)
+			}
+		case []any:
+			for i, x := range v {
+				walk(fmt.Sprintf("%s/%d", where, i), x)
+			}
+		}
+	}
+	var tree any
+	if err := json.Unmarshal([]byte(raw), &tree); err != nil {
+		t.Fatal(err)
+	}
+	walk("", tree)
+	for path, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			if op.OperationID == "" {
+				t.Errorf("%s %s has no operationId (the handler's name, e.g. listFlows)", method, path)
+			}
+		}
+	}
+
 	var standalone map[string]any
 	if err := json.Unmarshal(flow.JSONSchema, &standalone); err != nil {
 		t.Fatal(err)
