@@ -6,9 +6,10 @@
 // /readyz are not part of the document):
 //   - a method and path the document lacks must be answered 404 or 405;
 //   - a request the document rejects (bad body, bad parameter, no credentials where they are
-//     needed) must be answered 4xx: tests of bad input are welcome, a 2xx to them is drift;
-//   - every answer's status must be documented for the operation, and its body must match the
-//     documented content type and schema.
+//     needed) must be answered 4xx: tests of bad input are welcome, a 2xx or 3xx to them is drift;
+//   - every answer's status must be documented for the operation, its body must match the
+//     documented content type and schema, and a JSON body must carry no field the schema does not
+//     name (unless the schema is a free-form object or map).
 //
 // A mismatch fails the test with the method, the documented path and the status.
 package apitest
@@ -17,11 +18,13 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -106,8 +109,88 @@ func check(router routers.Router, r *http.Request, body []byte, rec *httptest.Re
 	resp.SetBodyBytes(rec.Body.Bytes())
 	if err := openapi3filter.ValidateResponse(context.Background(), resp); err != nil {
 		problems = append(problems, fmt.Sprintf("%s: the answer does not match the document: %v\nbody: %s", where, err, clip(rec.Body.Bytes())))
+	} else if extra := undocumentedFields(route, rec); len(extra) > 0 {
+		problems = append(problems, fmt.Sprintf("%s: the answer has fields the document does not describe: %s", where, strings.Join(extra, ", ")))
 	}
 	return problems
+}
+
+// undocumentedFields lists, as JSON pointers, the fields of a JSON answer that its documented
+// schema does not name: schemas stay open to additions for clients, but an API test's answer
+// must not carry a field the document has not been told about.
+func undocumentedFields(route *routers.Route, rec *httptest.ResponseRecorder) []string {
+	ref := route.Operation.Responses.Status(rec.Code)
+	if ref == nil {
+		ref = route.Operation.Responses.Default()
+	}
+	media := ref.Value.Content.Get(rec.Header().Get("Content-Type"))
+	if media == nil || media.Schema == nil || !strings.Contains(rec.Header().Get("Content-Type"), "json") {
+		return nil
+	}
+	var body any
+	if json.Unmarshal(rec.Body.Bytes(), &body) != nil {
+		return nil
+	}
+	var extra []string
+	walkFields(media.Schema.Value, body, "", &extra)
+	sort.Strings(extra)
+	return extra
+}
+
+func walkFields(s *openapi3.Schema, v any, at string, extra *[]string) {
+	if s == nil {
+		return
+	}
+	switch v := v.(type) {
+	case map[string]any:
+		props, open := fieldsOf(s)
+		for k, x := range v {
+			if p, ok := props[k]; ok {
+				walkFields(p, x, at+"/"+k, extra)
+			} else if !open {
+				*extra = append(*extra, at+"/"+k)
+			}
+		}
+	case []any:
+		for i, x := range v {
+			walkFields(itemsOf(s), x, fmt.Sprintf("%s/%d", at, i), extra)
+		}
+	}
+}
+
+// fieldsOf collects the properties of s and of its allOf, anyOf and oneOf parts; open means some
+// part takes any field (a free-form object, or additionalProperties).
+func fieldsOf(s *openapi3.Schema) (props map[string]*openapi3.Schema, open bool) {
+	props = map[string]*openapi3.Schema{}
+	var visit func(s *openapi3.Schema)
+	visit = func(s *openapi3.Schema) {
+		parts := append(append(append(openapi3.SchemaRefs{}, s.AllOf...), s.AnyOf...), s.OneOf...)
+		if len(s.Properties) == 0 && len(parts) == 0 || s.AdditionalProperties.Schema != nil ||
+			s.AdditionalProperties.Has != nil && *s.AdditionalProperties.Has {
+			open = true
+		}
+		for k, p := range s.Properties {
+			props[k] = p.Value
+		}
+		for _, p := range parts {
+			visit(p.Value)
+		}
+	}
+	visit(s)
+	return props, open
+}
+
+// itemsOf is the schema of s's array items, looking into its allOf, anyOf and oneOf parts.
+func itemsOf(s *openapi3.Schema) *openapi3.Schema {
+	if s.Items != nil {
+		return s.Items.Value
+	}
+	for _, p := range append(append(append(openapi3.SchemaRefs{}, s.AllOf...), s.AnyOf...), s.OneOf...) {
+		if it := itemsOf(p.Value); it != nil {
+			return it
+		}
+	}
+	return nil
 }
 
 // presentCredentials checks that the request carries a credential of the scheme the document

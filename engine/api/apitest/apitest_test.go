@@ -63,6 +63,8 @@ func TestCheck(t *testing.T) {
 		{"public", "GET", "/api/v1/healthz", "", "", 200, `{}`, ""},
 		{"undocumented status", "PUT", "/api/v1/things/1", auth, `{"name":"a"}`, 409, `{"error":{}}`, "PUT /things/{id} (/api/v1/things/1) → 409: the answer does not match"},
 		{"answer off schema", "PUT", "/api/v1/things/1", auth, `{"name":"a"}`, 200, `{"id":"1"}`, "PUT /things/{id} (/api/v1/things/1) → 200: the answer does not match"},
+		{"undocumented field", "PUT", "/api/v1/things/1", auth, `{"name":"a"}`, 200, `{"id":"1","done_at":null,"owner":{"id":"u"}}`, "→ 200: the answer has fields the document does not describe: /owner"},
+		{"undocumented error detail", "PUT", "/api/v1/things/1", auth, `{"nom":"a"}`, 400, `{"error":{"code":"x"},"trace":"…"}`, "fields the document does not describe: /trace"},
 		{"wrong content type", "PUT", "/api/v1/things/1", auth, `{"name":"a"}`, 200, `<html>`, "→ 200: the answer does not match"},
 		{"bad input accepted", "PUT", "/api/v1/things/1", auth, `{}`, 200, `{"id":"1","done_at":null}`, "→ 200: the request does not match the document, yet the API accepted it"},
 		{"no credentials accepted", "PUT", "/api/v1/things/1", "", `{"name":"a"}`, 200, `{"id":"1","done_at":null}`, "yet the API accepted it"},
