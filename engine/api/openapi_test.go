@@ -10,8 +10,11 @@ import (
 	"go/token"
 	"go/types"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -152,5 +155,35 @@ func exportData(t *testing.T, file *ast.File) func(path string) (io.ReadCloser, 
 			return nil, fmt.Errorf("no export data for %s", path)
 		}
 		return os.Open(f)
+	}
+}
+
+// Every test server of the API goes through apitest, so that every request and answer of the
+// API tests is checked against the document: a plain httptest server of the API fails here.
+func TestAPITestsGoThroughAPITest(t *testing.T) {
+	plain := regexp.MustCompile(`httptest\.NewServer\((api\.)?New\(`)
+	root := "../.."
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == "node_modules" || d.Name() == "builder-ui" || strings.HasPrefix(d.Name(), ".")) && path != root {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for _, loc := range plain.FindAllIndex(b, -1) {
+			line := 1 + bytes.Count(b[:loc[0]], []byte("\n"))
+			t.Errorf("%s:%d: a plain httptest server of the API; use apitest.NewServer(t, ...) so the test is checked against openapi.json", path, line)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

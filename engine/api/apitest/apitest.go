@@ -6,7 +6,7 @@
 // /readyz are not part of the document):
 //   - a method and path the document lacks must be answered 404 or 405;
 //   - a request the document rejects (bad body, bad parameter, no credentials where they are
-//     needed) must be answered 4xx: tests of bad input are welcome, a 2xx or 3xx to them is drift;
+//     needed) must be refused (4xx or 5xx): bad-input tests are welcome, a 2xx to them is drift;
 //   - every answer's status must be documented for the operation, its body must match the
 //     documented content type and schema, and a JSON body must carry no field the schema does not
 //     name (unless the schema is a free-form object or map).
