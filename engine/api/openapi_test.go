@@ -23,6 +23,7 @@ import (
 	_ "github.com/oapi-codegen/runtime"
 
 	"github.com/opsflow/opsflow/engine/api/apitest"
+	"github.com/opsflow/opsflow/engine/auth"
 	"github.com/opsflow/opsflow/engine/flow"
 )
 
@@ -186,4 +187,43 @@ func TestAPITestsGoThroughAPITest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// The successful answers no other API test reaches, made once each so that apitest checks them
+// against the document too.
+func TestDocumentedAnswers(t *testing.T) {
+	env := newAuthEnv(t, auth.Config{})
+	admin := env.as("admin")
+	must := func(method, path, body string, hdr map[string]string, want int) map[string]any {
+		t.Helper()
+		status, out, raw, _ := env.do(method, path, body, hdr)
+		if status != want {
+			t.Fatalf("%s %s: %d, want %d: %s", method, path, status, want, raw)
+		}
+		return out
+	}
+	team := must("POST", "/api/v1/teams", `{"name":"Support"}`, admin, 201)["id"].(string)
+	must("PUT", "/api/v1/teams/"+team, `{"name":"Support","description":"first line"}`, admin, 200)
+	member := must("POST", "/api/v1/teams/"+team+"/members", `{"name":"Ana","phone":"+14155550101"}`, admin, 201)["id"].(string)
+	must("PUT", "/api/v1/members/"+member, `{"name":"Ana","email":"ana@example.com","active":false}`, admin, 200)
+	must("DELETE", "/api/v1/members/"+member, "", admin, 204)
+
+	fl := must("POST", "/api/v1/flows", `{"name":"hook","nodes":[{"id":"t","type":"trigger.webhook","config":{"method":"PUT"}},
+		{"id":"l","type":"action.log","config":{"message":"got it"}}],"edges":[{"from":"t","to":"l"}]}`, admin, 201)["id"].(string)
+	must("PATCH", "/api/v1/flows/"+fl, `{"enabled":false}`, admin, 200)
+	must("PATCH", "/api/v1/flows/"+fl, `{"enabled":true}`, admin, 200)
+	if doc := must("GET", "/api/v1/flows/"+fl+"/export", "", admin, 200); doc["name"] != "hook" {
+		t.Errorf("export: %v", doc)
+	}
+	must("POST", "/api/v1/flows/"+fl+"/publish", "", admin, 200)
+	must("PUT", "/api/v1/hooks/"+fl, `{"order":"SO-1"}`, nil, 202)
+	must("GET", "/api/v1/templates/payment-failed-support-sms", "", admin, 200)
+
+	// A person changes their own password from a session.
+	status, body, raw, resp := env.do("POST", "/api/v1/auth/login", `{"email":"viewer@example.com","password":"`+testPassword+`"}`, nil)
+	if status != 200 {
+		t.Fatalf("login: %d %s", status, raw)
+	}
+	session := map[string]string{"Cookie": SessionCookie + "=" + cookieOf(resp).Value, CSRFHeader: body["csrf_token"].(string)}
+	must("POST", "/api/v1/auth/password", `{"current_password":"`+testPassword+`","new_password":"another long password 2"}`, session, 204)
 }
