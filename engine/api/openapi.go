@@ -13,13 +13,16 @@ import (
 )
 
 // openAPISource is the hand-written OpenAPI 3.1 description of every endpoint. To add a route,
-// add its operation under "paths" with its "x-permission" (as in perms.go), its parameters and
-// request body, and every status the handler answers: the ones every route shares (400 for bad
-// bytes in parameters, 401/403 unless public, 413 with a body, 500, 503) and its own, errors as
-// {"$ref": "#/components/responses/Error"}. Shapes used by more than one route go under
-// components/schemas. Tests check that it lists exactly the server's routes, walk it for the
-// authorization matrix, and validate every request and answer of the API tests against it
-// (engine/api/apitest): an answer it does not describe fails them.
+// add its operation under "paths" with an "operationId" (the handler's name), its "x-permission"
+// (as in perms.go), its parameters and request body, and every status the handler answers: the
+// ones every route shares (400 for bad bytes in parameters, 401/403 unless public, 413 with a
+// body, 500 as {"$ref": "#/components/responses/Error"}; 503 as
+// {"$ref": "#/components/responses/Unavailable"}) and its own. Shapes used by more than one route
+// go under components/schemas; a field that may be null is "type": ["string", "null"] (3.1 has
+// no "nullable"), and a flow as saved is FlowDraft (FlowDocument is a complete one). Tests check
+// that it lists exactly the server's routes, walk it for the authorization matrix, and validate
+// every request and answer of the API tests against it (engine/api/apitest): a status, field or
+// shape it does not describe fails them.
 //
 //go:embed openapi.json
 var openAPISource []byte
