@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/opsflow/opsflow/engine/api"
+	"github.com/opsflow/opsflow/engine/api/apitest"
 	"github.com/opsflow/opsflow/engine/compile"
 	"github.com/opsflow/opsflow/engine/enginetest"
 	"github.com/opsflow/opsflow/engine/flow"
@@ -138,7 +138,7 @@ func TestPaymentFailedSupportSMS(t *testing.T) {
 	for _, b := range enginetest.Backends() {
 		t.Run(string(b), func(t *testing.T) {
 			e := enginetest.New(t, b)
-			srv := httptest.NewServer(api.New(e, api.Options{Tokens: []string{testToken}}))
+			srv := apitest.NewServer(t, api.New(e, api.Options{Tokens: []string{testToken}}))
 			defer srv.Close()
 			c := client{t, srv.URL}
 			sb := newSandbox(t)

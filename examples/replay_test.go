@@ -3,7 +3,7 @@ package examples_test
 import (
 	"encoding/json"
 	"fmt"
-	"net/http/httptest"
+	"github.com/opsflow/opsflow/engine/api/apitest"
 	"strings"
 	"testing"
 	"time"
@@ -28,7 +28,7 @@ func TestReplayTemplateChanges(t *testing.T) {
 		}
 	}
 	e := enginetest.New(t, enginetest.Embedded)
-	srv := httptest.NewServer(api.New(e, api.Options{Templates: gallery, Tokens: []string{testToken}}))
+	srv := apitest.NewServer(t, api.New(e, api.Options{Templates: gallery, Tokens: []string{testToken}}))
 	defer srv.Close()
 	c := client{t, srv.URL}
 	prov := newSandbox(t)

@@ -9,12 +9,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/opsflow/opsflow/engine/api"
+	"github.com/opsflow/opsflow/engine/api/apitest"
 	"github.com/opsflow/opsflow/engine/enginetest"
 	"github.com/opsflow/opsflow/engine/sandbox"
 	"github.com/opsflow/opsflow/engine/template"
@@ -120,7 +120,7 @@ func TestGalleryTemplatesEndToEnd(t *testing.T) {
 				t.Fatalf("template %s has no end-to-end check in templateChecks", tmpl.ID)
 			}
 			e := enginetest.New(t, enginetest.Embedded)
-			srv := httptest.NewServer(api.New(e, api.Options{Templates: gallery, Tokens: []string{testToken}}))
+			srv := apitest.NewServer(t, api.New(e, api.Options{Templates: gallery, Tokens: []string{testToken}}))
 			defer srv.Close()
 			c := client{t, srv.URL}
 			prov := newSandbox(t)
@@ -169,7 +169,7 @@ func TestGalleryTemplatesEndToEnd(t *testing.T) {
 func TestTemplateImportRefusesMissingNeeds(t *testing.T) {
 	gallery, _ := template.Gallery(examples.Templates, "templates")
 	e := enginetest.New(t, enginetest.Embedded)
-	srv := httptest.NewServer(api.New(e, api.Options{Templates: gallery, Tokens: []string{testToken}}))
+	srv := apitest.NewServer(t, api.New(e, api.Options{Templates: gallery, Tokens: []string{testToken}}))
 	defer srv.Close()
 	c := client{t, srv.URL}
 	resp := c.do("POST", "/api/v1/templates/import", map[string]any{"template_id": "new-lead-score-assign"}, 422)

@@ -4,11 +4,11 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/opsflow/opsflow/engine/api"
+	"github.com/opsflow/opsflow/engine/api/apitest"
 	"github.com/opsflow/opsflow/engine/enginetest"
 )
 
@@ -17,7 +17,7 @@ func TestRespondToWebhook(t *testing.T) {
 	for _, b := range enginetest.Backends() {
 		t.Run(string(b), func(t *testing.T) {
 			e := enginetest.New(t, b)
-			srv := httptest.NewServer(api.New(e, api.Options{}))
+			srv := apitest.NewServer(t, api.New(e, api.Options{}))
 			defer srv.Close()
 			ok := enginetest.Publish(t, e, enginetest.MustFlow(t, `{"name":"r","nodes":[
 				{"id":"t","type":"trigger.webhook","config":{"sample":{"order_id":"SO-1","amount":1}}},

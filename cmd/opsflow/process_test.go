@@ -16,6 +16,10 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/opsflow/opsflow/engine/api"
+	"github.com/opsflow/opsflow/engine/api/apitest"
+	"github.com/opsflow/opsflow/engine/enginetest"
 )
 
 // TestMain lets tests start real opsflow processes: the test binary runs main() when asked to.
@@ -171,18 +175,23 @@ func TestRedisClientLogsJSON(t *testing.T) {
 }
 
 // While the engine starts (the port is already bound), the API answers 503 with Retry-After and
-// /healthz says the process lives; then requests reach the API.
+// /healthz says the process lives, as the API's OpenAPI document describes; then requests reach
+// the API.
 func TestStartingHandler(t *testing.T) {
 	var h startingHandler
+	doc := apitest.Router(t, api.New(enginetest.New(t, enginetest.Embedded), api.Options{}))
+	checked := apitest.Check(t, doc, &h)
 	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest("GET", "/api/v1/flows", nil))
+	checked.ServeHTTP(rec, httptest.NewRequest("GET", "/api/v1/flows", nil))
 	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" || !strings.Contains(rec.Body.String(), `"code":"starting"`) {
 		t.Fatalf("while starting: %d %v %s", rec.Code, rec.Header(), rec.Body)
 	}
-	rec = httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest("GET", "/healthz", nil))
-	if rec.Code != http.StatusOK {
-		t.Fatalf("healthz while starting: %d", rec.Code)
+	for _, path := range []string{"/healthz", "/api/v1/healthz"} {
+		rec = httptest.NewRecorder()
+		checked.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), "starting") {
+			t.Fatalf("%s while starting: %d %s", path, rec.Code, rec.Body)
+		}
 	}
 	h.ready(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusTeapot) }))
 	rec = httptest.NewRecorder()

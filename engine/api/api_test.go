@@ -13,6 +13,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/opsflow/opsflow/engine/api/apitest"
 	"github.com/opsflow/opsflow/engine/enginetest"
 	_ "github.com/opsflow/opsflow/nodes"
 )
@@ -21,7 +22,7 @@ func newServer(t *testing.T) (*httptest.Server, http.Handler) {
 	e := enginetest.New(t, enginetest.Embedded)
 	ui := fstest.MapFS{"index.html": {Data: []byte("<html>builder</html>")}, "assets/app.js": {Data: []byte("console.log(1)")}}
 	h := New(e, Options{MaxBody: 4096, UI: ui, Tokens: []string{testToken}})
-	srv := httptest.NewServer(h)
+	srv := apitest.NewServer(t, h)
 	t.Cleanup(srv.Close)
 	return srv, h
 }
@@ -271,7 +272,7 @@ func TestAssignmentsAPI(t *testing.T) {
 // description do not.
 func TestAPITokens(t *testing.T) {
 	e := enginetest.New(t, enginetest.Embedded)
-	srv := httptest.NewServer(New(e, Options{Tokens: []string{"tok-ops-1", "tok-crm-2"}}))
+	srv := apitest.NewServer(t, New(e, Options{Tokens: []string{"tok-ops-1", "tok-crm-2"}}))
 	defer srv.Close()
 	get := func(path, auth string) int {
 		req, _ := http.NewRequest("GET", srv.URL+path, nil)

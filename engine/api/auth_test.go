@@ -16,6 +16,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/opsflow/opsflow/engine/api/apitest"
 	"github.com/opsflow/opsflow/engine/auth"
 	"github.com/opsflow/opsflow/engine/enginetest"
 	"github.com/opsflow/opsflow/engine/store"
@@ -55,7 +56,7 @@ func newAuthEnv(t *testing.T, cfg auth.Config) *authEnv {
 		t.Fatal(err)
 	}
 	h := New(e, Options{Auth: cfg, Templates: gallery})
-	srv := httptest.NewServer(h)
+	srv := apitest.NewServer(t, h)
 	t.Cleanup(srv.Close)
 	env := &authEnv{t: t, srv: srv, h: h, svc: auth.New(e.Store.DB, cfg), keys: map[string]string{}, ids: map[string]string{}, now: now}
 	for _, role := range auth.Roles {
@@ -447,7 +448,7 @@ func TestAPIKeys(t *testing.T) {
 func TestSetup(t *testing.T) {
 	e := enginetest.New(t, enginetest.Embedded)
 	svc := auth.New(e.Store.DB, auth.Config{})
-	srv := httptest.NewServer(New(e, Options{}))
+	srv := apitest.NewServer(t, New(e, Options{}))
 	defer srv.Close()
 	env := &authEnv{t: t, srv: srv}
 	if status, body, _, _ := env.do("GET", "/api/v1/flows", "", nil); status != 401 || body["error"] == nil {

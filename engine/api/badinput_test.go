@@ -11,6 +11,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/opsflow/opsflow/engine/api/apitest"
 	"github.com/opsflow/opsflow/engine/enginetest"
 	"github.com/opsflow/opsflow/engine/store"
 )
@@ -24,7 +25,7 @@ func TestBadInputEveryRoute(t *testing.T) {
 		t.Run(string(b), func(t *testing.T) {
 			e := enginetest.New(t, b)
 			h := New(e, Options{MaxBody: 64 << 10, Tokens: []string{testToken}})
-			srv := httptest.NewServer(h)
+			srv := apitest.NewServer(t, h)
 			defer srv.Close()
 			ids := seed(t, srv)
 
@@ -216,7 +217,7 @@ func TestWebhookAnyBytes(t *testing.T) {
 	for _, b := range enginetest.Backends() {
 		t.Run(string(b), func(t *testing.T) {
 			e := enginetest.New(t, b)
-			srv := httptest.NewServer(New(e, Options{Tokens: []string{testToken}}))
+			srv := apitest.NewServer(t, New(e, Options{Tokens: []string{testToken}}))
 			defer srv.Close()
 			ids := seed(t, srv)
 			for what, c := range map[string]struct{ ct, body string }{

@@ -16,6 +16,7 @@ import (
 func (s *Server) nodeTypes(c *gin.Context) {
 	type nodeTypeView struct {
 		*node.Spec
+		Fields       []node.Field   `json:"fields"` // [] rather than null for nodes without settings (logic.merge)
 		Ports        []string       `json:"ports"`
 		ConfigSchema map[string]any `json:"config_schema"`
 		// Webhook marks triggers started by POST /hooks/{flow_id} (the builder shows the URL).
@@ -24,7 +25,11 @@ func (s *Server) nodeTypes(c *gin.Context) {
 	specs := node.All()
 	out := make([]nodeTypeView, len(specs))
 	for i, sp := range specs {
-		out[i] = nodeTypeView{Spec: sp, Ports: sp.PortList(), ConfigSchema: sp.ConfigSchema(), Webhook: sp.Receive != nil}
+		fields := sp.Fields
+		if fields == nil {
+			fields = []node.Field{}
+		}
+		out[i] = nodeTypeView{Spec: sp, Fields: fields, Ports: sp.PortList(), ConfigSchema: sp.ConfigSchema(), Webhook: sp.Receive != nil}
 	}
 	c.JSON(http.StatusOK, gin.H{"node_types": out})
 }
@@ -43,7 +48,7 @@ func savedFlowView(info *engine.FlowInfo) any {
 }
 
 func (s *Server) flowSchema(c *gin.Context) {
-	c.Data(http.StatusOK, "application/schema+json", flow.JSONSchema)
+	c.Data(http.StatusOK, "application/json", flow.JSONSchema)
 }
 
 // readFlow parses a flow document body, answering 400 when it is not one.
@@ -237,7 +242,7 @@ func (s *Server) getVersion(c *gin.Context) {
 		return
 	}
 	vv := toVersionView(&info.Version, &info.Flow)
-	vv.Definition = info.Def
+	vv.Definition = flowJSON(info.Def)
 	c.JSON(http.StatusOK, vv)
 }
 

@@ -4,7 +4,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/opsflow/opsflow/engine"
+	"github.com/opsflow/opsflow/engine/api/apitest"
 	"github.com/opsflow/opsflow/engine/enginetest"
 )
 
@@ -31,7 +31,7 @@ func TestDatabaseDown(t *testing.T) {
 		u.Host = p.addr
 		cfg.DatabaseURL = u.String()
 		e := enginetest.Start(t, cfg)
-		srv := httptest.NewServer(New(e, Options{Tokens: []string{testToken}}))
+		srv := apitest.NewServer(t, New(e, Options{Tokens: []string{testToken}}))
 		defer srv.Close()
 		if status, _, raw := call(t, srv, "GET", "/readyz", ""); status != 200 {
 			t.Fatalf("readyz while up: %d %s", status, raw)
@@ -77,7 +77,7 @@ func TestStatusReportsWorkers(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer api.Close()
-			srv := httptest.NewServer(New(api, Options{Tokens: []string{testToken}}))
+			srv := apitest.NewServer(t, New(api, Options{Tokens: []string{testToken}}))
 			defer srv.Close()
 			_, fl, raw := call(t, srv, "POST", "/api/v1/flows", `{"name":"m","nodes":[{"id":"t","type":"trigger.manual"},
 				{"id":"l","type":"action.log","config":{"message":"hi"}}],"edges":[{"from":"t","to":"l"}]}`)

@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/base64"
 	"fmt"
+	"github.com/opsflow/opsflow/engine/api/apitest"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -91,7 +92,7 @@ func TestReplayOverRecordedEvents(t *testing.T) {
 	for _, b := range enginetest.Backends() {
 		t.Run(string(b), func(t *testing.T) {
 			e := enginetest.New(t, b)
-			srv := httptest.NewServer(New(e, Options{Tokens: []string{testToken}}))
+			srv := apitest.NewServer(t, New(e, Options{Tokens: []string{testToken}}))
 			t.Cleanup(srv.Close)
 			tw, sent := twilioServer(t)
 			cred := fmt.Sprintf(`{"name":"twilio","type":"twilio","data":{"account_sid":"AC0123456789abcdef0123456789abcdef","auth_token":%q,"from":"+14155550000","base_url":%q}}`, twilioToken, tw.URL)
@@ -220,7 +221,7 @@ func TestReplayOverRecordedEvents(t *testing.T) {
 // Every bad replay request gets a JSON 4xx that says what is wrong.
 func TestReplayBadInput(t *testing.T) {
 	e := enginetest.New(t, enginetest.Embedded)
-	srv := httptest.NewServer(New(e, Options{Tokens: []string{testToken}}))
+	srv := apitest.NewServer(t, New(e, Options{Tokens: []string{testToken}}))
 	t.Cleanup(srv.Close)
 	_, flow, _ := call(t, srv, "POST", "/api/v1/flows", validFlow)
 	id := flow["id"].(string)

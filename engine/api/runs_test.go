@@ -2,19 +2,19 @@ package api
 
 import (
 	"context"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/opsflow/opsflow/engine"
+	"github.com/opsflow/opsflow/engine/api/apitest"
 	"github.com/opsflow/opsflow/engine/enginetest"
 )
 
 // A run view shows large step data as a link to the step's own view, which has all of it.
 func TestRunViewOmitsLargeStepData(t *testing.T) {
 	e := enginetest.New(t, enginetest.Embedded)
-	srv := httptest.NewServer(New(e, Options{Tokens: []string{testToken}}))
+	srv := apitest.NewServer(t, New(e, Options{Tokens: []string{testToken}}))
 	t.Cleanup(srv.Close)
 	info, err := e.CreateFlow(context.Background(), enginetest.MustFlow(t, `{"name":"large","nodes":[
 		{"id":"t","type":"trigger.manual"},
@@ -69,7 +69,7 @@ func TestQueuedRunHasEmptySteps(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer e.Close()
-	srv := httptest.NewServer(New(e, Options{Tokens: []string{testToken}}))
+	srv := apitest.NewServer(t, New(e, Options{Tokens: []string{testToken}}))
 	defer srv.Close()
 	_, fl, raw := call(t, srv, "POST", "/api/v1/flows", `{"name":"m","nodes":[{"id":"t","type":"trigger.manual"},
 		{"id":"l","type":"action.log","config":{"message":"hi"}}],"edges":[{"from":"t","to":"l"}]}`)

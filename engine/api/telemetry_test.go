@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/opsflow/opsflow/engine/api/apitest"
 	"io"
 	"log/slog"
 	"net/http"
@@ -151,7 +152,7 @@ func TestMetricsAfterRuns(t *testing.T) {
 		t.Run(string(b), func(t *testing.T) {
 			e := enginetest.New(t, b)
 			ui := fstest.MapFS{"index.html": {Data: []byte("<html>builder</html>")}}
-			api := httptest.NewServer(New(e, Options{UI: ui, Tokens: []string{testToken}}))
+			api := apitest.NewServer(t, New(e, Options{UI: ui, Tokens: []string{testToken}}))
 			defer api.Close()
 			const token = "metrics-token-0123456789"
 			m, err := telemetry.ListenMetrics("127.0.0.1:0", token, e.MetricsCollectors()...)
@@ -386,7 +387,7 @@ func TestTraceFollowsRunToCRM(t *testing.T) {
 			if err := e.StartWorker(); err != nil {
 				t.Fatal(err)
 			}
-			api := httptest.NewServer(New(e, Options{Tokens: []string{testToken}}))
+			api := apitest.NewServer(t, New(e, Options{Tokens: []string{testToken}}))
 			t.Cleanup(api.Close)
 			crm := newCRM(t)
 			enginetest.Publish(t, e, enginetest.MustFlow(t, crmFlow(crm.URL)))

@@ -15,7 +15,7 @@ func (s *Server) listTemplates(c *gin.Context) {
 		items = []*template.Template{}
 	}
 	if cat := c.Query("category"); cat != "" {
-		var filtered []*template.Template
+		filtered := []*template.Template{}
 		for _, t := range items {
 			if t.Category == cat {
 				filtered = append(filtered, t)

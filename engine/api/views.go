@@ -29,12 +29,12 @@ type flowView struct {
 	EventType        string `json:"event_type"`
 	WebhookURL       string `json:"webhook_url,omitempty"`
 	// RejectedDeliveries counts webhook deliveries refused by verification.
-	RejectedDeliveries int64      `json:"rejected_deliveries"`
-	CreatedAt          time.Time  `json:"created_at"`
-	UpdatedAt          time.Time  `json:"updated_at"`
-	LastRun            *runRef    `json:"last_run"`
-	Version            *versionV  `json:"version,omitempty"`
-	Definition         *flow.Flow `json:"definition,omitempty"`
+	RejectedDeliveries int64           `json:"rejected_deliveries"`
+	CreatedAt          time.Time       `json:"created_at"`
+	UpdatedAt          time.Time       `json:"updated_at"`
+	LastRun            *runRef         `json:"last_run"`
+	Version            *versionV       `json:"version,omitempty"`
+	Definition         json.RawMessage `json:"definition,omitempty"` // written by flowJSON
 }
 
 type versionV struct {
@@ -44,9 +44,9 @@ type versionV struct {
 	PublishedAt *time.Time `json:"published_at"`
 	CreatedAt   time.Time  `json:"created_at"`
 	// CreatedBy and PublishedBy name who saved and last published the version (from the audit log).
-	CreatedBy   string     `json:"created_by,omitempty"`
-	PublishedBy string     `json:"published_by,omitempty"`
-	Definition  *flow.Flow `json:"definition,omitempty"`
+	CreatedBy   string          `json:"created_by,omitempty"`
+	PublishedBy string          `json:"published_by,omitempty"`
+	Definition  json.RawMessage `json:"definition,omitempty"` // written by flowJSON
 }
 
 func toFlowView(f *store.Flow, last *store.Run) flowView {
@@ -70,7 +70,7 @@ func flowInfoView(info *engine.FlowInfo) flowView {
 	v := toFlowView(&info.Flow, nil)
 	vv := toVersionView(&info.Version, &info.Flow)
 	v.Version = &vv
-	v.Definition = info.Def
+	v.Definition = flowJSON(info.Def)
 	return v
 }
 
@@ -120,6 +120,14 @@ type eventView struct {
 	Data      any       `json:"data"`
 	Headers   any       `json:"headers,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
+}
+
+// flowJSON is a flow as the API shows it: Flow.JSON, whose lists are [] even in a draft without them.
+func flowJSON(f *flow.Flow) json.RawMessage {
+	if f == nil {
+		return nil
+	}
+	return f.JSON()
 }
 
 func toRunView(r *store.Run, flowName string) runView {
