@@ -102,6 +102,7 @@ func New(e *engine.Engine, opt Options) http.Handler {
 
 	v1.GET("/node-types", s.nodeTypes)
 	v1.GET("/status", s.status)
+	v1.GET("/stats", s.stats)
 
 	v1.GET("/flows", s.listFlows)
 	v1.POST("/flows", s.createFlow)
@@ -115,6 +116,7 @@ func New(e *engine.Engine, opt Options) http.Handler {
 	v1.GET("/flows/:id/versions", s.listVersions)
 	v1.GET("/flows/:id/versions/:version", s.getVersion)
 	v1.POST("/flows/:id/run", s.runFlow)
+	v1.POST("/flows/:id/nodes/:node_id/test", s.testNode)
 
 	v1.POST("/events", s.postEvent)
 	v1.GET("/events", s.listEvents)
