@@ -223,20 +223,8 @@ func (s *Server) noRoute(c *gin.Context) {
 		return
 	}
 	name := strings.TrimPrefix(p, "/")
-	if name != "" && name != "index.html" {
-		if st, err := fs.Stat(s.ui, name); err == nil && !st.IsDir() {
-			if strings.HasPrefix(name, "assets/") {
-				c.Header("Cache-Control", "public, max-age=31536000, immutable")
-			}
-			c.FileFromFS(name, http.FS(s.ui))
-			return
-		}
+	if st, err := fs.Stat(s.ui, name); name == "" || err != nil || st.IsDir() {
+		name = "index.html"
 	}
-	index, err := fs.ReadFile(s.ui, "index.html")
-	if err != nil {
-		fail(c, http.StatusNotFound, "not_found", "the builder is not built", nil)
-		return
-	}
-	c.Header("Cache-Control", "no-cache")
-	c.Data(http.StatusOK, "text/html; charset=utf-8", index)
+	s.serveUIFile(c, name)
 }
