@@ -430,7 +430,7 @@ export const en = {
   'dash.failingNodes': 'Top failing nodes',
   'dash.noFailures': 'No node failed in this period.',
   'dash.noRuns': 'No runs in this period (test runs are not counted).',
-  'dash.failedRuns': '{n} failed runs',
+  'dash.failedRuns': '{n} failed',
   'dash.sample': 'Durations from each flow\'s newest {n} runs (embedded database).',
   'dash.exact': 'Durations over every run of the period.',
   'runs.failedNode': 'failed at node {node}',

@@ -46,7 +46,7 @@ export function DashboardPage() {
       { label: t('dash.series.other'), color: '#868e96', values: st.hours.map((h) => Object.entries(h.counts).filter(([k]) => k !== 'succeeded' && k !== 'failed').reduce((a, [, v]) => a + v, 0)) },
     ];
     const rate: ChartSeries[] = [{
-      label: t('dash.series.rate'), color: '#1971c2',
+      label: t('dash.series.rate'), color: '#1971c2', points: true,
       values: st.hours.map((h) => {
         const done = n(h.counts, 'succeeded') + n(h.counts, 'failed');
         return done ? Math.round((1000 * n(h.counts, 'succeeded')) / done) / 10 : null;

@@ -102,7 +102,7 @@ export function NodeTestBox({ flowId, nodeId, ensureSaved }: { flowId: string; n
       <button type="button" className="primary small" disabled={busy} onClick={() => void run()}>{t('nodeTest.run')}</button>
       {error && <p className="error" role="alert">{error}</p>}
       {result && (
-        <div className="node-test-result" data-testid="node-test-result">
+        <div className="node-test-result" data-testid="node-test-result" data-port={result.port} data-dry-run={result.dry_run || undefined}>
           {result.port && <p><span className="badge">{t('nodeTest.port', { port: portLabel(result.port) })}</span></p>}
           {result.dry_run && <p className="muted small">{t('nodeTest.dryRun')}</p>}
           {result.error && <div className="field-error" role="note"><strong>{t('run.error')}:</strong> {result.error}</div>}
