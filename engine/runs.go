@@ -16,8 +16,10 @@ import (
 type RunFilter struct {
 	FlowID string
 	Status string
-	Since  time.Time
-	Until  time.Time
+	// FailedNode keeps the runs in which that node's step failed (the dashboard's failing nodes).
+	FailedNode string
+	Since      time.Time
+	Until      time.Time
 	// Cursor is the id of the last run of the previous page; runs are listed newest first.
 	Cursor string
 	Limit  int
@@ -31,6 +33,10 @@ func (e *Engine) ListRuns(ctx context.Context, f RunFilter) (runs []store.Run, n
 	}
 	if f.Status != "" {
 		q = q.Where("status = ?", f.Status)
+	}
+	if f.FailedNode != "" {
+		// Per run, through the steps' (run_id, node_id) index.
+		q = q.Where("EXISTS (SELECT 1 FROM steps WHERE steps.run_id = runs.id AND steps.node_id = ? AND steps.status = ?)", f.FailedNode, store.StepFailed)
 	}
 	if !f.Since.IsZero() {
 		q = q.Where("created_at >= ?", f.Since.UTC())

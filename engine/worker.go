@@ -296,20 +296,15 @@ func (x *execution) step(ctx context.Context, n *compile.Node, env map[string]an
 	if resumed && st.Received != "" {
 		in.Received, _ = fromJSON(st.Received).(map[string]any)
 	}
-	var res *node.Result
-	if run.DryRun && n.Spec.SideEffect {
-		res = &node.Result{Output: map[string]any{"dry_run": true}}
-	} else {
-		res, err = safeRun(sctx, n.Spec, in)
-		if err != nil {
-			if context.Cause(sctx) == errStepTimeout {
-				err = fmt.Errorf("%w (%s)", errStepTimeout, e.stepTimeout(n))
-			}
-			if context.Cause(ctx) == errCancelled {
-				return "", goOn, x.stopCancelled(st)
-			}
-			return "", goOn, x.failStep(st, scrubbed(err, svc))
+	res, err := callNode(sctx, n, in)
+	if err != nil {
+		if context.Cause(sctx) == errStepTimeout {
+			err = fmt.Errorf("%w (%s)", errStepTimeout, e.stepTimeout(n))
 		}
+		if context.Cause(ctx) == errCancelled {
+			return "", goOn, x.stopCancelled(st)
+		}
+		return "", goOn, x.failStep(st, scrubbed(err, svc))
 	}
 	if res == nil {
 		res = &node.Result{}
@@ -395,6 +390,15 @@ func scrubbed(err error, svc services) error {
 		return node.Permanent(errors.New(msg))
 	}
 	return errors.New(msg)
+}
+
+// callNode runs n, except a side-effecting node in a dry run, which is recorded instead of performed.
+// The executor and node tests (TestNode) both call nodes through it.
+func callNode(ctx context.Context, n *compile.Node, in *node.Input) (*node.Result, error) {
+	if in.DryRun && n.Spec.SideEffect {
+		return &node.Result{Output: map[string]any{"dry_run": true}}, nil
+	}
+	return safeRun(ctx, n.Spec, in)
 }
 
 // safeRun runs a node, turning a panic into a permanent step failure instead of a crashed worker.

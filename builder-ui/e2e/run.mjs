@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { dashChecks } from './dash.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const uiDir = path.resolve(here, '..');
@@ -999,6 +1000,8 @@ async function main() {
     await page.screenshot({ path: path.join(shots, 'canvas-zh.png') });
     await page.getByLabel('语言').selectOption('en');
   });
+
+  await dashChecks({ page, ui, base, apiCall, check, assert, waitFor, shots, twilio, member, flowId, runId, node });
 
   await check('no console errors', async () => {
     // 401s (signed out, wrong password) and the editor's refused /users are expected answers, not errors.

@@ -1,9 +1,8 @@
+import { lazy, Suspense } from 'react';
 import { useI18n, LANGS } from './i18n';
 import { Link, parseRoute, useRouter } from './router';
 import { FlowListPage } from './pages/FlowListPage';
-import { EditorPage } from './pages/EditorPage';
 import { RunsPage } from './pages/RunsPage';
-import { RunPage } from './pages/RunPage';
 import { TemplatesPage } from './pages/TemplatesPage';
 import { SettingsPage } from './pages/SettingsPage';
 import { WorkerStatus } from './components/WorkerStatus';
@@ -12,6 +11,11 @@ import { AuditPage } from './pages/AuditPage';
 import { LoginPage, Forbidden } from './pages/LoginPage';
 import { AuthProvider, useAuth } from './auth';
 import type { Lang } from './api/types';
+
+// The canvas pages (and the dashboard's charts) load on first use: the list pages stay small.
+const EditorPage = lazy(() => import('./pages/EditorPage').then((m) => ({ default: m.EditorPage })));
+const RunPage = lazy(() => import('./pages/RunPage').then((m) => ({ default: m.RunPage })));
+const DashboardPage = lazy(() => import('./pages/DashboardPage').then((m) => ({ default: m.DashboardPage })));
 
 export function App() {
   return <AuthProvider><Shell /></AuthProvider>;
@@ -25,7 +29,7 @@ function Shell() {
   const route = parseRoute(path);
   if (status === 'loading') return <p className="muted">{t('common.loading')}</p>;
   if (status !== 'signed-in') return <LoginPage setup={status === 'setup'} />;
-  const section = route.name === 'run' || route.name === 'runs' ? 'runs' : route.name === 'templates' || route.name === 'settings' || route.name === 'keys' || route.name === 'audit' ? route.name : 'flows';
+  const section = route.name === 'run' || route.name === 'runs' ? 'runs' : route.name === 'dashboard' || route.name === 'templates' || route.name === 'settings' || route.name === 'keys' || route.name === 'audit' ? route.name : 'flows';
   const admin = can('users:write');
   return (
     <div className="app">
@@ -34,6 +38,7 @@ function Shell() {
         <nav aria-label={t('nav.main')} className="mainnav">
           <Link to="/flows" aria-current={section === 'flows' ? 'page' : undefined}>{t('nav.flows')}</Link>
           <Link to="/runs" aria-current={section === 'runs' ? 'page' : undefined}>{t('nav.runs')}</Link>
+          <Link to="/dashboard" aria-current={section === 'dashboard' ? 'page' : undefined}>{t('nav.dashboard')}</Link>
           <Link to="/templates" aria-current={section === 'templates' ? 'page' : undefined}>{t('nav.templates')}</Link>
           {admin && <Link to="/settings" aria-current={section === 'settings' ? 'page' : undefined}>{t('nav.settings')}</Link>}
           <Link to="/keys" aria-current={section === 'keys' ? 'page' : undefined}>{t('nav.keys')}</Link>
@@ -50,6 +55,7 @@ function Shell() {
         </label>
       </header>
       <main className="content">
+        <Suspense fallback={<p className="muted">{t('common.loading')}</p>}>
         {route.name === 'flows' && <FlowListPage />}
         {route.name === 'editor' && <EditorPage key="editor" id={route.id} />}
         {route.name === 'runs' && <RunsPage />}
@@ -59,7 +65,9 @@ function Shell() {
         {route.name === 'keys' && <KeysPage />}
         {route.name === 'audit' && (can('audit:read') ? <AuditPage /> : <Forbidden />)}
         {route.name === 'setup' && <FlowListPage />}
+        {route.name === 'dashboard' && <DashboardPage />}
         {route.name === 'notfound' && <p className="empty">404</p>}
+        </Suspense>
       </main>
     </div>
   );

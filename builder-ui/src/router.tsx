@@ -5,6 +5,7 @@ export type Route =
   | { name: 'flows' }
   | { name: 'editor'; id: string | null }
   | { name: 'runs' }
+  | { name: 'dashboard' }
   | { name: 'run'; id: string }
   | { name: 'templates' }
   | { name: 'settings' }
@@ -22,6 +23,7 @@ export function parseRoute(path: string): Route {
   if (p === '/runs') return { name: 'runs' };
   m = /^\/runs\/([^/]+)$/.exec(p);
   if (m) return { name: 'run', id: decodeURIComponent(m[1]) };
+  if (p === '/dashboard') return { name: 'dashboard' };
   if (p === '/templates') return { name: 'templates' };
   if (p === '/settings') return { name: 'settings' };
   if (p === '/keys') return { name: 'keys' };

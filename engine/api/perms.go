@@ -86,4 +86,8 @@ var routes = map[string]rule{
 	"POST /api/v1/credentials":                {perm: auth.ManageCreds, action: "credential.created", object: "credential"},
 	"PUT /api/v1/credentials/:id":             {perm: auth.ManageCreds, action: "credential.changed", object: "credential"},
 	"DELETE /api/v1/credentials/:id":          {perm: auth.ManageCreds, action: "credential.deleted", object: "credential"},
+
+	// The dashboard and node tests (a dry run that stores nothing, so nothing to audit).
+	"GET /api/v1/stats":                          {perm: auth.ReadFlows},
+	"POST /api/v1/flows/:id/nodes/:node_id/test": {perm: auth.WriteFlows},
 }

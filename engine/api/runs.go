@@ -24,7 +24,7 @@ func (s *Server) listRuns(c *gin.Context) {
 		fail(c, http.StatusBadRequest, "invalid_request", "limit must be between 1 and 200", nil)
 		return
 	}
-	f := engine.RunFilter{FlowID: c.Query("flow_id"), Status: c.Query("status"), Cursor: c.Query("cursor"), Limit: limit}
+	f := engine.RunFilter{FlowID: c.Query("flow_id"), Status: c.Query("status"), FailedNode: c.Query("failed_node"), Cursor: c.Query("cursor"), Limit: limit}
 	if f.Status != "" && !runStatuses[f.Status] {
 		fail(c, http.StatusBadRequest, "invalid_request", "status must be one of queued, running, waiting, succeeded, failed, cancelled", nil)
 		return

@@ -102,6 +102,7 @@ func New(e *engine.Engine, opt Options) http.Handler {
 
 	v1.GET("/node-types", s.nodeTypes)
 	v1.GET("/status", s.status)
+	v1.GET("/stats", s.stats)
 
 	v1.GET("/flows", s.listFlows)
 	v1.POST("/flows", s.createFlow)
@@ -116,6 +117,7 @@ func New(e *engine.Engine, opt Options) http.Handler {
 	v1.GET("/flows/:id/versions/:version", s.getVersion)
 	v1.POST("/flows/:id/run", s.runFlow)
 	s.replayRoutes(v1)
+	v1.POST("/flows/:id/nodes/:node_id/test", s.testNode)
 
 	v1.POST("/events", s.postEvent)
 	v1.GET("/events", s.listEvents)
@@ -226,20 +228,8 @@ func (s *Server) noRoute(c *gin.Context) {
 		return
 	}
 	name := strings.TrimPrefix(p, "/")
-	if name != "" && name != "index.html" {
-		if st, err := fs.Stat(s.ui, name); err == nil && !st.IsDir() {
-			if strings.HasPrefix(name, "assets/") {
-				c.Header("Cache-Control", "public, max-age=31536000, immutable")
-			}
-			c.FileFromFS(name, http.FS(s.ui))
-			return
-		}
+	if st, err := fs.Stat(s.ui, name); name == "" || err != nil || st.IsDir() {
+		name = "index.html"
 	}
-	index, err := fs.ReadFile(s.ui, "index.html")
-	if err != nil {
-		fail(c, http.StatusNotFound, "not_found", "the builder is not built", nil)
-		return
-	}
-	c.Header("Cache-Control", "no-cache")
-	c.Data(http.StatusOK, "text/html; charset=utf-8", index)
+	s.serveUIFile(c, name)
 }

@@ -72,7 +72,7 @@ function qs(params: Record<string, string | number | undefined | null>): string 
 }
 
 export interface Page<T> { items: T[]; next_cursor?: string }
-export interface RunFilter { flow_id?: string; status?: string; since?: string; until?: string; limit?: number; cursor?: string }
+export interface RunFilter { flow_id?: string; status?: string; failed_node?: string; since?: string; until?: string; limit?: number; cursor?: string }
 
 /** GET /status: live workers and the queued backlog. */
 export interface ServerStatus { status: 'ok' | 'no_workers'; workers: number; queued_runs: number; oldest_queued_seconds: number }
@@ -112,4 +112,23 @@ export const api = {
   templates: () => request<{ items: Template[] }>('GET', '/templates').then((r) => r.items ?? []),
   importTemplate: (req: TemplateImport) => request<FlowDetail>('POST', '/templates/import', req),
   flowTemplate: (id: string) => request<Template>('GET', `/flows/${id}/template`),
+  testNode: (flowId: string, nodeId: string, body: NodeTestRequest) =>
+    request<NodeTestResult>('POST', `/flows/${flowId}/nodes/${encodeURIComponent(nodeId)}/test`, body),
+  stats: (window: StatsWindow, flowId?: string) => request<Stats>('GET', '/stats' + qs({ window, flow_id: flowId })),
 };
+
+/** POST /flows/{id}/nodes/{node_id}/test: a recorded run's data (run_id) or JSON (input). */
+export interface NodeTestRequest { run_id?: string; input?: { event?: unknown; nodes?: Record<string, unknown> } }
+export interface NodeTestResult {
+  node_id: string; node_type: string; input: unknown; output: unknown; port?: string; error?: string; dry_run: boolean; wait_until?: string;
+}
+
+/** GET /stats: the dashboard's numbers for a window. */
+export type StatsWindow = '24h' | '7d';
+export interface Stats {
+  window: StatsWindow; since: string; until: string; percentiles: 'exact' | 'sample'; sample_size?: number;
+  totals: Record<string, number>;
+  hours: { hour: string; counts: Record<string, number> }[];
+  flows: { flow_id: string; flow_name: string; runs: number; counts: Record<string, number>; success_rate: number | null; p50_ms: number | null; p95_ms: number | null }[];
+  failing_nodes: { flow_id: string; flow_name: string; node_id: string; node_type: string; failures: number; last_run_id: string }[];
+}

@@ -402,6 +402,8 @@ function Editor({ routeId }: { routeId: string | null }) {
               onExportTemplate={flowId ? () => void exportTemplate() : undefined}
               webhookUrl={flowId ? `${location.origin}/api/v1/hooks/${flowId}` : undefined}
               webhookLive={!!summary?.webhook_url}
+              flowId={flowId ?? undefined}
+              ensureSaved={ensureSaved}
             />
           )}
           {tab === 'test' && (

@@ -5,19 +5,25 @@ import { TERMINAL } from '../api/types';
 import { useI18n } from '../i18n';
 import { RunsTable } from '../components/RunsTable';
 import { RunFilters, toRfc3339, type RunFilterState } from '../components/RunFilters';
+import { useRouter } from '../router';
+import { fromQuery } from '../components/dashboard/runsQuery';
 
 /** Runs of every flow, filtered by flow, status and time; refreshes while some are unfinished. */
 export function RunsPage() {
   const { t } = useI18n();
-  const [filter, setFilter] = useState<RunFilterState>({ status: '', since: '', until: '' });
-  const [flowId, setFlowId] = useState('');
+  // The dashboard links here with flow_id, status, since and failed_node in the query.
+  const { search } = useRouter();
+  const [initial] = useState(() => fromQuery(search));
+  const [filter, setFilter] = useState<RunFilterState>(initial.filter);
+  const [flowId, setFlowId] = useState(initial.flowId);
+  const [failedNode, setFailedNode] = useState(initial.failedNode);
   const [flows, setFlows] = useState<FlowSummary[]>([]);
   const [runs, setRuns] = useState<Run[] | null>(null);
   const [cursor, setCursor] = useState('');
   const [error, setError] = useState<string | null>(null);
   const query = useCallback((c = '') => api.runs({
-    flow_id: flowId, status: filter.status, since: toRfc3339(filter.since), until: toRfc3339(filter.until), limit: 50, cursor: c,
-  }), [filter, flowId]);
+    flow_id: flowId, status: filter.status, failed_node: failedNode, since: toRfc3339(filter.since), until: toRfc3339(filter.until), limit: 50, cursor: c,
+  }), [filter, flowId, failedNode]);
   const load = useCallback(() => {
     query().then((p) => { setRuns(p.items ?? []); setCursor(p.next_cursor ?? ''); setError(null); }, (e: Error) => setError(e.message));
   }, [query]);
@@ -42,6 +48,12 @@ export function RunsPage() {
           </select>
         </label>
         <RunFilters value={filter} onChange={setFilter} />
+        {failedNode && (
+          <span className="chip" data-testid="failed-node-filter">
+            {t('runs.failedNode', { node: failedNode })}
+            <button type="button" className="icon" aria-label={t('common.remove')} onClick={() => setFailedNode('')}>×</button>
+          </span>
+        )}
         <div className="spacer" />
         <button type="button" onClick={load}>{t('common.refresh')}</button>
       </div>

@@ -3,6 +3,7 @@ import type { Credential, CredentialType, Problem, Team } from '../../api/types'
 import type { FlowEdge, FlowNode, NodeData } from '../../flow/model';
 import { DEFAULT_PORT, NODE_ID_RE, fieldShown } from '../../flow/model';
 import { WebhookBox } from './WebhookBox';
+import { NodeTestBox } from './NodeTestBox';
 import { useI18n } from '../../i18n';
 import { useNodeTypes } from '../../nodeTypes';
 import { FieldEditor } from '../fields/FieldEditor';
@@ -32,6 +33,10 @@ export interface PropertyPanelProps {
   /** Where a webhook-triggered flow listens (once saved), and whether it does yet (published). */
   webhookUrl?: string;
   webhookLive?: boolean;
+  /** The saved flow, whose draft "Test this node" runs the node of (absent until saved). */
+  flowId?: string;
+  /** Saves unsaved changes first (a node test runs the saved draft); null when saving failed. */
+  ensureSaved?: () => Promise<string | null>;
 }
 
 /** Field name a problem points at: "config.expression" → "expression". */
@@ -148,6 +153,7 @@ function NodeProperties(props: PropertyPanelProps & { node: FlowNode }) {
         />
       ))}
       {spec && <PortConnections {...props} node={node} ports={spec.ports?.length ? spec.ports : [DEFAULT_PORT]} />}
+      {props.flowId && spec?.category !== 'trigger' && <NodeTestBox flowId={props.flowId} nodeId={node.id} ensureSaved={props.ensureSaved} />}
       {lt(spec?.docs) && (
         <details className="docs">
           <summary>{t('panel.docs')}</summary>
