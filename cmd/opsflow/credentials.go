@@ -28,15 +28,8 @@ func credentialsCommand(args []string, out io.Writer) error {
 }
 
 func listCredentials(args []string, out io.Writer) error {
-	s := &settings{}
 	fs := newFlags(out, "credentials list", "[flags]", "List the credentials: id, name, type, last change. Secrets are never shown.")
-	if err := s.storeFlags(fs); err != nil {
-		return err
-	}
-	if err := fs.parse(args, 0); err != nil {
-		return err
-	}
-	e, err := offlineEngine(s)
+	e, _, err := openOffline(fs, args, 0)
 	if err != nil {
 		return err
 	}
@@ -125,15 +118,8 @@ func readCredentialData(file string) (map[string]string, error) {
 }
 
 func deleteCredential(args []string, out io.Writer) error {
-	s := &settings{}
 	fs := newFlags(out, "credentials delete", "[flags] ID|NAME", "Delete a credential. Flows that use it fail at that step until they get another one.")
-	if err := s.storeFlags(fs); err != nil {
-		return err
-	}
-	if err := fs.parse(args, 1); err != nil {
-		return err
-	}
-	e, err := offlineEngine(s)
+	e, s, err := openOffline(fs, args, 1)
 	if err != nil {
 		return err
 	}

@@ -520,16 +520,9 @@ func paramValue(t *template.Template, name, v string) any {
 
 func exportFlow(args []string, out io.Writer) error {
 	var version int
-	s := &settings{}
 	fs := newFlags(out, "export", "[flags] ID", "Print a flow's document (the ids: opsflow flows list).")
 	fs.IntVar(&version, "version", 0, "version to export (default: latest)")
-	if err := s.storeFlags(fs); err != nil {
-		return err
-	}
-	if err := fs.parse(args, 1); err != nil {
-		return err
-	}
-	e, err := offlineEngine(s)
+	e, s, err := openOffline(fs, args, 1)
 	if err != nil {
 		return err
 	}

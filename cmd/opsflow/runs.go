@@ -107,15 +107,8 @@ func retryRun(args []string, out io.Writer) error {
 }
 
 func cancelRun(args []string, out io.Writer) error {
-	s := &settings{}
 	fs := newFlags(out, "runs cancel", "[flags] ID", "Cancel a queued, running or waiting run: it never resumes, and a running step is interrupted.")
-	if err := s.storeFlags(fs); err != nil {
-		return err
-	}
-	if err := fs.parse(args, 1); err != nil {
-		return err
-	}
-	e, err := offlineEngine(s)
+	e, s, err := openOffline(fs, args, 1)
 	if err != nil {
 		return err
 	}
@@ -149,16 +142,9 @@ func flowsCommand(args []string, out io.Writer) error {
 
 func listFlows(args []string, out io.Writer) error {
 	var search string
-	s := &settings{}
 	fs := newFlags(out, "flows list", "[flags]", "List the flows by name: id, name, latest and published version, enabled.")
 	fs.StringVar(&search, "search", "", "only flows whose name or description contains this")
-	if err := s.storeFlags(fs); err != nil {
-		return err
-	}
-	if err := fs.parse(args, 0); err != nil {
-		return err
-	}
-	e, err := offlineEngine(s)
+	e, _, err := openOffline(fs, args, 0)
 	if err != nil {
 		return err
 	}

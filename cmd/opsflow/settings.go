@@ -188,6 +188,20 @@ func offlineEngine(s *settings) (*engine.Engine, error) {
 	return engine.Open(cfg)
 }
 
+// openOffline is the start of every command that only reads or changes data: it adds the database
+// settings to the command's flags, parses args (nargs as in parse) and opens the store.
+func openOffline(f *cmdFlags, args []string, nargs int) (*engine.Engine, *settings, error) {
+	s := &settings{}
+	if err := s.storeFlags(f); err != nil {
+		return nil, nil, err
+	}
+	if err := f.parse(args, nargs); err != nil {
+		return nil, nil, err
+	}
+	e, err := offlineEngine(s)
+	return e, s, err
+}
+
 // storeName says which database the command used, for "not found" messages.
 func (s *settings) storeName() string {
 	if s.databaseURL != "" {
