@@ -1,13 +1,18 @@
 package engine_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -99,6 +104,52 @@ func commits(b *testing.B, e *engine.Engine) int64 {
 	return n
 }
 
+// cpuMeter measures the CPU time of this process and of the engine's Postgres backends (read from
+// /proc, so only with Postgres on this machine) over a benchmark.
+type cpuMeter struct {
+	e        *engine.Engine
+	self, pg time.Duration
+}
+
+func startCPU(e *engine.Engine) *cpuMeter {
+	m := &cpuMeter{e: e}
+	m.self, m.pg = m.read()
+	return m
+}
+
+func (m *cpuMeter) read() (self, pg time.Duration) {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	self = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	if m.e.Store.Embedded {
+		return self, 0
+	}
+	var pids []int
+	m.e.Store.DB.Raw("SELECT pid FROM pg_stat_activity WHERE datname = current_database()").Scan(&pids)
+	for _, pid := range pids {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if i := bytes.LastIndexByte(b, ')'); err == nil && i > 0 {
+			f := strings.Fields(string(b[i+1:]))
+			if len(f) > 12 {
+				u, _ := strconv.ParseInt(f[11], 10, 64)
+				s, _ := strconv.ParseInt(f[12], 10, 64)
+				pg += time.Duration(u+s) * 10 * time.Millisecond // USER_HZ is 100
+			}
+		}
+	}
+	return self, pg
+}
+
+// report adds CPU per item: the process (with the benchmark's own clients) and, on Postgres, its
+// backends that are still connected (the pool keeps them).
+func (m *cpuMeter) report(b *testing.B, unit string) {
+	self, pg := m.read()
+	b.ReportMetric(float64(self-m.self)/float64(time.Millisecond)/float64(b.N), "cpu-ms/"+unit)
+	if !m.e.Store.Embedded {
+		b.ReportMetric(float64(pg-m.pg)/float64(time.Millisecond)/float64(b.N), "pg-cpu-ms/"+unit)
+	}
+}
+
 // BenchmarkThreeNodeRuns accepts b.N events of the canonical flow from 10 clients and waits until
 // every run finished; it reports runs/s and, on Postgres, commits per run (every transaction the
 // database committed while the runs went through, reads included).
@@ -115,6 +166,7 @@ func BenchmarkThreeNodeRuns(b *testing.B) {
 			enginetest.Publish(b, e, enginetest.MustFlow(b, canonicalFlow(sink.URL)))
 			ctx := context.Background()
 			before := commits(b, e)
+			cpu := startCPU(e)
 			b.ResetTimer()
 			start := time.Now()
 			var wg sync.WaitGroup
@@ -151,8 +203,15 @@ func BenchmarkThreeNodeRuns(b *testing.B) {
 			elapsed := time.Since(start)
 			b.StopTimer()
 			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "runs/s")
+			cpu.report(b, "run")
 			if before >= 0 {
 				b.ReportMetric(float64(commits(b, e)-before)/float64(b.N), "commits/run")
+				// Updates of runs and steps done in place (HOT), without index writes.
+				for _, table := range []string{"runs", "steps"} {
+					var upd, hot float64
+					e.Store.DB.Raw("SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = ?", table).Row().Scan(&upd, &hot)
+					b.ReportMetric(100*hot/max(upd, 1), table+"-hot-%")
+				}
 			}
 		})
 	}
@@ -172,6 +231,7 @@ func BenchmarkAccept(b *testing.B) {
 			ctx := context.Background()
 			before := commits(b, e)
 			b.SetParallelism(5) // 10 clients on 2 cores
+			cpu := startCPU(e)
 			b.ResetTimer()
 			start := time.Now()
 			b.RunParallel(func(pb *testing.PB) {
@@ -185,6 +245,7 @@ func BenchmarkAccept(b *testing.B) {
 			elapsed := time.Since(start)
 			b.StopTimer()
 			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "events/s")
+			cpu.report(b, "event")
 			if before >= 0 {
 				b.ReportMetric(float64(commits(b, e)-before)/float64(b.N), "commits/event")
 			}

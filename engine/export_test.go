@@ -18,3 +18,7 @@ func (e *Engine) Reassign(ctx context.Context, runID, token string) error {
 func (e *Engine) RecoverRuns(ctx context.Context, age time.Duration, parked bool) error {
 	return e.recoverRuns(ctx, age, parked)
 }
+
+// FailWrites makes f decide, before each transaction of the engine's writes, whether it fails
+// (a non-nil error, as if the database had failed).
+func (e *Engine) FailWrites(f func() error) { e.commit.fault.Store(&f) }

@@ -10,7 +10,6 @@ import (
 
 	"github.com/hibiken/asynq"
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 
 	"github.com/opsflow/opsflow/engine/compile"
 	"github.com/opsflow/opsflow/engine/mask"
@@ -166,28 +165,15 @@ func (e *Engine) execute(ctx context.Context, p queue.Payload, final bool) error
 // when the event is gone.
 func (e *Engine) claim(ctx context.Context, p queue.Payload) (*store.Run, *store.Event, []store.Step, error) {
 	var (
-		run   store.Run
+		run   *store.Run
 		ev    *store.Event
 		steps []store.Step
 	)
-	claimed := false
 	err := e.commit.do(ctx, func(tx *gorm.DB) error {
-		now := time.Now().UTC()
-		run, ev, steps = store.Run{}, nil, nil
-		res := tx.Model(&run).Clauses(clause.Returning{}).
-			Where("id = ? AND token = ? AND status IN ?", p.RunID, p.Token, []string{store.RunQueued, store.RunRunning, store.RunWaiting}).
-			Updates(map[string]any{"status": store.RunRunning, "lease": gorm.Expr("lease + 1"), "updated_at": now,
-				"started_at": gorm.Expr("COALESCE(started_at, ?)", now)})
-		claimed = res.RowsAffected > 0
-		if res.Error != nil || !claimed {
-			return res.Error
-		}
-		var got []store.Event
-		if err := tx.Where("id = ?", run.EventID).Limit(1).Find(&got).Error; err != nil {
+		var err error
+		steps = nil
+		if run, ev, err = store.ClaimRun(tx, p.RunID, p.Token, time.Now().UTC()); err != nil || run == nil {
 			return err
-		}
-		if len(got) == 1 {
-			ev = &got[0]
 		}
 		// A run claimed for the first time has no steps yet: only a resumed or retried one reads them.
 		if run.Lease > 1 {
@@ -195,10 +181,10 @@ func (e *Engine) claim(ctx context.Context, p queue.Payload) (*store.Run, *store
 		}
 		return nil
 	})
-	if err != nil || !claimed {
+	if err != nil || run == nil {
 		return nil, nil, nil, err
 	}
-	return &run, ev, steps, nil
+	return run, ev, steps, nil
 }
 
 // triggerStep is the trigger's step: what started the run, shown in the history like any step.
@@ -431,19 +417,8 @@ func (x *execution) write(ctx context.Context, status string, upd map[string]any
 	// does not stop the write (the fence does, if the run is no longer ours), and a database that is
 	// away is waited for (up to checkpointRetry) rather than the step being run again.
 	err := retryWrite(x.e.commit, context.WithoutCancel(ctx), x.log, func(tx *gorm.DB) error {
-		cols := map[string]any{"updated_at": time.Now().UTC()}
-		for k, v := range upd {
-			cols[k] = v
-		}
-		res := tx.Model(&store.Run{}).Where("id = ? AND lease = ? AND status = ?", x.run.ID, x.run.Lease, status).Updates(cols)
-		if res.Error != nil {
-			return res.Error
-		}
-		fenced = res.RowsAffected == 0
-		if fenced {
-			return nil
-		}
-		if err := upsertSteps(tx, steps); err != nil {
+		var err error
+		if fenced, err = store.FencedWrite(tx, x.run.ID, x.run.Lease, status, time.Now().UTC(), upd, steps); err != nil || fenced {
 			return err
 		}
 		if len(drop) > 0 {
@@ -483,23 +458,6 @@ func retryWrite(c *committer, ctx context.Context, log *slog.Logger, fn func(tx 
 		time.Sleep(delay)
 		delay = min(delay*2, 2*time.Second)
 	}
-}
-
-// upsertSteps writes steps in one statement, replacing earlier versions of the same (run, node).
-func upsertSteps(tx *gorm.DB, steps []store.Step) error {
-	if len(steps) == 0 {
-		return nil
-	}
-	rows := make([]store.Step, len(steps))
-	copy(rows, steps)
-	for i := range rows {
-		rows[i].ID = 0
-	}
-	return tx.Clauses(clause.OnConflict{
-		Columns: []clause.Column{{Name: "run_id"}, {Name: "node_id"}},
-		DoUpdates: clause.AssignmentColumns([]string{"node_type", "status", "port", "input", "output", "error", "attempt",
-			"started_at", "finished_at", "duration_ms", "wait_started", "received"}),
-	}).Create(&rows).Error
 }
 
 // park suspends the run until at: the step is marked waiting and a scheduled dispatch with a new
@@ -611,8 +569,11 @@ func (x *execution) finish(ctx context.Context, status, msg string, res *runResu
 		if err := tx.Create(ev).Error; err != nil {
 			return err
 		}
-		var err error
-		if woken, err = wakeWaits(tx, ev, data); err != nil || len(woken) == 0 {
+		_, fields, err := store.EventLookup(tx, ev.Type, false)
+		if err != nil {
+			return err
+		}
+		if woken, err = wakeWaits(tx, ev, data, fields); err != nil || len(woken) == 0 {
 			return err
 		}
 		return tx.Create(&woken).Error

@@ -97,7 +97,7 @@ type Run struct {
 	WakeAt     *time.Time
 	Error      string `gorm:"type:text"`
 	CreatedAt  time.Time
-	UpdatedAt  time.Time `gorm:"index"`
+	UpdatedAt  time.Time // not indexed: see migration 7
 	StartedAt  *time.Time
 	FinishedAt *time.Time
 }
