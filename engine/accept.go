@@ -305,7 +305,7 @@ func (e *Engine) accept(ctx context.Context, ev *store.Event, data any, fixed []
 			}
 		}
 		// One statement finds the flows to run and what waiting runs look for in events of this type.
-		found, waitFields, err := store.EventLookup(tx, ev.Type, len(fixed) == 0)
+		found, waitFields, err := e.Store.EventLookup(tx, ev.Type, len(fixed) == 0)
 		if err != nil {
 			return err
 		}
@@ -320,7 +320,7 @@ func (e *Engine) accept(ctx context.Context, ev *store.Event, data any, fixed []
 			acc.RunIDs = append(acc.RunIDs, run.ID)
 			dispatches = append(dispatches, store.Dispatch{RunID: run.ID, Token: run.Token, ProcessAt: ev.CreatedAt, CreatedAt: ev.CreatedAt})
 		}
-		if err := store.InsertAccepted(tx, ev, runs, dispatches); err != nil {
+		if err := e.Store.InsertAccepted(tx, ev, runs, dispatches); err != nil {
 			return err
 		}
 		woken, err := wakeWaits(tx, ev, data, waitFields)
@@ -421,7 +421,7 @@ func (e *Engine) enqueue(ctx context.Context, ds []store.Dispatch) {
 		}
 		done = append(done, d.ID)
 	}
-	e.handed.drop(e.commit, done)
+	e.handed.drop(e.commit, e.Store, done)
 }
 
 // handedOver collects the outbox rows of runs the queue has, so that one statement in a coming
@@ -432,7 +432,7 @@ type handedOver struct {
 }
 
 // drop adds ids; the first ids after a delete schedule the next one.
-func (h *handedOver) drop(c *committer, ids []uint) {
+func (h *handedOver) drop(c *committer, st *store.Store, ids []uint) {
 	if len(ids) == 0 {
 		return
 	}
@@ -450,7 +450,7 @@ func (h *handedOver) drop(c *committer, ids []uint) {
 			taken, h.ids = h.ids, nil
 			h.mu.Unlock()
 		}
-		return store.DeleteDispatches(tx, taken)
+		return st.DeleteDispatches(tx, taken)
 	}) {
 		h.ids = nil // the sweep sends them again, and they are deleted then
 	}

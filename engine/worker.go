@@ -143,7 +143,7 @@ func (e *Engine) execute(ctx context.Context, p queue.Payload, final bool) error
 			}
 			x.log.Warn("step failed; will retry", "node_id", id, "error", err)
 			// Keep the failed attempt (and the steps before it) so the retry counts it.
-			if werr := x.checkpoint(ctx, nil, nil); werr != nil && !errors.As(werr, &fenced) {
+			if werr := x.checkpoint(ctx, store.RunSet{}, nil); werr != nil && !errors.As(werr, &fenced) {
 				return werr
 			}
 			return err
@@ -172,7 +172,7 @@ func (e *Engine) claim(ctx context.Context, p queue.Payload) (*store.Run, *store
 	err := e.commit.do(ctx, func(tx *gorm.DB) error {
 		var err error
 		steps = nil
-		if run, ev, err = store.ClaimRun(tx, p.RunID, p.Token, time.Now().UTC()); err != nil || run == nil {
+		if run, ev, err = e.Store.ClaimRun(tx, p.RunID, p.Token, time.Now().UTC()); err != nil || run == nil {
 			return err
 		}
 		// A run claimed for the first time has no steps yet: only a resumed or retried one reads them.
@@ -252,7 +252,7 @@ func (x *execution) step(ctx context.Context, n *compile.Node, env map[string]an
 	if effect {
 		// At most one call per recorded attempt: the attempt is durable before the provider is called.
 		x.pending = append(x.pending, st)
-		if err := x.checkpoint(ctx, nil, nil); err != nil {
+		if err := x.checkpoint(ctx, store.RunSet{}, nil); err != nil {
 			return "", goOn, err
 		}
 	}
@@ -315,7 +315,7 @@ func (x *execution) step(ctx context.Context, n *compile.Node, env map[string]an
 	}
 	if n.Spec.Responds {
 		// The webhook request is waiting for this step: write it now.
-		if err := x.checkpoint(ctx, nil, nil); err != nil {
+		if err := x.checkpoint(ctx, store.RunSet{}, nil); err != nil {
 			return "", goOn, err
 		}
 	}
@@ -395,7 +395,7 @@ func (x *execution) failStep(st store.Step, cause error) error {
 func (x *execution) stopCancelled(st store.Step) error {
 	_ = x.failStep(st, errors.New("cancelled"))
 	var fenced *fencedError
-	if err := x.write(context.Background(), store.RunCancelled, nil, nil); err != nil && !errors.As(err, &fenced) {
+	if err := x.write(context.Background(), store.RunCancelled, store.RunSet{}, nil); err != nil && !errors.As(err, &fenced) {
 		x.log.Warn("recording the cancelled step", "error", err)
 	}
 	return errCancelled
@@ -404,12 +404,12 @@ func (x *execution) stopCancelled(st store.Step) error {
 // checkpoint writes the pending steps, fenced on this execution's lease and the run still running,
 // together with upd (more columns of the run) and more (further writes in the same transaction).
 // It returns errFenced when the run is no longer this execution's.
-func (x *execution) checkpoint(ctx context.Context, upd map[string]any, more func(tx *gorm.DB) error) error {
+func (x *execution) checkpoint(ctx context.Context, upd store.RunSet, more func(tx *gorm.DB) error) error {
 	return x.write(ctx, store.RunRunning, upd, more)
 }
 
 // write is checkpoint fenced on the run having the given status.
-func (x *execution) write(ctx context.Context, status string, upd map[string]any, more func(tx *gorm.DB) error) error {
+func (x *execution) write(ctx context.Context, status string, upd store.RunSet, more func(tx *gorm.DB) error) error {
 	steps := append([]store.Step(nil), x.pending...)
 	drop := x.dropWait
 	fenced := false
@@ -418,7 +418,7 @@ func (x *execution) write(ctx context.Context, status string, upd map[string]any
 	// away is waited for (up to checkpointRetry) rather than the step being run again.
 	err := retryWrite(x.e.commit, context.WithoutCancel(ctx), x.log, func(tx *gorm.DB) error {
 		var err error
-		if fenced, err = store.FencedWrite(tx, x.run.ID, x.run.Lease, status, time.Now().UTC(), upd, steps); err != nil || fenced {
+		if fenced, err = x.e.Store.FencedWrite(tx, x.run.ID, x.run.Lease, status, time.Now().UTC(), upd, steps); err != nil || fenced {
 			return err
 		}
 		if len(drop) > 0 {
@@ -473,7 +473,8 @@ func (x *execution) park(ctx context.Context, st store.Step, at time.Time, wf *n
 	x.put(st)
 	token := fmt.Sprintf("wait-%s-%d", st.NodeID, now.UnixNano())
 	var d store.Dispatch
-	upd := map[string]any{"status": store.RunWaiting, "token": token, "wake_at": at.UTC()}
+	wake := at.UTC()
+	upd := store.RunSet{Status: ptr(store.RunWaiting), Token: &token, WakeAt: &wake}
 	err := x.checkpoint(ctx, upd, func(tx *gorm.DB) error {
 		d = store.Dispatch{RunID: x.run.ID, Token: token, ProcessAt: at.UTC(), CreatedAt: now}
 		if wf != nil {
@@ -513,7 +514,7 @@ func (x *execution) handBack(ctx context.Context) error {
 	now := time.Now().UTC()
 	token := fmt.Sprintf("handback-%d", now.UnixNano())
 	d := store.Dispatch{RunID: x.run.ID, Token: token, ProcessAt: now, CreatedAt: now}
-	err := x.checkpoint(ctx, map[string]any{"status": store.RunQueued, "token": token}, func(tx *gorm.DB) error {
+	err := x.checkpoint(ctx, store.RunSet{Status: ptr(store.RunQueued), Token: &token}, func(tx *gorm.DB) error {
 		d.ID = 0
 		return tx.Create(&d).Error
 	})
@@ -557,7 +558,7 @@ func (x *execution) finish(ctx context.Context, status, msg string, res *runResu
 	run := &x.run
 	now := time.Now().UTC()
 	var woken []store.Dispatch
-	upd := map[string]any{"status": status, "error": mask.String(msg), "finished_at": now}
+	upd := store.RunSet{Status: &status, Error: ptr(mask.String(msg)), FinishedAt: &now}
 	err := x.checkpoint(ctx, upd, func(tx *gorm.DB) error {
 		woken = nil
 		if res == nil || res.event.Source != "subflow" {
@@ -569,7 +570,7 @@ func (x *execution) finish(ctx context.Context, status, msg string, res *runResu
 		if err := tx.Create(ev).Error; err != nil {
 			return err
 		}
-		_, fields, err := store.EventLookup(tx, ev.Type, false)
+		_, fields, err := x.e.Store.EventLookup(tx, ev.Type, false)
 		if err != nil {
 			return err
 		}
@@ -606,6 +607,8 @@ func eventEnv(ev *store.Event) map[string]any {
 	}
 	return out
 }
+
+func ptr[T any](v T) *T { return &v }
 
 func toJSON(v any) string {
 	b, err := json.Marshal(v)
