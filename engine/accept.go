@@ -137,7 +137,7 @@ func (e *Engine) AcceptWebhook(ctx context.Context, flowID string, w *node.Webho
 		k := "hook:" + f.ID + ":" + dedupID
 		ev.IdempotencyKey = &k
 	}
-	acc, err := e.accept(ctx, ev, data, []target{target{flowID: f.ID, version: f.PublishedVersion}})
+	acc, err := e.accept(ctx, ev, data, []target{{flowID: f.ID, version: f.PublishedVersion}})
 	if err != nil || acc.Duplicate {
 		return acc, err
 	}
@@ -273,7 +273,7 @@ func (e *Engine) RunManual(ctx context.Context, flowID string, v int, data any, 
 		return nil, err
 	}
 	ev := &store.Event{Type: "manual", Source: "manual", FlowID: f.ID}
-	return e.accept(ctx, ev, data, []target{target{flowID: f.ID, version: v, dryRun: dryRun}})
+	return e.accept(ctx, ev, data, []target{{flowID: f.ID, version: v, dryRun: dryRun}})
 }
 
 // accept commits the event, its runs and their dispatch rows in one transaction, then hands the

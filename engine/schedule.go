@@ -79,7 +79,7 @@ func (e *Engine) fireSchedules(ctx context.Context, now time.Time, checked map[s
 			idem := fmt.Sprintf("schedule:%s:%d", f.ID, t.Unix())
 			ev := &store.Event{Type: "schedule", Source: "schedule", FlowID: f.ID, IdempotencyKey: &idem}
 			data := map[string]any{"scheduled_at": t.Format(time.RFC3339), "timezone": tz}
-			if _, err := e.accept(ctx, ev, data, []target{target{flowID: f.ID, version: f.PublishedVersion}}); err != nil {
+			if _, err := e.accept(ctx, ev, data, []target{{flowID: f.ID, version: f.PublishedVersion}}); err != nil {
 				return err
 			}
 			from = t
