@@ -539,7 +539,8 @@ func (e *Engine) recoverRuns(ctx context.Context, age time.Duration, parked bool
 			// running runs wait for age, since a live worker may still be finishing them.
 			lost = lost.Or("status IN ?", []string{store.RunQueued, store.RunWaiting})
 		}
-		q := e.Store.DB.WithContext(ctx).Select("id", "token", "wake_at", "status").Where(lost)
+		// Unfinished runs are found by the finished_at index (status has none; see migration 7).
+		q := e.Store.DB.WithContext(ctx).Select("id", "token", "wake_at", "status").Where("finished_at IS NULL").Where(lost)
 		if parked {
 			// A refill goes through every unfinished run.
 			q = q.Where("id > ?", cursor).Order("id")

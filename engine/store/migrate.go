@@ -34,17 +34,21 @@ var Migrations = []Migration{
 	{Version: 3, Name: "runs: lease that fences the writes of an execution", Up: func(tx *gorm.DB) error { return tx.AutoMigrate(&Run{}) }},
 	{Version: 4, Name: "events: raw webhook bodies as bytes", Up: func(tx *gorm.DB) error { return tx.AutoMigrate(&Event{}) }},
 	{Version: 5, Name: "users, sessions, API keys, audit log", Up: func(tx *gorm.DB) error { return tx.AutoMigrate(AuthModels...) }},
-	{Version: 7, Name: "runs: HOT updates (no updated_at index, fillfactor)", Up: hotRuns},
+	{Version: 7, Name: "runs: HOT updates (indexes on neither updated_at nor status, fillfactor)", Up: hotRuns},
 }
 
-// hotRuns lets the checkpoints of a run update its row in place (heap-only tuples, no index
-// writes): an update is HOT when it changes no indexed column and the row's page has room. So
-// runs.updated_at, which every checkpoint sets, loses its index (the recovery pass finds unfinished
-// runs by status; nothing else searches by updated_at), and runs and steps (upserted again when a
-// step finishes) keep free room in their pages. Postgres only, but for the index.
+// hotRuns lets the claim and the checkpoints of a run update its row in place (heap-only tuples,
+// no index writes): an update is HOT when it changes no indexed column and the row's page has room.
+// So runs.updated_at (set by every write) and runs.status (set by the claim) lose their indexes:
+// unfinished runs are found by finished_at IS NULL instead (set once, when the run finishes, which
+// is then its one update that writes indexes), and nothing searches by updated_at alone. Runs and
+// steps (upserted again when a step finishes) keep free room in their pages (Postgres only).
 func hotRuns(tx *gorm.DB) error {
-	if err := tx.Exec("DROP INDEX IF EXISTS idx_runs_updated_at").Error; err != nil {
-		return err
+	for _, q := range []string{"DROP INDEX IF EXISTS idx_runs_updated_at", "DROP INDEX IF EXISTS idx_runs_status",
+		"CREATE INDEX IF NOT EXISTS idx_runs_finished_at ON runs (finished_at)"} {
+		if err := tx.Exec(q).Error; err != nil {
+			return err
+		}
 	}
 	if tx.Dialector.Name() != "postgres" {
 		return nil
