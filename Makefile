@@ -3,9 +3,9 @@
 # (.ci/run sets them).
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: test check go-test faults ui-test run
+.PHONY: test check go-test bench faults ui-test run
 
-test: check go-test faults ui-test
+test: check go-test bench faults ui-test
 
 check:
 	@big=$$(git ls-files -z | xargs -0 -r find 2>/dev/null -maxdepth 0 -type f -size +2M); \
@@ -18,6 +18,11 @@ check:
 
 go-test:
 	go test -race -count=1 ./...
+
+# The engine benchmarks once each (they must still run; speed is measured by hand, docs/performance.md).
+# The bench tool runs briefly in go-test (cmd/opsflow-bench TestQuick).
+bench:
+	go test -run XXX -bench . -benchtime 1x ./engine/
 
 # The fault-injection suite at small scale (docs/reliability.md): its own Postgres cluster and Redis,
 # processes killed and frozen under load; 0 lost, 0 stuck, 0 rewritten runs.

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"path"
 	"strings"
+	"sync"
 	"time"
 
 	"gorm.io/gorm"
@@ -55,26 +56,20 @@ func (e *Engine) AcceptEvent(ctx context.Context, typ string, data any, idempote
 		k := "api:" + idempotencyKey
 		ev.IdempotencyKey = &k
 	}
-	// The flows are looked up in the accepting transaction: no round trip of its own.
-	return e.accept(ctx, ev, data, func(tx *gorm.DB) ([]target, error) {
-		var flows []store.Flow
-		err := tx.Select("id", "event_type", "published_version").
-			Where("enabled = ? AND published_version > 0 AND trigger_type = ?", true, "trigger.event").
-			Where("event_type = ? OR event_type LIKE ?", typ, "%*%").
-			Find(&flows).Error
-		var targets []target
-		for _, f := range flows {
-			if EventTypeMatches(f.EventType, typ) {
-				targets = append(targets, target{flowID: f.ID, version: f.PublishedVersion})
-			}
-		}
-		return targets, err
-	})
+	// No fixed targets: the flows are looked up in the accepting transaction.
+	return e.accept(ctx, ev, data, nil)
 }
 
-// fixed is the targets of an event addressed to one flow version.
-func fixed(ts ...target) func(*gorm.DB) ([]target, error) {
-	return func(*gorm.DB) ([]target, error) { return ts, nil }
+// matching lists the flows whose trigger pattern matches an event type, among those found by
+// their exact type or a wildcard.
+func matching(found []store.FlowTarget, typ string) []target {
+	var targets []target
+	for _, f := range found {
+		if EventTypeMatches(f.EventType, typ) {
+			targets = append(targets, target{flowID: f.ID, version: f.Version})
+		}
+	}
+	return targets
 }
 
 // EventTypeMatches reports whether an event type pattern ("payment.failed", "payment.*", "*")
@@ -145,7 +140,7 @@ func (e *Engine) AcceptWebhook(ctx context.Context, flowID string, w *node.Webho
 		k := "hook:" + f.ID + ":" + dedupID
 		ev.IdempotencyKey = &k
 	}
-	acc, err := e.accept(ctx, ev, data, fixed(target{flowID: f.ID, version: f.PublishedVersion}))
+	acc, err := e.accept(ctx, ev, data, []target{{flowID: f.ID, version: f.PublishedVersion}})
 	if err != nil || acc.Duplicate {
 		return acc, err
 	}
@@ -286,12 +281,13 @@ func (e *Engine) RunManual(ctx context.Context, flowID string, v int, data any, 
 		return nil, err
 	}
 	ev := &store.Event{Type: "manual", Source: "manual", FlowID: f.ID}
-	return e.accept(ctx, ev, data, fixed(target{flowID: f.ID, version: v, dryRun: dryRun}))
+	return e.accept(ctx, ev, data, []target{{flowID: f.ID, version: v, dryRun: dryRun}})
 }
 
 // accept commits the event, its runs and their dispatch rows in one transaction, then hands the
 // runs to the queue. If the process dies after the commit, the dispatcher enqueues them later.
-func (e *Engine) accept(ctx context.Context, ev *store.Event, data any, targetsOf func(tx *gorm.DB) ([]target, error)) (*Accepted, error) {
+// The runs are of the fixed targets, or when there are none, of the flows matching the event's type.
+func (e *Engine) accept(ctx context.Context, ev *store.Event, data any, fixed []target) (*Accepted, error) {
 	e.cleanEventKeys(ev)
 	data = mask.Value(cleanData(data))
 	b, err := json.Marshal(data)
@@ -317,12 +313,14 @@ func (e *Engine) accept(ctx context.Context, ev *store.Event, data any, targetsO
 				return err
 			}
 		}
-		targets, err := targetsOf(tx)
+		// One statement finds the flows to run and what waiting runs look for in events of this type.
+		found, waitFields, err := e.Store.EventLookup(tx, ev.Type, len(fixed) == 0)
 		if err != nil {
 			return err
 		}
-		if err := tx.Create(ev).Error; err != nil {
-			return err
+		targets := fixed
+		if len(fixed) == 0 {
+			targets = matching(found, ev.Type)
 		}
 		runs := make([]store.Run, 0, len(targets))
 		for _, t := range targets {
@@ -331,21 +329,21 @@ func (e *Engine) accept(ctx context.Context, ev *store.Event, data any, targetsO
 			acc.RunIDs = append(acc.RunIDs, run.ID)
 			dispatches = append(dispatches, store.Dispatch{RunID: run.ID, Token: run.Token, ProcessAt: ev.CreatedAt, CreatedAt: ev.CreatedAt})
 		}
-		if len(runs) > 0 {
-			if err := tx.Create(&runs).Error; err != nil {
-				return err
-			}
+		if err := e.Store.InsertAccepted(tx, ev, runs, dispatches); err != nil {
+			return err
 		}
-		woken, err := wakeWaits(tx, ev, data)
+		woken, err := wakeWaits(tx, ev, data, waitFields)
 		if err != nil {
 			return err
 		}
 		for _, d := range woken {
 			acc.ResumedRunIDs = append(acc.ResumedRunIDs, d.RunID)
 		}
-		dispatches = append(dispatches, woken...)
-		if len(dispatches) > 0 {
-			return tx.Create(&dispatches).Error
+		if len(woken) > 0 {
+			if err := tx.Create(&woken).Error; err != nil {
+				return err
+			}
+			dispatches = append(dispatches, woken...)
 		}
 		return nil
 	})
@@ -369,11 +367,8 @@ func (e *Engine) accept(ctx context.Context, ev *store.Event, data any, targetsO
 // wakeWaits resumes the runs waiting for this event, in the accepting transaction: the received
 // event is recorded on the waiting step and the run gets a new token and a dispatch. A run whose
 // timeout already woke it (its token moved on) is left alone.
-func wakeWaits(tx *gorm.DB, ev *store.Event, data any) ([]store.Dispatch, error) {
-	var fields []string
-	if err := tx.Model(&store.Wait{}).Distinct("field").Where("event_type = ?", ev.Type).Pluck("field", &fields).Error; err != nil {
-		return nil, err
-	}
+// fields are the data fields those runs match on (see store.EventLookup).
+func wakeWaits(tx *gorm.DB, ev *store.Event, data any, fields []string) ([]store.Dispatch, error) {
 	var out []store.Dispatch
 	for _, field := range fields {
 		v, ok := node.Get(data, field)
@@ -439,8 +434,38 @@ func (e *Engine) enqueue(ctx context.Context, ds []store.Dispatch) {
 		}
 		done = append(done, d.ID)
 	}
-	if len(done) > 0 {
-		e.commit.later(func(tx *gorm.DB) error { return tx.Where("id IN ?", done).Delete(&store.Dispatch{}).Error })
+	e.handed.drop(e.commit, e.Store, done)
+}
+
+// handedOver collects the outbox rows of runs the queue has, so that one statement in a coming
+// batch deletes those of many runs.
+type handedOver struct {
+	mu  sync.Mutex
+	ids []uint
+}
+
+// drop adds ids; the first ids after a delete schedule the next one.
+func (h *handedOver) drop(c *committer, st *store.Store, ids []uint) {
+	if len(ids) == 0 {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	first := len(h.ids) == 0
+	h.ids = append(h.ids, ids...)
+	if !first {
+		return
+	}
+	var taken []uint // kept for a retry of the same write
+	if !c.later(func(tx *gorm.DB) error {
+		if taken == nil {
+			h.mu.Lock()
+			taken, h.ids = h.ids, nil
+			h.mu.Unlock()
+		}
+		return st.DeleteDispatches(tx, taken)
+	}) {
+		h.ids = nil // the sweep sends them again, and they are deleted then
 	}
 }
 
@@ -528,7 +553,8 @@ func (e *Engine) recoverRuns(ctx context.Context, age time.Duration, parked bool
 			// running runs wait for age, since a live worker may still be finishing them.
 			lost = lost.Or("status IN ?", []string{store.RunQueued, store.RunWaiting})
 		}
-		q := e.Store.DB.WithContext(ctx).Select("id", "token", "wake_at", "status").Where(lost)
+		// Unfinished runs are found by the finished_at index (status has none; see migration 7).
+		q := e.Store.DB.WithContext(ctx).Select("id", "token", "wake_at", "status").Where("finished_at IS NULL").Where(lost)
 		if parked {
 			// A refill goes through every unfinished run.
 			q = q.Where("id > ?", cursor).Order("id")

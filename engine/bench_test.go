@@ -1,13 +1,18 @@
 package engine_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -99,6 +104,52 @@ func commits(b *testing.B, e *engine.Engine) int64 {
 	return n
 }
 
+// cpuMeter measures the CPU time of this process and of the engine's Postgres backends (read from
+// /proc, so only with Postgres on this machine) over a benchmark.
+type cpuMeter struct {
+	e        *engine.Engine
+	self, pg time.Duration
+}
+
+func startCPU(e *engine.Engine) *cpuMeter {
+	m := &cpuMeter{e: e}
+	m.self, m.pg = m.read()
+	return m
+}
+
+func (m *cpuMeter) read() (self, pg time.Duration) {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	self = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	if m.e.Store.Embedded {
+		return self, 0
+	}
+	var pids []int
+	m.e.Store.DB.Raw("SELECT pid FROM pg_stat_activity WHERE datname = current_database()").Scan(&pids)
+	for _, pid := range pids {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if i := bytes.LastIndexByte(b, ')'); err == nil && i > 0 {
+			f := strings.Fields(string(b[i+1:]))
+			if len(f) > 12 {
+				u, _ := strconv.ParseInt(f[11], 10, 64)
+				s, _ := strconv.ParseInt(f[12], 10, 64)
+				pg += time.Duration(u+s) * 10 * time.Millisecond // USER_HZ is 100
+			}
+		}
+	}
+	return self, pg
+}
+
+// report adds CPU per item: the process (with the benchmark's own clients) and, on Postgres, its
+// backends that are still connected (the pool keeps them).
+func (m *cpuMeter) report(b *testing.B, unit string) {
+	self, pg := m.read()
+	b.ReportMetric(float64(self-m.self)/float64(time.Millisecond)/float64(b.N), "cpu-ms/"+unit)
+	if !m.e.Store.Embedded {
+		b.ReportMetric(float64(pg-m.pg)/float64(time.Millisecond)/float64(b.N), "pg-cpu-ms/"+unit)
+	}
+}
+
 // BenchmarkThreeNodeRuns accepts b.N events of the canonical flow from 10 clients and waits until
 // every run finished; it reports runs/s and, on Postgres, commits per run (every transaction the
 // database committed while the runs went through, reads included).
@@ -115,6 +166,7 @@ func BenchmarkThreeNodeRuns(b *testing.B) {
 			enginetest.Publish(b, e, enginetest.MustFlow(b, canonicalFlow(sink.URL)))
 			ctx := context.Background()
 			before := commits(b, e)
+			cpu := startCPU(e)
 			b.ResetTimer()
 			start := time.Now()
 			var wg sync.WaitGroup
@@ -151,8 +203,15 @@ func BenchmarkThreeNodeRuns(b *testing.B) {
 			elapsed := time.Since(start)
 			b.StopTimer()
 			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "runs/s")
+			cpu.report(b, "run")
 			if before >= 0 {
 				b.ReportMetric(float64(commits(b, e)-before)/float64(b.N), "commits/run")
+				// Updates of runs and steps done in place (HOT), without index writes.
+				for _, table := range []string{"runs", "steps"} {
+					var upd, hot float64
+					e.Store.DB.Raw("SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = ?", table).Row().Scan(&upd, &hot)
+					b.ReportMetric(100*hot/max(upd, 1), table+"-hot-%")
+				}
 			}
 		})
 	}
@@ -172,6 +231,7 @@ func BenchmarkAccept(b *testing.B) {
 			ctx := context.Background()
 			before := commits(b, e)
 			b.SetParallelism(5) // 10 clients on 2 cores
+			cpu := startCPU(e)
 			b.ResetTimer()
 			start := time.Now()
 			b.RunParallel(func(pb *testing.PB) {
@@ -185,8 +245,85 @@ func BenchmarkAccept(b *testing.B) {
 			elapsed := time.Since(start)
 			b.StopTimer()
 			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "events/s")
+			cpu.report(b, "event")
 			if before >= 0 {
 				b.ReportMetric(float64(commits(b, e)-before)/float64(b.N), "commits/event")
+			}
+			// Every run reached the queue, so the outbox empties (its rows are deleted in batches).
+			var left int64
+			for i := 0; i < 100; i++ {
+				if e.Store.DB.Model(&store.Dispatch{}).Count(&left); left == 0 {
+					break
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			if left != 0 {
+				b.Fatalf("%d outbox rows left", left)
+			}
+		})
+	}
+}
+
+// BenchmarkCheckpoint measures checkpoint flushes alone: 10 workers each write the checkpoint of a
+// running run (three steps, fenced on its lease) through the committer, as before a side effect.
+func BenchmarkCheckpoint(b *testing.B) {
+	for _, backend := range enginetest.Backends() {
+		b.Run(string(backend), func(b *testing.B) {
+			e, err := engine.Open(enginetest.Config(b, backend))
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(e.Close)
+			enginetest.Publish(b, e, enginetest.MustFlow(b, canonicalFlow("http://127.0.0.1:9")))
+			ctx := context.Background()
+			runs := make([]store.Run, b.N)
+			for i := range runs {
+				acc, err := e.AcceptEvent(ctx, "payment.failed", map[string]any{"amount": 250.0, "order_id": "SO-1"}, "")
+				if err != nil {
+					b.Fatal(err)
+				}
+				runs[i] = store.Run{ID: acc.RunIDs[0], Lease: 1}
+			}
+			// Claimed, as a worker leaves them.
+			if err := e.Store.DB.Exec("UPDATE runs SET status = ?, lease = 1", store.RunRunning).Error; err != nil {
+				b.Fatal(err)
+			}
+			before := commits(b, e)
+			cpu := startCPU(e)
+			b.ResetTimer()
+			start := time.Now()
+			var wg sync.WaitGroup
+			var next atomic.Int64
+			for c := 0; c < 10; c++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := next.Add(1) - 1; i < int64(b.N); i = next.Add(1) - 1 {
+						now := time.Now().UTC()
+						var steps []store.Step
+						for _, n := range []string{"t", "c", "crm"} {
+							steps = append(steps, store.Step{RunID: runs[i].ID, NodeID: n, NodeType: "x", Status: store.StepSucceeded,
+								Input: `{"amount":250}`, Output: `{"ok":true}`, Attempt: 1, StartedAt: now, FinishedAt: &now})
+						}
+						if err := e.WriteCheckpoint(ctx, runs[i], steps); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			elapsed := time.Since(start)
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "checkpoints/s")
+			cpu.report(b, "checkpoint")
+			if before >= 0 {
+				b.ReportMetric(float64(commits(b, e)-before)/float64(b.N), "commits/checkpoint")
+			}
+			var written int64
+			e.Store.DB.Model(&store.Step{}).Count(&written)
+			if written != int64(3*b.N) {
+				b.Fatalf("%d steps written, want %d", written, 3*b.N)
 			}
 		})
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"gorm.io/gorm"
 
@@ -37,6 +38,9 @@ type committer struct {
 	lanes    int
 	mu       sync.RWMutex // guards closed against sends racing Close
 	closed   bool
+	// fault, when set (tests only), is called before each transaction's writes; its error fails
+	// the transaction like a database error.
+	fault atomic.Pointer[func() error]
 }
 
 // newCommitter starts lanes goroutines. SQLite has one writer, so it gets one lane.
@@ -55,6 +59,9 @@ func newCommitter(db *gorm.DB, lanes int) *committer {
 // errCommitterClosed answers writes submitted after Close.
 var errCommitterClosed = errors.New("the engine is shutting down")
 
+// errQueueFull means a write that nobody waits for was dropped.
+var errQueueFull = errors.New("the write queue is full")
+
 // do runs fn in a shared transaction and waits until it is committed (or failed). ctx bounds only
 // the wait for a place in the queue: once accepted, a write is carried out.
 func (c *committer) do(ctx context.Context, fn func(tx *gorm.DB) error) error {
@@ -66,9 +73,9 @@ func (c *committer) do(ctx context.Context, fn func(tx *gorm.DB) error) error {
 }
 
 // later runs fn in a coming batch without waiting for it; when the queue is full it is dropped
-// (used only for clean-up that a sweep repeats).
-func (c *committer) later(fn func(tx *gorm.DB) error) {
-	_ = c.send(context.Background(), write{fn: fn}, false)
+// and later reports false (used only for clean-up that a sweep repeats).
+func (c *committer) later(fn func(tx *gorm.DB) error) bool {
+	return c.send(context.Background(), write{fn: fn}, false) == nil
 }
 
 // send queues w unless the committer is closed. Holding the read lock while sending keeps Close
@@ -82,9 +89,10 @@ func (c *committer) send(ctx context.Context, w write, wait bool) error {
 	if !wait {
 		select {
 		case c.in <- w:
+			return nil
 		default:
+			return errQueueFull
 		}
-		return nil
 	}
 	select {
 	case c.in <- w:
@@ -145,6 +153,9 @@ func (c *committer) lane() {
 // commit writes a batch in one transaction; on failure each write is retried on its own.
 func (c *committer) commit(batch []write) {
 	err := c.db.Transaction(func(tx *gorm.DB) error {
+		if err := c.injected(); err != nil {
+			return err
+		}
 		for _, w := range batch {
 			if err := w.fn(tx); err != nil {
 				return err
@@ -161,11 +172,23 @@ func (c *committer) commit(batch []write) {
 		return
 	}
 	for _, w := range batch {
-		err := c.db.Transaction(w.fn)
+		err := c.db.Transaction(func(tx *gorm.DB) error {
+			if err := c.injected(); err != nil {
+				return err
+			}
+			return w.fn(tx)
+		})
 		if w.done != nil {
 			w.done <- err
 		}
 	}
+}
+
+func (c *committer) injected() error {
+	if f := c.fault.Load(); f != nil {
+		return (*f)()
+	}
+	return nil
 }
 
 // transient reports whether a database error may go away by itself: anything but a constraint

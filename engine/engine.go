@@ -98,6 +98,7 @@ type Engine struct {
 	compiled sync.Map // "flowID@version" → *compile.Flow; versions are immutable
 	running  sync.Map // run id → context.CancelCauseFunc, for runs executing in this process
 	commit   *committer
+	handed   handedOver // outbox rows the queue has, to delete
 
 	stopDispatch context.CancelFunc
 	dispatchDone chan struct{}

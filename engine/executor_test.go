@@ -14,7 +14,6 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
-	"gorm.io/gorm"
 
 	"github.com/opsflow/opsflow/engine"
 	"github.com/opsflow/opsflow/engine/enginetest"
@@ -223,16 +222,14 @@ func TestCheckpointWriteRetriedNotSideEffect(t *testing.T) {
 			}))
 			defer srv.Close()
 			enginetest.Publish(t, e, enginetest.MustFlow(t, httpFlow(srv.URL)))
-			// From the provider's answer on, the next 5 writes of steps fail like a lost connection.
+			// From the provider's answer on, the next 5 transactions of writes fail like a lost connection.
 			var failing atomic.Int32
-			err := e.Store.DB.Callback().Create().Before("gorm:create").Register("test:blip", func(db *gorm.DB) {
-				if db.Statement.Table == "steps" && calls.Load() > 0 && failing.Add(1) <= 5 {
-					db.AddError(errors.New("simulated: connection reset by peer"))
+			e.FailWrites(func() error {
+				if calls.Load() > 0 && failing.Add(1) <= 5 {
+					return errors.New("simulated: connection reset by peer")
 				}
+				return nil
 			})
-			if err != nil {
-				t.Fatal(err)
-			}
 			acc := accept(t, e, "order.paid", map[string]any{"order_id": "SO-5", "card": "none"}, "")
 			d := enginetest.WaitRun(t, e, acc.RunIDs[0], 30*time.Second)
 			if d.Run.Status != store.RunSucceeded {

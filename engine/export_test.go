@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/opsflow/opsflow/engine/queue"
+	"github.com/opsflow/opsflow/engine/store"
 )
 
 // Hooks for the engine's external tests.
@@ -17,4 +18,15 @@ func (e *Engine) Reassign(ctx context.Context, runID, token string) error {
 // RecoverRuns runs one recovery pass.
 func (e *Engine) RecoverRuns(ctx context.Context, age time.Duration, parked bool) error {
 	return e.recoverRuns(ctx, age, parked)
+}
+
+// FailWrites makes f decide, before each transaction of the engine's writes, whether it fails
+// (a non-nil error, as if the database had failed).
+func (e *Engine) FailWrites(f func() error) { e.commit.fault.Store(&f) }
+
+// WriteCheckpoint writes steps as a checkpoint of run (running, holding run.Lease), through the
+// same fenced write and committer as the executor.
+func (e *Engine) WriteCheckpoint(ctx context.Context, run store.Run, steps []store.Step) error {
+	x := &execution{e: e, run: run, pending: steps, log: e.log}
+	return x.checkpoint(ctx, store.RunSet{}, nil)
 }

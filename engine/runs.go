@@ -33,6 +33,9 @@ func (e *Engine) ListRuns(ctx context.Context, f RunFilter) (runs []store.Run, n
 	}
 	if f.Status != "" {
 		q = q.Where("status = ?", f.Status)
+		if !store.Terminal(f.Status) {
+			q = q.Where("finished_at IS NULL") // found by its index
+		}
 	}
 	if f.FailedNode != "" {
 		// Per run, through the steps' (run_id, node_id) index.

@@ -129,7 +129,7 @@ func (e *Engine) fireSchedule(ctx context.Context, f store.Flow, cfg map[string]
 	idem := fmt.Sprintf("schedule:%s:%d", f.ID, t.Unix())
 	ev := &store.Event{Type: "schedule", Source: "schedule", FlowID: f.ID, IdempotencyKey: &idem}
 	data := map[string]any{"scheduled_at": t.Format(time.RFC3339), "timezone": tz}
-	_, err := e.accept(ctx, ev, data, fixed(target{flowID: f.ID, version: f.PublishedVersion}))
+	_, err := e.accept(ctx, ev, data, []target{{flowID: f.ID, version: f.PublishedVersion}})
 	return err
 }
 

@@ -215,7 +215,7 @@ func (s services) StartSubflow(ctx context.Context, req node.SubflowRequest) (st
 	ev := &store.Event{Type: "subflow", Source: "subflow", FlowID: f.ID}
 	key := "subflow:" + req.ParentRunID + ":" + req.NodeID
 	ev.IdempotencyKey = &key
-	acc, err := e.accept(ctx, ev, req.Data, fixed(target{flowID: f.ID, version: f.PublishedVersion, dryRun: req.DryRun}))
+	acc, err := e.accept(ctx, ev, req.Data, []target{{flowID: f.ID, version: f.PublishedVersion, dryRun: req.DryRun}})
 	if err != nil {
 		return "", err
 	}

@@ -23,13 +23,13 @@ func (e *Engine) Status(ctx context.Context) (*Status, error) {
 	if st.Workers, err = e.Queue.Workers(); err != nil {
 		return nil, err
 	}
-	db := e.Store.DB.WithContext(ctx).Model(&store.Run{}).Where("status = ?", store.RunQueued)
+	db := e.Store.DB.WithContext(ctx).Model(&store.Run{}).Where("finished_at IS NULL AND status = ?", store.RunQueued)
 	if err := db.Count(&st.QueuedRuns).Error; err != nil {
 		return nil, err
 	}
 	if st.QueuedRuns > 0 {
 		var oldest store.Run
-		err := e.Store.DB.WithContext(ctx).Select("created_at").Where("status = ?", store.RunQueued).Order("created_at").Take(&oldest).Error
+		err := e.Store.DB.WithContext(ctx).Select("created_at").Where("finished_at IS NULL AND status = ?", store.RunQueued).Order("created_at").Take(&oldest).Error
 		if err != nil {
 			return nil, store.NotFound(err)
 		}

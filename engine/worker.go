@@ -10,7 +10,6 @@ import (
 
 	"github.com/hibiken/asynq"
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 
 	"github.com/opsflow/opsflow/engine/compile"
 	"github.com/opsflow/opsflow/engine/mask"
@@ -153,7 +152,7 @@ func (e *Engine) execute(ctx context.Context, p queue.Payload, final bool) error
 			}
 			x.log.Warn("step failed; will retry", "node_id", id, "error", err)
 			// Keep the failed attempt (and the steps before it) so the retry counts it.
-			if werr := x.checkpoint(ctx, nil, nil); werr != nil && !errors.As(werr, &fenced) {
+			if werr := x.checkpoint(ctx, store.RunSet{}, nil); werr != nil && !errors.As(werr, &fenced) {
 				return werr
 			}
 			return err
@@ -175,28 +174,15 @@ func (e *Engine) execute(ctx context.Context, p queue.Payload, final bool) error
 // when the event is gone.
 func (e *Engine) claim(ctx context.Context, p queue.Payload) (*store.Run, *store.Event, []store.Step, error) {
 	var (
-		run   store.Run
+		run   *store.Run
 		ev    *store.Event
 		steps []store.Step
 	)
-	claimed := false
 	err := e.commit.do(ctx, func(tx *gorm.DB) error {
-		now := time.Now().UTC()
-		run, ev, steps = store.Run{}, nil, nil
-		res := tx.Model(&run).Clauses(clause.Returning{}).
-			Where("id = ? AND token = ? AND status IN ?", p.RunID, p.Token, []string{store.RunQueued, store.RunRunning, store.RunWaiting}).
-			Updates(map[string]any{"status": store.RunRunning, "lease": gorm.Expr("lease + 1"), "updated_at": now,
-				"started_at": gorm.Expr("COALESCE(started_at, ?)", now)})
-		claimed = res.RowsAffected > 0
-		if res.Error != nil || !claimed {
-			return res.Error
-		}
-		var got []store.Event
-		if err := tx.Where("id = ?", run.EventID).Limit(1).Find(&got).Error; err != nil {
+		var err error
+		steps = nil
+		if run, ev, err = e.Store.ClaimRun(tx, p.RunID, p.Token, time.Now().UTC()); err != nil || run == nil {
 			return err
-		}
-		if len(got) == 1 {
-			ev = &got[0]
 		}
 		// A run claimed for the first time has no steps yet: only a resumed or retried one reads them.
 		if run.Lease > 1 {
@@ -204,10 +190,10 @@ func (e *Engine) claim(ctx context.Context, p queue.Payload) (*store.Run, *store
 		}
 		return nil
 	})
-	if err != nil || !claimed {
+	if err != nil || run == nil {
 		return nil, nil, nil, err
 	}
-	return &run, ev, steps, nil
+	return run, ev, steps, nil
 }
 
 // triggerStep is the trigger's step: what started the run, shown in the history like any step.
@@ -277,7 +263,7 @@ func (x *execution) step(ctx context.Context, n *compile.Node, env map[string]an
 	if effect {
 		// At most one call per recorded attempt: the attempt is durable before the provider is called.
 		x.pending = append(x.pending, st)
-		if err := x.checkpoint(ctx, nil, nil); err != nil {
+		if err := x.checkpoint(ctx, store.RunSet{}, nil); err != nil {
 			return "", goOn, err
 		}
 	}
@@ -335,7 +321,7 @@ func (x *execution) step(ctx context.Context, n *compile.Node, env map[string]an
 	}
 	if n.Spec.Responds {
 		// The webhook request is waiting for this step: write it now.
-		if err := x.checkpoint(ctx, nil, nil); err != nil {
+		if err := x.checkpoint(ctx, store.RunSet{}, nil); err != nil {
 			return "", goOn, err
 		}
 	}
@@ -424,7 +410,7 @@ func (x *execution) failStep(st store.Step, cause error) error {
 func (x *execution) stopCancelled(st store.Step) error {
 	_ = x.failStep(st, errors.New("cancelled"))
 	var fenced *fencedError
-	if err := x.write(context.Background(), store.RunCancelled, nil, nil); err != nil && !errors.As(err, &fenced) {
+	if err := x.write(context.Background(), store.RunCancelled, store.RunSet{}, nil); err != nil && !errors.As(err, &fenced) {
 		x.log.Warn("recording the cancelled step", "error", err)
 	}
 	return errCancelled
@@ -433,12 +419,12 @@ func (x *execution) stopCancelled(st store.Step) error {
 // checkpoint writes the pending steps, fenced on this execution's lease and the run still running,
 // together with upd (more columns of the run) and more (further writes in the same transaction).
 // It returns errFenced when the run is no longer this execution's.
-func (x *execution) checkpoint(ctx context.Context, upd map[string]any, more func(tx *gorm.DB) error) error {
+func (x *execution) checkpoint(ctx context.Context, upd store.RunSet, more func(tx *gorm.DB) error) error {
 	return x.write(ctx, store.RunRunning, upd, more)
 }
 
 // write is checkpoint fenced on the run having the given status.
-func (x *execution) write(ctx context.Context, status string, upd map[string]any, more func(tx *gorm.DB) error) error {
+func (x *execution) write(ctx context.Context, status string, upd store.RunSet, more func(tx *gorm.DB) error) error {
 	if x.replay != nil {
 		return nil // a replay keeps its steps in x.pending and writes nothing
 	}
@@ -449,19 +435,8 @@ func (x *execution) write(ctx context.Context, status string, upd map[string]any
 	// does not stop the write (the fence does, if the run is no longer ours), and a database that is
 	// away is waited for (up to checkpointRetry) rather than the step being run again.
 	err := retryWrite(x.e.commit, context.WithoutCancel(ctx), x.log, func(tx *gorm.DB) error {
-		cols := map[string]any{"updated_at": time.Now().UTC()}
-		for k, v := range upd {
-			cols[k] = v
-		}
-		res := tx.Model(&store.Run{}).Where("id = ? AND lease = ? AND status = ?", x.run.ID, x.run.Lease, status).Updates(cols)
-		if res.Error != nil {
-			return res.Error
-		}
-		fenced = res.RowsAffected == 0
-		if fenced {
-			return nil
-		}
-		if err := upsertSteps(tx, steps); err != nil {
+		var err error
+		if fenced, err = x.e.Store.FencedWrite(tx, x.run.ID, x.run.Lease, status, time.Now().UTC(), upd, steps); err != nil || fenced {
 			return err
 		}
 		if len(drop) > 0 {
@@ -503,23 +478,6 @@ func retryWrite(c *committer, ctx context.Context, log *slog.Logger, fn func(tx 
 	}
 }
 
-// upsertSteps writes steps in one statement, replacing earlier versions of the same (run, node).
-func upsertSteps(tx *gorm.DB, steps []store.Step) error {
-	if len(steps) == 0 {
-		return nil
-	}
-	rows := make([]store.Step, len(steps))
-	copy(rows, steps)
-	for i := range rows {
-		rows[i].ID = 0
-	}
-	return tx.Clauses(clause.OnConflict{
-		Columns: []clause.Column{{Name: "run_id"}, {Name: "node_id"}},
-		DoUpdates: clause.AssignmentColumns([]string{"node_type", "status", "port", "input", "output", "error", "attempt",
-			"started_at", "finished_at", "duration_ms", "wait_started", "received"}),
-	}).Create(&rows).Error
-}
-
 // park suspends the run until at: the step is marked waiting and a scheduled dispatch with a new
 // token is written in the same transaction, so the wake-up cannot be lost.
 func (x *execution) park(ctx context.Context, st store.Step, at time.Time, wf *node.WaitFor) error {
@@ -536,7 +494,8 @@ func (x *execution) park(ctx context.Context, st store.Step, at time.Time, wf *n
 	x.put(st)
 	token := fmt.Sprintf("wait-%s-%d", st.NodeID, now.UnixNano())
 	var d store.Dispatch
-	upd := map[string]any{"status": store.RunWaiting, "token": token, "wake_at": at.UTC()}
+	wake := at.UTC()
+	upd := store.RunSet{Status: ptr(store.RunWaiting), Token: &token, WakeAt: &wake}
 	err := x.checkpoint(ctx, upd, func(tx *gorm.DB) error {
 		d = store.Dispatch{RunID: x.run.ID, Token: token, ProcessAt: at.UTC(), CreatedAt: now}
 		if wf != nil {
@@ -576,7 +535,7 @@ func (x *execution) handBack(ctx context.Context) error {
 	now := time.Now().UTC()
 	token := fmt.Sprintf("handback-%d", now.UnixNano())
 	d := store.Dispatch{RunID: x.run.ID, Token: token, ProcessAt: now, CreatedAt: now}
-	err := x.checkpoint(ctx, map[string]any{"status": store.RunQueued, "token": token}, func(tx *gorm.DB) error {
+	err := x.checkpoint(ctx, store.RunSet{Status: ptr(store.RunQueued), Token: &token}, func(tx *gorm.DB) error {
 		d.ID = 0
 		return tx.Create(&d).Error
 	})
@@ -620,7 +579,7 @@ func (x *execution) finish(ctx context.Context, status, msg string, res *runResu
 	run := &x.run
 	now := time.Now().UTC()
 	var woken []store.Dispatch
-	upd := map[string]any{"status": status, "error": mask.String(msg), "finished_at": now}
+	upd := store.RunSet{Status: &status, Error: ptr(mask.String(msg)), FinishedAt: &now}
 	err := x.checkpoint(ctx, upd, func(tx *gorm.DB) error {
 		woken = nil
 		if res == nil || res.event.Source != "subflow" {
@@ -632,8 +591,11 @@ func (x *execution) finish(ctx context.Context, status, msg string, res *runResu
 		if err := tx.Create(ev).Error; err != nil {
 			return err
 		}
-		var err error
-		if woken, err = wakeWaits(tx, ev, data); err != nil || len(woken) == 0 {
+		_, fields, err := x.e.Store.EventLookup(tx, ev.Type, false)
+		if err != nil {
+			return err
+		}
+		if woken, err = wakeWaits(tx, ev, data, fields); err != nil || len(woken) == 0 {
 			return err
 		}
 		return tx.Create(&woken).Error
@@ -667,6 +629,8 @@ func eventEnv(ev *store.Event) map[string]any {
 	}
 	return out
 }
+
+func ptr[T any](v T) *T { return &v }
 
 func toJSON(v any) string {
 	b, err := json.Marshal(v)

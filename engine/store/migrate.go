@@ -35,8 +35,31 @@ var Migrations = []Migration{
 	{Version: 4, Name: "events: raw webhook bodies as bytes", Up: func(tx *gorm.DB) error { return tx.AutoMigrate(&Event{}) }},
 	{Version: 5, Name: "users, sessions, API keys, audit log", Up: func(tx *gorm.DB) error { return tx.AutoMigrate(AuthModels...) }},
 	{Version: 6, Name: "events: traceparent of the accepting request", Up: func(tx *gorm.DB) error { return tx.AutoMigrate(&Event{}) }},
+	{Version: 7, Name: "runs: HOT updates (indexes on neither updated_at nor status, fillfactor)", Up: hotRuns},
 	{Version: 8, Name: "replays of recorded events", Up: func(tx *gorm.DB) error { return tx.AutoMigrate(ReplayModels...) }},
 	{Version: 10, Name: "schedule marks (catch-up after downtime)", Up: func(tx *gorm.DB) error { return tx.AutoMigrate(&ScheduleMark{}) }},
+}
+
+// hotRuns lets the claim and the checkpoints of a run update its row in place (heap-only tuples,
+// no index writes): an update is HOT when it changes no indexed column and the row's page has room.
+// So runs.updated_at (set by every write) and runs.status (set by the claim) lose their indexes:
+// unfinished runs are found by finished_at IS NULL instead (set once, when the run finishes, which
+// is then its one update that writes indexes), and nothing searches by updated_at alone. Runs and
+// steps (upserted again when a step finishes) keep free room in their pages (Postgres only).
+func hotRuns(tx *gorm.DB) error {
+	for _, q := range []string{"DROP INDEX IF EXISTS idx_runs_updated_at", "DROP INDEX IF EXISTS idx_runs_status",
+		"CREATE INDEX IF NOT EXISTS idx_runs_finished_at ON runs (finished_at)"} {
+		if err := tx.Exec(q).Error; err != nil {
+			return err
+		}
+	}
+	if tx.Dialector.Name() != "postgres" {
+		return nil
+	}
+	if err := tx.Exec("ALTER TABLE runs SET (fillfactor = 70)").Error; err != nil {
+		return err
+	}
+	return tx.Exec("ALTER TABLE steps SET (fillfactor = 80)").Error
 }
 
 // migrationLock is the Postgres advisory lock key that serialises migrations (advisory locks are

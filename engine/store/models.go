@@ -90,19 +90,21 @@ type Run struct {
 	FlowID      string `gorm:"size:36;not null;index"`
 	FlowVersion int    `gorm:"not null"`
 	EventID     string `gorm:"size:36;not null;index"`
-	Status      string `gorm:"size:16;not null;index"`
+	Status      string `gorm:"size:16;not null"` // not indexed: see migration 7
 	DryRun      bool   `gorm:"not null"`
 	// Token names the dispatch the run is waiting for; a task carrying another token is stale.
 	Token string `gorm:"size:64;not null"`
 	// Lease counts the claims of the run; every write of an execution is fenced on the lease it
 	// claimed, so a worker that lost the run (frozen, or cut off past its lease) cannot write.
-	Lease      int64 `gorm:"not null;default:0"`
-	WakeAt     *time.Time
-	Error      string `gorm:"type:text"`
-	CreatedAt  time.Time
-	UpdatedAt  time.Time `gorm:"index"`
-	StartedAt  *time.Time
-	FinishedAt *time.Time
+	Lease     int64 `gorm:"not null;default:0"`
+	WakeAt    *time.Time
+	Error     string `gorm:"type:text"`
+	CreatedAt time.Time
+	UpdatedAt time.Time // not indexed: see migration 7
+	StartedAt *time.Time
+	// FinishedAt is set exactly when the run is finished (its status is final): its index finds
+	// unfinished runs (IS NULL) and runs to prune.
+	FinishedAt *time.Time `gorm:"index"`
 }
 
 // Step is the checkpoint of one node in one run.

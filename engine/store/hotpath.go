@@ -1,0 +1,346 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// The hot path: the statements every run makes (accepting its event, claiming it, its checkpoints,
+// deleting its outbox row), in plain SQL on the transaction's connection, without gorm building
+// statements by reflection. On Postgres each is one round trip (data-modifying CTEs; the steps as
+// arrays, so one statement text serves any number of them), prepared and cached by pgx. SQLite, in
+// process, runs the same work as a few statements (its driver parses every statement anew, so fewer
+// statements, multi-row where they can be, is what counts). Everything else goes through gorm.
+//
+// Every method takes the *gorm.DB of an open transaction (the committer's). Statements are
+// written with $n placeholders; SQLite gets ?n, its numbered form.
+
+const runColumns = "id, flow_id, flow_version, event_id, status, dry_run, token, lease, wake_at, COALESCE(error, ''), created_at, updated_at, started_at, finished_at"
+
+const eventColumns = "id, type, source, COALESCE(flow_id, ''), idempotency_key, data, COALESCE(headers, ''), raw_bytes, COALESCE(raw_body, ''), created_at, COALESCE(traceparent, '')"
+
+const stepColumns = "run_id, node_id, node_type, status, port, input, output, error, attempt, started_at, finished_at, duration_ms, wait_started, received"
+
+const stepUpdates = `node_type = excluded.node_type, status = excluded.status, port = excluded.port, input = excluded.input,
+	output = excluded.output, error = excluded.error, attempt = excluded.attempt, started_at = excluded.started_at,
+	finished_at = excluded.finished_at, duration_ms = excluded.duration_ms, wait_started = excluded.wait_started, received = excluded.received`
+
+const (
+	qClaim = `UPDATE runs SET status = 'running', lease = lease + 1, updated_at = $3, started_at = COALESCE(started_at, $3)
+	WHERE id = $1 AND token = $2 AND status IN ('queued', 'running', 'waiting') RETURNING ` + runColumns
+	// qClaimEvent is qClaim with the run's event, on Postgres.
+	qClaimEvent = "WITH r AS (" + qClaim + `) SELECT r.*, e.id, e.type, e.source, COALESCE(e.flow_id, ''), e.idempotency_key,
+	e.data, COALESCE(e.headers, ''), e.raw_bytes, COALESCE(e.raw_body, ''), e.created_at, COALESCE(e.traceparent, '') FROM r LEFT JOIN events e ON e.id = r.event_id`
+	qEvent = "SELECT " + eventColumns + " FROM events WHERE id = $1"
+	// qFence changes the columns given (NULL: unchanged) only if the run still has this lease and status.
+	qFence = `UPDATE runs SET updated_at = $4, status = COALESCE($5, status), error = COALESCE($6, error), token = COALESCE($7, token),
+	wake_at = COALESCE($8, wake_at), finished_at = COALESCE($9, finished_at) WHERE id = $1 AND lease = $2 AND status = $3`
+	qInsertEvent = "INSERT INTO events (id, type, source, flow_id, idempotency_key, data, headers, raw_bytes, raw_body, created_at, traceparent) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+	runInsert    = "INSERT INTO runs (id, flow_id, flow_version, event_id, status, dry_run, token, lease, error, created_at, updated_at) VALUES "
+	dispInsert   = "INSERT INTO dispatches (run_id, token, process_at, created_at) VALUES "
+	qLookup      = `SELECT id, event_type, published_version FROM flows
+	WHERE $2 AND enabled = $3 AND published_version > 0 AND trigger_type = 'trigger.event' AND (event_type = $1 OR event_type LIKE '%*%')
+UNION ALL SELECT DISTINCT '', field, 0 FROM waits WHERE event_type = $1`
+)
+
+func isPostgres(tx *gorm.DB) bool { return tx.Dialector.Name() == "postgres" }
+
+func ctxOf(tx *gorm.DB) context.Context {
+	if tx.Statement.Context != nil {
+		return tx.Statement.Context
+	}
+	return context.Background()
+}
+
+// exec runs q on the transaction's connection (pgx prepares and caches statements itself).
+func (s *Store) exec(tx *gorm.DB, q string, args ...any) (sql.Result, error) {
+	return tx.Statement.ConnPool.ExecContext(ctxOf(tx), rebind(tx, q), args...)
+}
+
+func (s *Store) query(tx *gorm.DB, q string, args ...any) (*sql.Rows, error) {
+	return tx.Statement.ConnPool.QueryContext(ctxOf(tx), rebind(tx, q), args...)
+}
+
+// rebind turns $n placeholders into SQLite's ?n.
+func rebind(tx *gorm.DB, q string) string {
+	if isPostgres(tx) {
+		return q
+	}
+	return strings.ReplaceAll(q, "$", "?")
+}
+
+// FlowTarget is a flow an event may start: its trigger's event type pattern and published version.
+type FlowTarget struct {
+	ID        string
+	EventType string
+	Version   int
+}
+
+// EventLookup reads, in one statement, the enabled published trigger.event flows whose pattern is
+// the event type or has a wildcard (when flows is set; the caller matches wildcards), and the data
+// fields that runs waiting for events of this type match on.
+func (s *Store) EventLookup(tx *gorm.DB, typ string, flows bool) (found []FlowTarget, waitFields []string, err error) {
+	rows, err := s.query(tx, qLookup, typ, flows, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var f FlowTarget
+		if err := rows.Scan(&f.ID, &f.EventType, &f.Version); err != nil {
+			return nil, nil, err
+		}
+		if f.ID == "" {
+			waitFields = append(waitFields, f.EventType)
+		} else {
+			found = append(found, f)
+		}
+	}
+	return found, waitFields, rows.Err()
+}
+
+// ClaimRun moves the run to running for the task carrying its current token, bumping its lease,
+// and reads its event (one statement on Postgres). It returns a nil run when the task is stale or
+// the run finished, and a nil event when the event is gone.
+func (s *Store) ClaimRun(tx *gorm.DB, runID, token string, now time.Time) (*Run, *Event, error) {
+	q := qClaim
+	if isPostgres(tx) {
+		q = qClaimEvent
+	}
+	rows, err := s.query(tx, q, runID, token, now)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		return nil, nil, rows.Err()
+	}
+	var run Run
+	dest := []any{&run.ID, &run.FlowID, &run.FlowVersion, &run.EventID, &run.Status, &run.DryRun, &run.Token, &run.Lease,
+		&run.WakeAt, &run.Error, &run.CreatedAt, &run.UpdatedAt, &run.StartedAt, &run.FinishedAt}
+	if !isPostgres(tx) {
+		if err := rows.Scan(dest...); err != nil {
+			return nil, nil, err
+		}
+		rows.Close()
+		if rows, err = s.query(tx, qEvent, run.EventID); err != nil {
+			return nil, nil, err
+		}
+		defer rows.Close()
+		if !rows.Next() {
+			return &run, nil, rows.Err()
+		}
+		dest = nil
+	}
+	ev, evDest := eventDest()
+	if err := rows.Scan(append(dest, evDest...)...); err != nil {
+		return nil, nil, err
+	}
+	return &run, ev(), rows.Err()
+}
+
+// eventDest is scan destinations for eventColumns (NULLs allowed: a left join), and the event
+// they make, nil when the row had none.
+func eventDest() (func() *Event, []any) {
+	var (
+		id, typ, source, flowID, data, hdr, legacy, tp *string
+		key                                            *string
+		raw                                            []byte
+		created                                        *time.Time
+	)
+	return func() *Event {
+		if id == nil {
+			return nil
+		}
+		return &Event{ID: *id, Type: *typ, Source: *source, FlowID: *flowID, IdempotencyKey: key, Data: *data, Headers: *hdr,
+			RawBody: raw, LegacyRawBody: *legacy, CreatedAt: *created, Traceparent: *tp}
+	}, []any{&id, &typ, &source, &flowID, &key, &data, &hdr, &raw, &legacy, &created, &tp}
+}
+
+// RunSet is what a checkpoint changes on its run besides updated_at; nil fields stay as they are.
+type RunSet struct {
+	Status, Error, Token *string
+	WakeAt, FinishedAt   *time.Time
+}
+
+// FencedWrite is a checkpoint: it updates the run (updated_at and set) only if the run still has
+// this lease and status, and then upserts steps (by run and node). It reports fenced when the run
+// no longer matches; then nothing was written. The update's row lock orders it against a
+// concurrent claim, so a worker that lost the run cannot write after the new claim.
+func (s *Store) FencedWrite(tx *gorm.DB, runID string, lease int64, status string, now time.Time, set RunSet, steps []Step) (fenced bool, err error) {
+	args := []any{runID, lease, status, now, set.Status, set.Error, set.Token, set.WakeAt, set.FinishedAt}
+	if !isPostgres(tx) || len(steps) == 0 {
+		res, err := s.exec(tx, qFence, args...)
+		if err != nil {
+			return false, err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return err == nil, err
+		}
+		if len(steps) == 0 {
+			return false, nil
+		}
+		var b strings.Builder
+		b.WriteString("INSERT INTO steps (" + stepColumns + ") VALUES ")
+		var args []any
+		for i, st := range steps {
+			args = values(&b, i, args, []any{st.RunID, st.NodeID, st.NodeType, st.Status, st.Port, st.Input, st.Output, st.Error,
+				st.Attempt, st.StartedAt, st.FinishedAt, st.DurationMs, st.WaitStarted, st.Received})
+		}
+		b.WriteString(" ON CONFLICT (run_id, node_id) DO UPDATE SET " + stepUpdates)
+		_, err = s.exec(tx, b.String(), args...)
+		return false, err
+	}
+	// Postgres: one statement, the steps inserted only when the fenced update matched.
+	c := stepArrays(steps)
+	args = append(args, c.nodeID, c.nodeType, c.status, c.port, c.input, c.output, c.errs, c.attempt, c.started, c.finished, c.duration, c.waitStarted, c.received)
+	var matched int
+	err = tx.Statement.ConnPool.QueryRowContext(ctxOf(tx), qFenceSteps, args...).Scan(&matched)
+	return err == nil && matched == 0, err
+}
+
+const qFenceSteps = "WITH r AS (" + qFence + " RETURNING id), s AS (INSERT INTO steps (" + stepColumns + `)
+	SELECT r.id, v.* FROM r, unnest($10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[],
+		$17::bigint[], $18::timestamptz[], $19::timestamptz[], $20::bigint[], $21::timestamptz[], $22::text[]) AS v
+	ON CONFLICT (run_id, node_id) DO UPDATE SET ` + stepUpdates + `)
+SELECT count(*) FROM r`
+
+// stepCols is steps column by column, for unnest.
+type stepCols struct {
+	nodeID, nodeType, status, port, input, output, errs, received []string
+	attempt, duration                                             []int64
+	started                                                       []time.Time
+	finished, waitStarted                                         []*time.Time
+}
+
+func stepArrays(steps []Step) stepCols {
+	var c stepCols
+	for _, s := range steps {
+		c.nodeID = append(c.nodeID, s.NodeID)
+		c.nodeType = append(c.nodeType, s.NodeType)
+		c.status = append(c.status, s.Status)
+		c.port = append(c.port, s.Port)
+		c.input = append(c.input, s.Input)
+		c.output = append(c.output, s.Output)
+		c.errs = append(c.errs, s.Error)
+		c.received = append(c.received, s.Received)
+		c.attempt = append(c.attempt, int64(s.Attempt))
+		c.duration = append(c.duration, s.DurationMs)
+		c.started = append(c.started, s.StartedAt)
+		c.finished = append(c.finished, s.FinishedAt)
+		c.waitStarted = append(c.waitStarted, s.WaitStarted)
+	}
+	return c
+}
+
+// InsertAccepted writes an accepted event, its runs and their outbox rows (one statement on
+// Postgres) and sets the outbox rows' ids.
+func (s *Store) InsertAccepted(tx *gorm.DB, ev *Event, runs []Run, ds []Dispatch) error {
+	evArgs := []any{ev.ID, ev.Type, ev.Source, ev.FlowID, ev.IdempotencyKey, ev.Data, ev.Headers, ev.RawBody, ev.LegacyRawBody, ev.CreatedAt, ev.Traceparent}
+	runArgs := func(r Run) []any {
+		return []any{r.ID, r.FlowID, r.FlowVersion, r.EventID, r.Status, r.DryRun, r.Token, r.Lease, r.Error, r.CreatedAt, r.UpdatedAt}
+	}
+	dispArgs := func(d Dispatch) []any { return []any{d.RunID, d.Token, d.ProcessAt, d.CreatedAt} }
+	if !isPostgres(tx) {
+		if _, err := s.exec(tx, qInsertEvent, evArgs...); err != nil {
+			return err
+		}
+		var b strings.Builder
+		var args []any
+		if len(runs) > 0 {
+			b.WriteString(runInsert)
+			for i, r := range runs {
+				args = values(&b, i, args, runArgs(r))
+			}
+			if _, err := s.exec(tx, b.String(), args...); err != nil {
+				return err
+			}
+		}
+		if len(ds) == 0 {
+			return nil
+		}
+		b.Reset()
+		args = nil
+		b.WriteString(dispInsert)
+		for i, d := range ds {
+			args = values(&b, i, args, dispArgs(d))
+		}
+		b.WriteString(" RETURNING id")
+		rows, err := s.query(tx, b.String(), args...)
+		return scanIDs(rows, err, ds)
+	}
+	// Postgres: the three inserts as one statement (multi-row VALUES), placeholders numbered on.
+	var b strings.Builder
+	args := evArgs
+	b.WriteString("WITH e AS (" + qInsertEvent + ")")
+	if len(runs) > 0 {
+		b.WriteString(", r AS (" + runInsert)
+		for i, r := range runs {
+			args = values(&b, i, args, runArgs(r))
+		}
+		b.WriteString(")")
+	}
+	if len(ds) == 0 {
+		b.WriteString(" SELECT 1")
+		_, err := s.exec(tx, b.String(), args...)
+		return err
+	}
+	b.WriteString(" " + dispInsert)
+	for i, d := range ds {
+		args = values(&b, i, args, dispArgs(d))
+	}
+	b.WriteString(" RETURNING id")
+	rows, err := s.query(tx, b.String(), args...)
+	return scanIDs(rows, err, ds)
+}
+
+// values writes the i-th row "($k, …)" of a multi-row VALUES for row and returns args with row.
+func values(b *strings.Builder, i int, args, row []any) []any {
+	if i > 0 {
+		b.WriteString(", ")
+	}
+	b.WriteByte('(')
+	for j := range row {
+		if j > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(b, "$%d", len(args)+j+1)
+	}
+	b.WriteByte(')')
+	return append(args, row...)
+}
+
+// scanIDs reads one id per outbox row, in the order inserted.
+func scanIDs(rows *sql.Rows, err error, ds []Dispatch) error {
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for i := range ds {
+		if !rows.Next() {
+			return fmt.Errorf("outbox insert returned %d of %d ids: %v", i, len(ds), rows.Err())
+		}
+		if err := rows.Scan(&ds[i].ID); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// DeleteDispatches deletes outbox rows whose runs the queue has.
+func (s *Store) DeleteDispatches(tx *gorm.DB, ids []uint) error {
+	if isPostgres(tx) {
+		ids64 := make([]int64, len(ids))
+		for i, id := range ids {
+			ids64[i] = int64(id)
+		}
+		_, err := s.exec(tx, "DELETE FROM dispatches WHERE id = ANY($1)", ids64)
+		return err
+	}
+	return tx.Where("id IN ?", ids).Delete(&Dispatch{}).Error
+}
