@@ -91,6 +91,15 @@ func TestComposeFile(t *testing.T) {
 		if v := s.Environment["REDIS_URL"]; v == nil || !strings.HasPrefix(*v, "redis://redis:6379") {
 			t.Errorf("%s: REDIS_URL %v", s.Name, v)
 		}
+		// Metrics on their own port, reachable inside the compose network only (never the API's port).
+		if v := s.Environment["OPSFLOW_METRICS_ADDR"]; v == nil || *v != ":9090" {
+			t.Errorf("%s: OPSFLOW_METRICS_ADDR %v, want :9090", s.Name, v)
+		}
+		for _, p := range s.Ports {
+			if p.Target == 9090 {
+				t.Errorf("%s publishes its metrics port to the host", s.Name)
+			}
+		}
 	}
 	if !slices.Equal([]string(api.Command), []string{"serve", "-worker=false"}) || !slices.Equal([]string(worker.Command), []string{"worker"}) {
 		t.Errorf("commands: api %v, worker %v", api.Command, worker.Command)
