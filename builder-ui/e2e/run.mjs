@@ -546,6 +546,66 @@ async function main() {
   };
   const cjk = /[\u4e00-\u9fff]/;
 
+  // Where an edge from port `port` of `from` starts, the port's label (`name`) sits on it.
+  const edgeLabelledAtStart = async (from, port, to, name) => {
+    const label = node(from).locator(`.port-label[data-port="${port}"]`);
+    assert((await label.textContent()) === name, `label of ${from}.${port}: ${await label.textContent()}`);
+    const lb = await label.boundingBox();
+    const start = await page.locator(`.react-flow__edge[data-id="${from}:${port}->${to}"] path.react-flow__edge-path`).evaluate((p) => {
+      const m = p.getScreenCTM();
+      const q = p.getPointAtLength(0);
+      return { x: m.a * q.x + m.c * q.y + m.e, y: m.b * q.x + m.d * q.y + m.f };
+    });
+    assert(start.x > lb.x && start.x < lb.x + lb.width && start.y < lb.y && lb.y - start.y < 20,
+      `the edge ${from}:${port}->${to} starts at ${JSON.stringify(start)}, just above its label ${JSON.stringify(lb)}`);
+  };
+  // Every port name written on the canvas (handle labels and edge labels) appears once, and no two overlap.
+  const portNamesOnceApart = async (names) => {
+    const boxes = await page.locator('.canvas .port-label, .canvas .react-flow__edge-text').evaluateAll((els) => els.map((e) => {
+      const r = e.getBoundingClientRect();
+      return { text: e.textContent, x: r.x, y: r.y, w: r.width, h: r.height };
+    }));
+    for (const n of names) {
+      const k = boxes.filter((b) => b.text === n).length;
+      assert(k === 1, `"${n}" is written ${k} times on the canvas: ${JSON.stringify(boxes)}`);
+    }
+    for (const [i, a] of boxes.entries()) {
+      for (const b of boxes.slice(i + 1)) {
+        const apart = a.x + a.w <= b.x || b.x + b.w <= a.x || a.y + a.h <= b.y || b.y + b.h <= a.y;
+        assert(apart, `port names overlap: ${JSON.stringify(a)} ${JSON.stringify(b)}`);
+      }
+    }
+  };
+
+  await check('port names are written once, where the edges leave, never overlapping (condition and switch, both languages)', async () => {
+    const sw = await apiCall('POST', '/flows', {
+      schema: 'opsflow/v1', name: 'Routes by amount', nodes: [
+        { id: 'start', type: 'trigger.event', config: { event_type: 'payment.failed' }, position: { x: 0, y: 0 } },
+        { id: 'route', type: 'logic.switch', config: { case_1: 'event.data.amount >= 1000', case_2: 'event.data.amount >= 100' }, position: { x: 0, y: 140 } },
+        { id: 'big', type: 'action.log', config: { message: 'big' }, position: { x: -120, y: 280 } },
+        { id: 'rest', type: 'action.log', config: { message: 'rest' }, position: { x: 120, y: 280 } },
+      ], edges: [{ from: 'start', to: 'route' }, { from: 'route', to: 'big', port: 'case_1' }, { from: 'route', to: 'rest', port: 'default' }],
+    });
+    for (const lang of ['en', 'zh-CN']) {
+      const [yes, no] = lang === 'en' ? ['true', 'false'] : ['是', '否'];
+      await page.goto(`${ui}/flows/${flowId}`);
+      if (lang !== 'en') await page.getByLabel('Language').selectOption(lang);
+      await node('condition').locator('.port-label', { hasText: yes }).waitFor();
+      await page.locator('.react-flow__edge[data-id="condition:true->assign"]').waitFor();
+      await edgeLabelledAtStart('condition', 'true', 'assign', yes);
+      await portNamesOnceApart([yes, no]);
+      await page.goto(`${ui}/flows/${sw.id}`);
+      await page.locator('.react-flow__edge[data-id="route:default->rest"]').waitFor();
+      const routeLabels = await node('route').locator('.port-label').allTextContents();
+      assert(routeLabels.length === 6 && routeLabels[0] === 'case_1', 'switch labels: ' + routeLabels);
+      await edgeLabelledAtStart('route', 'case_1', 'big', 'case_1');
+      await edgeLabelledAtStart('route', 'default', 'rest', routeLabels[5]);
+      await portNamesOnceApart(['case_1', 'case_2', 'case_5', routeLabels[5]]);
+    }
+    await page.getByLabel('语言').selectOption('en');
+    await apiCall('DELETE', `/flows/${sw.id}`);
+  });
+
   await check('#7 node cards show their logic, edges their port, logic nodes their own icon', async () => {
     await page.goto(`${ui}/flows/${flowId}`);
     await node('condition').waitFor();
@@ -556,7 +616,10 @@ async function main() {
     const name = await node('sms').locator('.opsnode-name').textContent();
     const card = await node('sms').textContent();
     assert(card.split(name).length === 2, `the type is shown once: ${name} in ${card}`);
-    await page.locator('.react-flow__edge[data-id="condition:true->assign"] .react-flow__edge-text', { hasText: 'true' }).waitFor();
+    // The edge leaving the condition's true port is labelled "true" where it starts (the handle's label sits on it);
+    // a single-output edge carries no label.
+    await edgeLabelledAtStart('condition', 'true', 'assign', 'true');
+    assert(await node('event').locator('.port-label').count() === 0, 'no label on a single-output port');
     assert(await page.locator('.react-flow__edge[data-id="event:out->condition"] .react-flow__edge-text').count() === 0, 'no label on a single-output edge');
     const condIcon = await node('condition').locator('.node-icon').textContent();
     const assignIcon = await node('assign').locator('.node-icon').textContent();

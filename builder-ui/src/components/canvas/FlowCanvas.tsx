@@ -52,7 +52,7 @@ function clearTextSelection() {
 
 export function FlowCanvas(props: FlowCanvasProps) {
   const { nodes, edges, info, onDropType } = props;
-  const { t, portLabel } = useI18n();
+  const { t } = useI18n();
   const { byType } = useNodeTypes();
   const rf = useReactFlow<FlowNode, FlowEdge>();
   const readOnly = info.readOnly;
@@ -78,11 +78,10 @@ export function FlowCanvas(props: FlowCanvasProps) {
     'handle.ariaLabel': t('rf.handle'),
   }), [t]);
 
-  // Edges from a node with several outputs carry the port's name (true, false, timeout…).
-  const shownEdges = useMemo(() => decorateEdges(edges, info).map((e) => {
-    const port = e.sourceHandle || DEFAULT_PORT;
-    return port === DEFAULT_PORT ? e : { ...e, label: portLabel(port), labelBgPadding: [4, 2] as [number, number], labelBgBorderRadius: 4 };
-  }), [edges, info, portLabel]);
+  // Edges from a node with several outputs carry the port's name (true, false, timeout…) where they start:
+  // the source handle's own label sits on the edge (OpsNode), so the edge draws no second label of its own,
+  // which would repeat the name right next to it.
+  const shownEdges = useMemo(() => decorateEdges(edges, info), [edges, info]);
 
   const isValidConnection: IsValidConnection<FlowEdge> = useCallback((c) => {
     if (!c.source || !c.target || c.source === c.target) return false;

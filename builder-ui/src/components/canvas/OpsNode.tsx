@@ -66,7 +66,11 @@ function OpsNodeView({ id, data, selected }: NodeProps<FlowNode>) {
                 style={{ left: '50%' }}
                 aria-label={portLabel(port)}
               />
-              {(ports.length > 1 || port !== DEFAULT_PORT) && <span className="port-label">{portLabel(port)}</span>}
+              {/* Centred under its handle, on the start of the edges leaving it (they draw no label of their own).
+                  With many ports (a switch) every other label drops a row, so neighbours never overlap. */}
+              {(ports.length > 1 || port !== DEFAULT_PORT) && (
+                <span className={`port-label${ports.length > 3 && i % 2 ? ' port-label-low' : ''}`} data-port={port}>{portLabel(port)}</span>
+              )}
             </div>
           );
         })}
