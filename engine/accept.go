@@ -296,7 +296,9 @@ func (e *Engine) accept(ctx context.Context, ev *store.Event, data any, fixed []
 	}
 	ev.ID = store.NewID()
 	ev.Data = string(b)
-	ev.CreatedAt = time.Now().UTC()
+	// Microseconds, as Postgres keeps them: a run started from its task's copy of the event sees
+	// the same time as one that reads the event back.
+	ev.CreatedAt = time.Now().UTC().Truncate(time.Microsecond)
 	ev.Traceparent = telemetry.Traceparent(ctx)
 	acc := &Accepted{EventID: ev.ID, RunIDs: []string{}}
 	var dispatches []store.Dispatch
@@ -327,7 +329,8 @@ func (e *Engine) accept(ctx context.Context, ev *store.Event, data any, fixed []
 			run := store.Run{ID: store.NewID(), FlowID: t.flowID, FlowVersion: t.version, EventID: ev.ID, Status: store.RunQueued, DryRun: t.dryRun, Token: "start", CreatedAt: ev.CreatedAt, UpdatedAt: ev.CreatedAt}
 			runs = append(runs, run)
 			acc.RunIDs = append(acc.RunIDs, run.ID)
-			dispatches = append(dispatches, store.Dispatch{RunID: run.ID, Token: run.Token, ProcessAt: ev.CreatedAt, CreatedAt: ev.CreatedAt})
+			dispatches = append(dispatches, store.Dispatch{RunID: run.ID, Token: run.Token, ProcessAt: ev.CreatedAt, CreatedAt: ev.CreatedAt,
+				Start: newStartHint(&run, ev)})
 		}
 		if err := e.Store.InsertAccepted(tx, ev, runs, dispatches); err != nil {
 			return err
@@ -428,7 +431,7 @@ func (e *Engine) enqueue(ctx context.Context, ds []store.Dispatch) {
 	}
 	var done []uint
 	for _, d := range ds {
-		if err := e.Queue.Enqueue(ctx, queue.Payload{RunID: d.RunID, Token: d.Token}, d.ProcessAt, taskMaxRetry); err != nil {
+		if err := e.Queue.Enqueue(ctx, queue.Payload{RunID: d.RunID, Token: d.Token, Start: d.Start}, d.ProcessAt, taskMaxRetry); err != nil {
 			e.log.Warn("enqueue failed; the dispatcher will retry", "run_id", d.RunID, "error", err)
 			continue
 		}

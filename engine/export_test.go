@@ -30,3 +30,12 @@ func (e *Engine) WriteCheckpoint(ctx context.Context, run store.Run, steps []sto
 	x := &execution{e: e, run: run, pending: steps, log: e.log}
 	return x.checkpoint(ctx, store.RunSet{}, nil)
 }
+
+// Execute runs the task of run with token (and start hint, if any) in this goroutine, as a worker
+// would (not its final retry).
+func (e *Engine) Execute(ctx context.Context, runID, token string, start []byte) error {
+	return e.execute(ctx, queue.Payload{RunID: runID, Token: token, Start: start}, false)
+}
+
+// StartHint is the start hint the first task of a run carries (see startHint).
+func (e *Engine) StartHint(run store.Run, ev store.Event) []byte { return newStartHint(&run, &ev) }

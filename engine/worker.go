@@ -63,8 +63,10 @@ func (*fencedError) Error() string { return "the run is no longer held by this w
 
 // execution is one task's hold on a run.
 type execution struct {
-	e       *Engine
-	run     store.Run    // as claimed; run.Lease fences every write
+	e   *Engine
+	run store.Run // as claimed; run.Lease fences every write
+	// fresh: the run is not claimed yet; its first write claims it (see write).
+	fresh   bool
 	pending []store.Step // steps not written yet, one per node
 	// dropWait lists waits that ended (their rows go with the next checkpoint).
 	dropWait []string
@@ -74,23 +76,68 @@ type execution struct {
 	replay *replayEvent
 }
 
+// errNotFresh means a run started from its task's start hint had been claimed (or cancelled,
+// or recovered) before its first write: nothing was written, and the task claims it as usual.
+var errNotFresh = errors.New("the run was claimed before: claim it as usual")
+
+// startHint is what the first task of a new run carries so that it starts without a read: the
+// run as accepted and its event (without the raw body, which the executor does not use). Large
+// events are left out; their runs claim as usual.
+type startHint struct {
+	FlowID      string      `json:"f"`
+	FlowVersion int         `json:"v"`
+	DryRun      bool        `json:"d,omitempty"`
+	Event       store.Event `json:"e"`
+}
+
+// maxHintEvent bounds the event data and headers a task carries, to keep Redis payloads small.
+const maxHintEvent = 8 << 10
+
+func newStartHint(run *store.Run, ev *store.Event) []byte {
+	if len(ev.Data)+len(ev.Headers) > maxHintEvent {
+		return nil
+	}
+	e := store.Event{ID: ev.ID, Type: ev.Type, Source: ev.Source, FlowID: ev.FlowID, Data: ev.Data, Headers: ev.Headers,
+		Traceparent: ev.Traceparent, CreatedAt: ev.CreatedAt}
+	b, err := json.Marshal(startHint{FlowID: run.FlowID, FlowVersion: run.FlowVersion, DryRun: run.DryRun, Event: e})
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
 // execute runs (or resumes) a run. It returns an error only when the task should be retried.
 func (e *Engine) execute(ctx context.Context, p queue.Payload, final bool) error {
+	var h startHint
+	if len(p.Start) > 0 && json.Unmarshal(p.Start, &h) == nil {
+		// A new run: its pure nodes run in memory and its claim goes with its first write (see
+		// execution.write), one commit less. Lease 1 is the lease that write gives it.
+		run := &store.Run{ID: p.RunID, FlowID: h.FlowID, FlowVersion: h.FlowVersion, EventID: h.Event.ID, Status: store.RunRunning,
+			DryRun: h.DryRun, Token: p.Token, Lease: 1, CreatedAt: h.Event.CreatedAt}
+		if err := e.run(ctx, run, &h.Event, nil, true, final); !errors.Is(err, errNotFresh) {
+			return err
+		}
+	}
 	run, ev, steps, err := e.claim(ctx, p)
 	if err != nil || run == nil {
 		return err
 	}
+	return e.run(ctx, run, ev, steps, false, final)
+}
+
+// run executes a claimed run, or with fresh a new run not claimed yet (see startHint).
+func (e *Engine) run(ctx context.Context, run *store.Run, ev *store.Event, steps []store.Step, fresh, final bool) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	e.running.Store(run.ID, cancel)
 	defer e.running.Delete(run.ID)
 	ctx, endSpan := telemetry.StartRun(ctx, run.ID, run.FlowID, eventTraceparent(ev))
 	defer endSpan()
-	if run.Lease == 1 { // the first claim: the run starts
+	if run.Lease == 1 && !fresh { // the first claim: the run starts (a fresh run counts at its first write)
 		telemetry.RunStarted(run.FlowID)
 	}
 
-	x := &execution{e: e, run: *run, log: telemetry.WithTrace(ctx, e.log).With("run_id", run.ID, "flow_id", run.FlowID)}
+	x := &execution{e: e, run: *run, fresh: fresh, log: telemetry.WithTrace(ctx, e.log).With("run_id", run.ID, "flow_id", run.FlowID)}
 	if ev == nil {
 		return x.finish(ctx, store.RunFailed, "cannot load the event: it no longer exists", nil)
 	}
@@ -135,6 +182,8 @@ func (e *Engine) execute(ctx context.Context, p queue.Payload, final bool) error
 		port, stop, err := x.step(ctx, n, env, done[id], firedInputs(n, taken))
 		var fenced *fencedError
 		switch {
+		case errors.Is(err, errNotFresh):
+			return err
 		case errors.As(err, &fenced):
 			x.log.Info("run left: another worker holds it, or it was cancelled or finished")
 			return nil
@@ -428,6 +477,19 @@ func (x *execution) write(ctx context.Context, status string, upd store.RunSet, 
 	if x.replay != nil {
 		return nil // a replay keeps its steps in x.pending and writes nothing
 	}
+	lease, fence := x.run.Lease, status
+	if x.fresh {
+		// The first write of a new run is its claim too: fenced on the run never having been
+		// claimed and on the task's token. Only a running execution's first write can claim.
+		if status != store.RunRunning {
+			return errNotFresh
+		}
+		lease, fence = 0, store.RunQueued
+		upd.Claim = &x.run.Token
+		if upd.Status == nil {
+			upd.Status = ptr(store.RunRunning)
+		}
+	}
 	steps := append([]store.Step(nil), x.pending...)
 	drop := x.dropWait
 	fenced := false
@@ -436,7 +498,7 @@ func (x *execution) write(ctx context.Context, status string, upd store.RunSet, 
 	// away is waited for (up to checkpointRetry) rather than the step being run again.
 	err := retryWrite(x.e.commit, context.WithoutCancel(ctx), x.log, func(tx *gorm.DB) error {
 		var err error
-		if fenced, err = x.e.Store.FencedWrite(tx, x.run.ID, x.run.Lease, status, time.Now().UTC(), upd, steps); err != nil || fenced {
+		if fenced, err = x.e.Store.FencedWrite(tx, x.run.ID, lease, fence, time.Now().UTC(), upd, steps); err != nil || fenced {
 			return err
 		}
 		if len(drop) > 0 {
@@ -452,8 +514,15 @@ func (x *execution) write(ctx context.Context, status string, upd store.RunSet, 
 	if err != nil {
 		return err
 	}
+	if fenced && x.fresh {
+		return errNotFresh
+	}
 	if fenced {
 		return errFenced
+	}
+	if x.fresh {
+		x.fresh = false
+		telemetry.RunStarted(x.run.FlowID)
 	}
 	x.pending = x.pending[:0]
 	x.dropWait = nil

@@ -26,6 +26,9 @@ const DefaultName = "runs"
 type Payload struct {
 	RunID string `json:"run_id"`
 	Token string `json:"token"`
+	// Start, on the first task of a run, is what the engine needs to start it without reading the
+	// database first (a hint: a task without it, or whose run was claimed since, claims as usual).
+	Start json.RawMessage `json:"start,omitempty"`
 }
 
 // Config of the queue. The zero value is the embedded default.

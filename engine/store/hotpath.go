@@ -38,8 +38,10 @@ const (
 	e.data, COALESCE(e.headers, ''), e.raw_bytes, COALESCE(e.raw_body, ''), e.created_at, COALESCE(e.traceparent, '') FROM r LEFT JOIN events e ON e.id = r.event_id`
 	qEvent = "SELECT " + eventColumns + " FROM events WHERE id = $1"
 	// qFence changes the columns given (NULL: unchanged) only if the run still has this lease and status.
+	// With a claim token ($12), it also claims the run: lease + 1 ($10), started_at set ($11).
 	qFence = `UPDATE runs SET updated_at = $4, status = COALESCE($5, status), error = COALESCE($6, error), token = COALESCE($7, token),
-	wake_at = COALESCE($8, wake_at), finished_at = COALESCE($9, finished_at) WHERE id = $1 AND lease = $2 AND status = $3`
+	wake_at = COALESCE($8, wake_at), finished_at = COALESCE($9, finished_at), lease = lease + $10, started_at = COALESCE(started_at, $11)
+	WHERE id = $1 AND lease = $2 AND status = $3 AND token = COALESCE($12, token)`
 	qInsertEvent = "INSERT INTO events (id, type, source, flow_id, idempotency_key, data, headers, raw_bytes, raw_body, created_at, traceparent) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
 	runInsert    = "INSERT INTO runs (id, flow_id, flow_version, event_id, status, dry_run, token, lease, error, created_at, updated_at) VALUES "
 	dispInsert   = "INSERT INTO dispatches (run_id, token, process_at, created_at) VALUES "
@@ -166,6 +168,10 @@ func eventDest() (func() *Event, []any) {
 type RunSet struct {
 	Status, Error, Token *string
 	WakeAt, FinishedAt   *time.Time
+	// Claim, on the first write of a run never claimed (fenced on lease 0 and status queued), is
+	// the token its task carries: the write is then the claim too (token checked, lease bumped,
+	// started_at set), so a fresh run needs no commit of its own to be claimed.
+	Claim *string
 }
 
 // FencedWrite is a checkpoint: it updates the run (updated_at and set) only if the run still has
@@ -173,7 +179,11 @@ type RunSet struct {
 // no longer matches; then nothing was written. The update's row lock orders it against a
 // concurrent claim, so a worker that lost the run cannot write after the new claim.
 func (s *Store) FencedWrite(tx *gorm.DB, runID string, lease int64, status string, now time.Time, set RunSet, steps []Step) (fenced bool, err error) {
-	args := []any{runID, lease, status, now, set.Status, set.Error, set.Token, set.WakeAt, set.FinishedAt}
+	bump, started := int64(0), (*time.Time)(nil)
+	if set.Claim != nil {
+		bump, started = 1, &now
+	}
+	args := []any{runID, lease, status, now, set.Status, set.Error, set.Token, set.WakeAt, set.FinishedAt, bump, started, set.Claim}
 	if !isPostgres(tx) || len(steps) == 0 {
 		res, err := s.exec(tx, qFence, args...)
 		if err != nil {
@@ -205,8 +215,8 @@ func (s *Store) FencedWrite(tx *gorm.DB, runID string, lease int64, status strin
 }
 
 const qFenceSteps = "WITH r AS (" + qFence + " RETURNING id), s AS (INSERT INTO steps (" + stepColumns + `)
-	SELECT r.id, v.* FROM r, unnest($10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[],
-		$17::bigint[], $18::timestamptz[], $19::timestamptz[], $20::bigint[], $21::timestamptz[], $22::text[]) AS v
+	SELECT r.id, v.* FROM r, unnest($13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[],
+		$20::bigint[], $21::timestamptz[], $22::timestamptz[], $23::bigint[], $24::timestamptz[], $25::text[]) AS v
 	ON CONFLICT (run_id, node_id) DO UPDATE SET ` + stepUpdates + `)
 SELECT count(*) FROM r`
 

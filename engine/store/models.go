@@ -149,6 +149,8 @@ type Dispatch struct {
 	Token     string    `gorm:"size:64;not null"`
 	ProcessAt time.Time `gorm:"not null"`
 	CreatedAt time.Time
+	// Start is the task payload's start hint of a new run (see queue.Payload); not stored.
+	Start []byte `gorm:"-"`
 }
 
 // Team is a group that work is assigned to.
