@@ -222,12 +222,7 @@ func BenchmarkThreeNodeRuns(b *testing.B) {
 func BenchmarkAccept(b *testing.B) {
 	for _, backend := range enginetest.Backends() {
 		b.Run(string(backend), func(b *testing.B) {
-			e, err := engine.Open(enginetest.Config(b, backend))
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.Cleanup(e.Close)
-			enginetest.Publish(b, e, enginetest.MustFlow(b, canonicalFlow("http://127.0.0.1:9")))
+			e := idleEngine(b, backend)
 			ctx := context.Background()
 			before := commits(b, e)
 			b.SetParallelism(5) // 10 clients on 2 cores
@@ -269,12 +264,7 @@ func BenchmarkAccept(b *testing.B) {
 func BenchmarkCheckpoint(b *testing.B) {
 	for _, backend := range enginetest.Backends() {
 		b.Run(string(backend), func(b *testing.B) {
-			e, err := engine.Open(enginetest.Config(b, backend))
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.Cleanup(e.Close)
-			enginetest.Publish(b, e, enginetest.MustFlow(b, canonicalFlow("http://127.0.0.1:9")))
+			e := idleEngine(b, backend)
 			ctx := context.Background()
 			runs := make([]store.Run, b.N)
 			for i := range runs {
@@ -327,4 +317,16 @@ func BenchmarkCheckpoint(b *testing.B) {
 			}
 		})
 	}
+}
+
+// idleEngine is an engine without a worker, with the canonical flow published (its HTTP calls go
+// nowhere: nothing executes them), for benchmarks of accepting and checkpointing alone.
+func idleEngine(b *testing.B, backend enginetest.Backend) *engine.Engine {
+	e, err := engine.Open(enginetest.Config(b, backend))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(e.Close)
+	enginetest.Publish(b, e, enginetest.MustFlow(b, canonicalFlow("http://127.0.0.1:9")))
+	return e
 }
