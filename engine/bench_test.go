@@ -169,21 +169,10 @@ func BenchmarkThreeNodeRuns(b *testing.B) {
 			cpu := startCPU(e)
 			b.ResetTimer()
 			start := time.Now()
-			var wg sync.WaitGroup
-			var next atomic.Int64
-			for c := 0; c < 10; c++ {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for i := next.Add(1); i <= int64(b.N); i = next.Add(1) {
-						if _, err := e.AcceptEvent(ctx, "payment.failed", map[string]any{"amount": 250.0, "order_id": fmt.Sprint("SO-", i)}, ""); err != nil {
-							b.Error(err)
-							return
-						}
-					}
-				}()
-			}
-			wg.Wait()
+			tenClients(b, func(i int64) error {
+				_, err := e.AcceptEvent(ctx, "payment.failed", map[string]any{"amount": 250.0, "order_id": fmt.Sprint("SO-", i+1)}, "")
+				return err
+			})
 			// One count every 50 ms, so that waiting adds few transactions of its own.
 			deadline := time.Now().Add(5 * time.Minute)
 			for {
@@ -282,27 +271,15 @@ func BenchmarkCheckpoint(b *testing.B) {
 			cpu := startCPU(e)
 			b.ResetTimer()
 			start := time.Now()
-			var wg sync.WaitGroup
-			var next atomic.Int64
-			for c := 0; c < 10; c++ {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for i := next.Add(1) - 1; i < int64(b.N); i = next.Add(1) - 1 {
-						now := time.Now().UTC()
-						var steps []store.Step
-						for _, n := range []string{"t", "c", "crm"} {
-							steps = append(steps, store.Step{RunID: runs[i].ID, NodeID: n, NodeType: "x", Status: store.StepSucceeded,
-								Input: `{"amount":250}`, Output: `{"ok":true}`, Attempt: 1, StartedAt: now, FinishedAt: &now})
-						}
-						if err := e.WriteCheckpoint(ctx, runs[i], steps); err != nil {
-							b.Error(err)
-							return
-						}
-					}
-				}()
-			}
-			wg.Wait()
+			tenClients(b, func(i int64) error {
+				now := time.Now().UTC()
+				var steps []store.Step
+				for _, n := range []string{"t", "c", "crm"} {
+					steps = append(steps, store.Step{RunID: runs[i].ID, NodeID: n, NodeType: "x", Status: store.StepSucceeded,
+						Input: `{"amount":250}`, Output: `{"ok":true}`, Attempt: 1, StartedAt: now, FinishedAt: &now})
+				}
+				return e.WriteCheckpoint(ctx, runs[i], steps)
+			})
 			elapsed := time.Since(start)
 			b.StopTimer()
 			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "checkpoints/s")
@@ -329,4 +306,24 @@ func idleEngine(b *testing.B, backend enginetest.Backend) *engine.Engine {
 	b.Cleanup(e.Close)
 	enginetest.Publish(b, e, enginetest.MustFlow(b, canonicalFlow("http://127.0.0.1:9")))
 	return e
+}
+
+// tenClients calls do(i) for every i in [0, b.N) from 10 goroutines (10 clients or workers on 2
+// cores), stopping a goroutine at its first error.
+func tenClients(b *testing.B, do func(i int64) error) {
+	var wg sync.WaitGroup
+	var next atomic.Int64
+	for c := 0; c < 10; c++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := next.Add(1) - 1; i < int64(b.N); i = next.Add(1) - 1 {
+				if err := do(i); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }

@@ -214,13 +214,7 @@ func TestCheckpointWriteRetriedNotSideEffect(t *testing.T) {
 	for _, b := range enginetest.Backends() {
 		t.Run(string(b), func(t *testing.T) {
 			e := enginetest.New(t, b)
-			var calls atomic.Int32
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				calls.Add(1)
-				w.Header().Set("Content-Type", "application/json")
-				w.Write([]byte(`{"ok":true}`))
-			}))
-			defer srv.Close()
+			srv, calls := countingProvider(t)
 			enginetest.Publish(t, e, enginetest.MustFlow(t, httpFlow(srv.URL)))
 			// From the provider's answer on, the next 5 transactions of writes fail like a lost connection.
 			var failing atomic.Int32
@@ -343,4 +337,16 @@ func acceptedWithoutWorker(t *testing.T, b enginetest.Backend) (*engine.Engine, 
 	t.Cleanup(srv.Close)
 	enginetest.Publish(t, e, enginetest.MustFlow(t, httpFlow(srv.URL)))
 	return e, accept(t, e, "order.paid", map[string]any{"order_id": "SO-6", "card": "none"}, "").RunIDs[0]
+}
+
+// countingProvider is a provider that answers every request with a JSON success and counts them.
+func countingProvider(t *testing.T) (*httptest.Server, *atomic.Int32) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"ok":true}`))
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &calls
 }

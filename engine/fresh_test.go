@@ -3,7 +3,6 @@ package engine_test
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -59,13 +58,7 @@ func TestFreshRunClaimsWithFirstCheckpoint(t *testing.T) {
 	for _, b := range enginetest.Backends() {
 		t.Run(string(b), func(t *testing.T) {
 			e := openIdle(t, b)
-			var calls atomic.Int32
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				calls.Add(1)
-				w.Header().Set("Content-Type", "application/json")
-				w.Write([]byte(`{"ok":true}`))
-			}))
-			defer srv.Close()
+			srv, calls := countingProvider(t)
 			enginetest.Publish(t, e, enginetest.MustFlow(t, httpFlow(srv.URL)))
 			var txs atomic.Int32
 			e.FailWrites(func() error { txs.Add(1); return nil })
