@@ -496,7 +496,9 @@ func (x *execution) write(ctx context.Context, status string, upd store.RunSet, 
 	// Once a side effect may have happened its record must be written: the caller's cancellation
 	// does not stop the write (the fence does, if the run is no longer ours), and a database that is
 	// away is waited for (up to checkpointRetry) rather than the step being run again.
-	err := retryWrite(x.e.commit, context.WithoutCancel(ctx), x.log, func(tx *gorm.DB) error {
+	// On Postgres a checkpoint without extra writes is one statement (see store.FencedWrite).
+	oneStatement := x.e.Store.Postgres() && len(drop) == 0 && more == nil
+	err := retryWrite(x.e.commit, context.WithoutCancel(ctx), x.log, oneStatement, func(tx *gorm.DB) error {
 		var err error
 		if fenced, err = x.e.Store.FencedWrite(tx, x.run.ID, lease, fence, time.Now().UTC(), upd, steps); err != nil || fenced {
 			return err
@@ -533,11 +535,12 @@ func (x *execution) write(ctx context.Context, status string, upd store.RunSet, 
 const checkpointRetry = 2 * time.Minute
 
 // retryWrite commits fn, retrying transient failures with backoff for up to checkpointRetry.
-func retryWrite(c *committer, ctx context.Context, log *slog.Logger, fn func(tx *gorm.DB) error) error {
+// oneStatement says fn makes exactly one statement (see committer.doStatement).
+func retryWrite(c *committer, ctx context.Context, log *slog.Logger, oneStatement bool, fn func(tx *gorm.DB) error) error {
 	deadline := time.Now().Add(checkpointRetry)
 	delay := 50 * time.Millisecond
 	for {
-		err := c.do(ctx, fn)
+		err := c.doWrite(ctx, write{fn: fn, oneStatement: oneStatement})
 		if err == nil || !transient(err) || time.Now().After(deadline) {
 			return err
 		}
@@ -649,26 +652,13 @@ func (x *execution) finish(ctx context.Context, status, msg string, res *runResu
 	now := time.Now().UTC()
 	var woken []store.Dispatch
 	upd := store.RunSet{Status: &status, Error: ptr(mask.String(msg)), FinishedAt: &now}
-	err := x.checkpoint(ctx, upd, func(tx *gorm.DB) error {
-		woken = nil
-		if res == nil || res.event.Source != "subflow" {
-			return nil
+	var more func(tx *gorm.DB) error
+	if res != nil && res.event.Source == "subflow" {
+		more = func(tx *gorm.DB) error {
+			return x.wakeParent(tx, status, msg, res, now, &woken)
 		}
-		data := map[string]any{"run_id": run.ID, "status": status, "error": msg, "result": res.last, "nodes": res.outputs}
-		data = mask.Value(fromJSON(toJSON(data))).(map[string]any)
-		ev := &store.Event{ID: store.NewID(), Type: runFinishedEvent, Source: "engine", FlowID: run.FlowID, Data: toJSON(data), CreatedAt: now}
-		if err := tx.Create(ev).Error; err != nil {
-			return err
-		}
-		_, fields, err := x.e.Store.EventLookup(tx, ev.Type, false)
-		if err != nil {
-			return err
-		}
-		if woken, err = wakeWaits(tx, ev, data, fields); err != nil || len(woken) == 0 {
-			return err
-		}
-		return tx.Create(&woken).Error
-	})
+	}
+	err := x.checkpoint(ctx, upd, more)
 	var fenced *fencedError
 	if errors.As(err, &fenced) {
 		return nil
@@ -679,6 +669,29 @@ func (x *execution) finish(ctx context.Context, status, msg string, res *runResu
 		x.e.enqueue(ctx, woken)
 	}
 	return err
+}
+
+// wakeParent records the run.finished event of a subflow's run and wakes the parent waiting for it
+// (the dispatches to enqueue go to woken), in the transaction that finishes the run.
+func (x *execution) wakeParent(tx *gorm.DB, status, msg string, res *runResult, now time.Time, woken *[]store.Dispatch) error {
+	run := &x.run
+	*woken = nil
+	data := map[string]any{"run_id": run.ID, "status": status, "error": msg, "result": res.last, "nodes": res.outputs}
+	data = mask.Value(fromJSON(toJSON(data))).(map[string]any)
+	ev := &store.Event{ID: store.NewID(), Type: runFinishedEvent, Source: "engine", FlowID: run.FlowID, Data: toJSON(data), CreatedAt: now}
+	if err := tx.Create(ev).Error; err != nil {
+		return err
+	}
+	_, fields, err := x.e.Store.EventLookup(tx, ev.Type, false)
+	if err != nil {
+		return err
+	}
+	w, err := wakeWaits(tx, ev, data, fields)
+	if err != nil || len(w) == 0 {
+		return err
+	}
+	*woken = w
+	return tx.Create(woken).Error
 }
 
 // runFinishedEvent is the event type a subflow's run records when it ends.

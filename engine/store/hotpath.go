@@ -52,6 +52,9 @@ UNION ALL SELECT DISTINCT '', field, 0 FROM waits WHERE event_type = $1`
 
 func isPostgres(tx *gorm.DB) bool { return tx.Dialector.Name() == "postgres" }
 
+// Postgres reports whether the store is on Postgres (else SQLite).
+func (s *Store) Postgres() bool { return isPostgres(s.DB) }
+
 func ctxOf(tx *gorm.DB) context.Context {
 	if tx.Statement.Context != nil {
 		return tx.Statement.Context
