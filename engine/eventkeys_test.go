@@ -3,8 +3,10 @@ package engine_test
 import (
 	"context"
 	"strings"
+	"sync"
 	"testing"
 
+	"github.com/opsflow/opsflow/engine"
 	"github.com/opsflow/opsflow/engine/enginetest"
 	"github.com/opsflow/opsflow/engine/store"
 )
@@ -51,6 +53,54 @@ func TestEventKeysMaskedAndStorable(t *testing.T) {
 				if again, err := e.AcceptEvent(ctx, "x", map[string]any{}, key); err != nil || again.EventID != acc.EventID {
 					t.Errorf("key %.20q repeated: %+v %v", key, again, err)
 				}
+			}
+		})
+	}
+}
+
+// Requests racing with the same idempotency key make one event and one run: every answer names
+// them, and all but one are duplicates (on Postgres the reads go before the write, so the race
+// is settled by the unique index).
+func TestSameKeyConcurrently(t *testing.T) {
+	for _, b := range enginetest.Backends() {
+		t.Run(string(b), func(t *testing.T) {
+			e := enginetest.New(t, b)
+			enginetest.Publish(t, e, enginetest.MustFlow(t, `{"name":"p","nodes":[
+				{"id":"t","type":"trigger.event","config":{"event_type":"payment.failed"}},
+				{"id":"c","type":"logic.condition","config":{"expression":"event.data.amount > 100"}}],
+				"edges":[{"from":"t","to":"c"}]}`))
+			const n = 20
+			got := make([]*engine.Accepted, n)
+			var wg sync.WaitGroup
+			for i := range got {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					acc, err := e.AcceptEvent(context.Background(), "payment.failed", map[string]any{"amount": 250.0}, "same-key")
+					if err != nil {
+						t.Error(err)
+					}
+					got[i] = acc
+				}()
+			}
+			wg.Wait()
+			if t.Failed() {
+				return
+			}
+			fresh := 0
+			for _, acc := range got {
+				if !acc.Duplicate {
+					fresh++
+				}
+				if acc.EventID != got[0].EventID || len(acc.RunIDs) != 1 || acc.RunIDs[0] != got[0].RunIDs[0] {
+					t.Fatalf("answers differ: %+v and %+v", acc, got[0])
+				}
+			}
+			var events, runs int64
+			e.Store.DB.Model(&store.Event{}).Count(&events)
+			e.Store.DB.Model(&store.Run{}).Count(&runs)
+			if fresh != 1 || events != 1 || runs != 1 {
+				t.Fatalf("%d fresh answers, %d events, %d runs; want 1 each", fresh, events, runs)
 			}
 		})
 	}
