@@ -102,7 +102,7 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.skip, "skip", "", "comma-separated phases to skip: latency, knee, ingest, backlog")
 	fs.BoolVar(&o.quick, "quick", false, "a few seconds per pipeline (CI): small rates and counts for every flag not given")
 	fs.BoolVar(&o.verbose, "v", false, "print every phase as it ends (on stderr)")
-	fs.BoolVar(&o.keep, "keep", false, "keep the work directory (child logs, SQLite files)")
+	fs.BoolVar(&o.keep, "keep", false, "keep the work directory (child logs, SQLite files) and the Postgres databases, to inspect runs afterwards")
 	fs.StringVar(&o.jsonOut, "json", "", "also write the report as JSON to this file")
 }
 

@@ -237,7 +237,9 @@ func (s *session) close() {
 	if s.backends != nil {
 		s.backends.close()
 	}
-	if s.dbName != "" {
+	if s.dbName != "" && s.p.opt.keep {
+		fmt.Fprintf(os.Stderr, "opsflow-bench: kept database %s\n", s.dbName)
+	} else if s.dbName != "" {
 		if err := s.p.pg.dropDB(s.dbName); err != nil {
 			fmt.Fprintf(os.Stderr, "opsflow-bench: drop database %s: %v\n", s.dbName, err)
 		}
