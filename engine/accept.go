@@ -489,25 +489,34 @@ func (e *Engine) enqueue(ctx context.Context, ds []store.Dispatch) {
 	e.handed.drop(e.commit, e.Store, done)
 }
 
-// handedOver collects the outbox rows of runs the queue has, so that one statement in a coming
-// batch deletes those of many runs.
+// handedOver collects the outbox rows of runs the queue has, so that one statement deletes those
+// of many runs.
 type handedOver struct {
 	mu  sync.Mutex
 	ids []uint
 }
 
-// drop adds ids; the first ids after a delete schedule the next one.
+// outboxDelay is how long handed-over rows wait before they are deleted: at low rates one delete
+// (and one commit) then serves many runs instead of one each. It is well under the 2 s after which
+// the dispatcher looks at outbox rows, and a delete lost to a crash only costs a task sent twice.
+const outboxDelay = 100 * time.Millisecond
+
+// drop adds ids; the first ids after a delete schedule the next one, outboxDelay later.
 func (h *handedOver) drop(c *committer, st *store.Store, ids []uint) {
 	if len(ids) == 0 {
 		return
 	}
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	first := len(h.ids) == 0
 	h.ids = append(h.ids, ids...)
-	if !first {
-		return
+	h.mu.Unlock()
+	if first {
+		time.AfterFunc(outboxDelay, func() { h.flush(c, st) })
 	}
+}
+
+// flush deletes the rows collected so far in a coming batch of writes.
+func (h *handedOver) flush(c *committer, st *store.Store) {
 	var taken []uint // kept for a retry of the same write
 	if !c.later(func(tx *gorm.DB) error {
 		if taken == nil {
@@ -517,7 +526,9 @@ func (h *handedOver) drop(c *committer, st *store.Store, ids []uint) {
 		}
 		return st.DeleteDispatches(tx, taken)
 	}) {
+		h.mu.Lock()
 		h.ids = nil // the sweep sends them again, and they are deleted then
+		h.mu.Unlock()
 	}
 }
 
