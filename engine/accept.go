@@ -390,7 +390,8 @@ func (e *Engine) acceptAlone(ctx context.Context, ev *store.Event, fixed []targe
 		return false, err
 	}
 	runs := newRuns(ev, targetsOf(found, fixed, ev.Type), acc, dispatches)
-	err = e.commit.doStatement(ctx, func(tx *gorm.DB) error { return e.Store.InsertAccepted(tx, ev, runs, *dispatches) })
+	pg := store.AcceptedStatement(ev, runs, *dispatches)
+	err = e.commit.doStatement(ctx, &pg, func(tx *gorm.DB) error { return e.Store.InsertAccepted(tx, ev, runs, *dispatches) })
 	return err == nil, err
 }
 

@@ -3,10 +3,12 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
 
+	"github.com/jackc/pgx/v5"
 	"gorm.io/gorm"
 
 	"github.com/opsflow/opsflow/engine/store"
@@ -21,7 +23,8 @@ import (
 // A write that is one statement (a checkpoint without extra writes, on Postgres) and finds its
 // lane free is sent without BEGIN and COMMIT: one round trip instead of three, which is most of a
 // checkpoint's latency at low rates. A statement on its own is a transaction of its own, so this
-// changes nothing of what is committed together.
+// changes nothing of what is committed together. A batch made only of such writes goes to Postgres
+// as one pipeline (one round trip, one implicit transaction) instead of a round trip per statement.
 //
 // A write function must not fail for reasons of its own run only (a fenced run is not an error:
 // it reports that through its own result). A database error rolls the whole batch back; the lane
@@ -34,6 +37,8 @@ type write struct {
 	done chan error // nil: nobody waits (outbox clean-up)
 	// oneStatement: fn makes exactly one statement, so alone in a batch it needs no transaction.
 	oneStatement bool
+	// pg is fn's statement on Postgres: a batch whose writes all have one is sent as one pipeline.
+	pg *store.Statement
 }
 
 type committer struct {
@@ -75,9 +80,9 @@ func (c *committer) do(ctx context.Context, fn func(tx *gorm.DB) error) error {
 	return c.doWrite(ctx, write{fn: fn})
 }
 
-// doStatement is do for a fn that makes exactly one statement.
-func (c *committer) doStatement(ctx context.Context, fn func(tx *gorm.DB) error) error {
-	return c.doWrite(ctx, write{fn: fn, oneStatement: true})
+// doStatement is do for a fn that makes exactly one statement, pg on Postgres (else nil).
+func (c *committer) doStatement(ctx context.Context, pg *store.Statement, fn func(tx *gorm.DB) error) error {
+	return c.doWrite(ctx, write{fn: fn, oneStatement: true, pg: pg})
 }
 
 func (c *committer) doWrite(ctx context.Context, w write) error {
@@ -166,7 +171,7 @@ func (c *committer) lane() {
 	}
 }
 
-// commit writes a batch in one transaction; on failure each write is retried on its own.
+// commit writes a batch in one transaction (or pipeline); on failure each write is retried on its own.
 func (c *committer) commit(batch []write) {
 	if len(batch) == 1 && batch[0].oneStatement {
 		err := c.injected()
@@ -178,17 +183,24 @@ func (c *committer) commit(batch []write) {
 		}
 		return
 	}
-	err := c.db.Transaction(func(tx *gorm.DB) error {
-		if err := c.injected(); err != nil {
-			return err
+	var err error
+	if c.pipelines(batch) {
+		if err = c.injected(); err == nil {
+			err = c.pipeline(batch)
 		}
-		for _, w := range batch {
-			if err := w.fn(tx); err != nil {
+	} else {
+		err = c.db.Transaction(func(tx *gorm.DB) error {
+			if err := c.injected(); err != nil {
 				return err
 			}
-		}
-		return nil
-	})
+			for _, w := range batch {
+				if err := w.fn(tx); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
 	if err == nil {
 		for _, w := range batch {
 			if w.done != nil {
@@ -208,6 +220,58 @@ func (c *committer) commit(batch []write) {
 			w.done <- err
 		}
 	}
+}
+
+// pipelines reports whether every write of the batch has its Postgres statement.
+func (c *committer) pipelines(batch []write) bool {
+	for _, w := range batch {
+		if w.pg == nil {
+			return false
+		}
+	}
+	return true
+}
+
+// pipeline sends the batch's statements to Postgres at once and reads their results: one round
+// trip for the whole batch instead of one per statement plus BEGIN and COMMIT. Statements sent
+// together run in one implicit transaction, so an error in any rolls all of them back.
+func (c *committer) pipeline(batch []write) error {
+	db, err := c.db.DB()
+	if err != nil {
+		return err
+	}
+	ctx := context.Background()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return conn.Raw(func(dc any) error {
+		pc, ok := dc.(interface{ Conn() *pgx.Conn })
+		if !ok {
+			return fmt.Errorf("pipelined writes need a pgx connection, not %T", dc)
+		}
+		var b pgx.Batch
+		for _, w := range batch {
+			b.Queue(w.pg.SQL, w.pg.Args...)
+		}
+		br := pc.Conn().SendBatch(ctx, &b)
+		for _, w := range batch {
+			rows, err := br.Query()
+			if err == nil {
+				err = w.pg.Read(rows)
+				rows.Close()
+				if err == nil {
+					err = rows.Err()
+				}
+			}
+			if err != nil {
+				br.Close()
+				return err
+			}
+		}
+		return br.Close()
+	})
 }
 
 func (c *committer) injected() error {

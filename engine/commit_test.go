@@ -90,7 +90,7 @@ func TestCommitterOneStatement(t *testing.T) {
 		return ok
 	}
 	var alone bool
-	if err := c.doStatement(ctx, func(tx *gorm.DB) error {
+	if err := c.doStatement(ctx, nil, func(tx *gorm.DB) error {
 		alone = inTx(tx)
 		return tx.Create(&store.Team{ID: "alone", Name: "alone"}).Error
 	}); err != nil {
@@ -110,7 +110,7 @@ func TestCommitterOneStatement(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := c.doStatement(ctx, func(db *gorm.DB) error {
+			if err := c.doStatement(ctx, nil, func(db *gorm.DB) error {
 				tx[i] = inTx(db)
 				return db.Create(&store.Team{ID: fmt.Sprint("b", i), Name: fmt.Sprint("batched ", i)}).Error
 			}); err != nil {
@@ -137,7 +137,7 @@ func TestCommitterOneStatement(t *testing.T) {
 	boom := errors.New("injected")
 	fault := func() error { return boom }
 	c.fault.Store(&fault)
-	if err := c.doStatement(ctx, func(tx *gorm.DB) error {
+	if err := c.doStatement(ctx, nil, func(tx *gorm.DB) error {
 		return tx.Create(&store.Team{ID: "faulted", Name: "faulted"}).Error
 	}); !errors.Is(err, boom) {
 		t.Fatalf("got %v, want the injected fault", err)

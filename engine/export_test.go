@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"gorm.io/gorm"
+
 	"github.com/opsflow/opsflow/engine/queue"
 	"github.com/opsflow/opsflow/engine/store"
 )
@@ -39,3 +41,18 @@ func (e *Engine) Execute(ctx context.Context, runID, token string, start []byte)
 
 // StartHint is the start hint the first task of a run carries (see startHint).
 func (e *Engine) StartHint(run store.Run, ev store.Event) []byte { return newStartHint(&run, &ev) }
+
+// CommitBatch commits writes as one batch of the committer, as a lane does: each with its
+// Postgres statement (pg) and its function (fn, used when the batch falls back to transactions).
+func (e *Engine) CommitBatch(pgs []*store.Statement, fns []func(tx *gorm.DB) error) []error {
+	batch := make([]write, len(pgs))
+	for i := range pgs {
+		batch[i] = write{fn: fns[i], pg: pgs[i], oneStatement: true, done: make(chan error, 1)}
+	}
+	e.commit.commit(batch)
+	errs := make([]error, len(batch))
+	for i := range batch {
+		errs[i] = <-batch[i].done
+	}
+	return errs
+}

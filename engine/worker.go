@@ -496,23 +496,32 @@ func (x *execution) write(ctx context.Context, status string, upd store.RunSet, 
 	// Once a side effect may have happened its record must be written: the caller's cancellation
 	// does not stop the write (the fence does, if the run is no longer ours), and a database that is
 	// away is waited for (up to checkpointRetry) rather than the step being run again.
-	// On Postgres a checkpoint without extra writes is one statement (see store.FencedWrite).
-	oneStatement := x.e.Store.Postgres() && len(drop) == 0 && more == nil
-	err := retryWrite(x.e.commit, context.WithoutCancel(ctx), x.log, oneStatement, func(tx *gorm.DB) error {
-		var err error
-		if fenced, err = x.e.Store.FencedWrite(tx, x.run.ID, lease, fence, time.Now().UTC(), upd, steps); err != nil || fenced {
-			return err
-		}
-		if len(drop) > 0 {
-			if err := tx.Where("run_id = ? AND node_id IN ?", x.run.ID, drop).Delete(&store.Wait{}).Error; err != nil {
+	// On Postgres a checkpoint without extra writes is one statement (see store.FencedWrite), sent
+	// alone or in a pipeline with other runs' (see committer).
+	attempt := func() write {
+		now := time.Now().UTC()
+		w := write{fn: func(tx *gorm.DB) error {
+			var err error
+			if fenced, err = x.e.Store.FencedWrite(tx, x.run.ID, lease, fence, now, upd, steps); err != nil || fenced {
 				return err
 			}
+			if len(drop) > 0 {
+				if err := tx.Where("run_id = ? AND node_id IN ?", x.run.ID, drop).Delete(&store.Wait{}).Error; err != nil {
+					return err
+				}
+			}
+			if more != nil {
+				return more(tx)
+			}
+			return nil
+		}}
+		if x.e.Store.Postgres() && len(drop) == 0 && more == nil {
+			pg := store.FenceStatement(x.run.ID, lease, fence, now, upd, steps, &fenced)
+			w.oneStatement, w.pg = true, &pg
 		}
-		if more != nil {
-			return more(tx)
-		}
-		return nil
-	})
+		return w
+	}
+	err := retryWrite(x.e.commit, context.WithoutCancel(ctx), x.log, attempt)
 	if err != nil {
 		return err
 	}
@@ -535,12 +544,12 @@ func (x *execution) write(ctx context.Context, status string, upd store.RunSet, 
 const checkpointRetry = 2 * time.Minute
 
 // retryWrite commits fn, retrying transient failures with backoff for up to checkpointRetry.
-// oneStatement says fn makes exactly one statement (see committer.doStatement).
-func retryWrite(c *committer, ctx context.Context, log *slog.Logger, oneStatement bool, fn func(tx *gorm.DB) error) error {
+// attempt makes the write anew for each try.
+func retryWrite(c *committer, ctx context.Context, log *slog.Logger, attempt func() write) error {
 	deadline := time.Now().Add(checkpointRetry)
 	delay := 50 * time.Millisecond
 	for {
-		err := c.doWrite(ctx, write{fn: fn, oneStatement: oneStatement})
+		err := c.doWrite(ctx, attempt())
 		if err == nil || !transient(err) || time.Now().After(deadline) {
 			return err
 		}

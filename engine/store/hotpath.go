@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"gorm.io/gorm"
 )
 
@@ -182,40 +183,79 @@ type RunSet struct {
 // no longer matches; then nothing was written. The update's row lock orders it against a
 // concurrent claim, so a worker that lost the run cannot write after the new claim.
 func (s *Store) FencedWrite(tx *gorm.DB, runID string, lease int64, status string, now time.Time, set RunSet, steps []Step) (fenced bool, err error) {
+	if isPostgres(tx) {
+		// One statement, the steps inserted only when the fenced update matched.
+		q, args := fenceQuery(runID, lease, status, now, set, steps)
+		var matched int
+		err = tx.Statement.ConnPool.QueryRowContext(ctxOf(tx), q, args...).Scan(&matched)
+		return err == nil && matched == 0, err
+	}
+	res, err := s.exec(tx, qFence, fenceArgs(runID, lease, status, now, set)...)
+	if err != nil {
+		return false, err
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return err == nil, err
+	}
+	if len(steps) == 0 {
+		return false, nil
+	}
+	var b strings.Builder
+	b.WriteString("INSERT INTO steps (" + stepColumns + ") VALUES ")
+	var args []any
+	for i, st := range steps {
+		args = values(&b, i, args, []any{st.RunID, st.NodeID, st.NodeType, st.Status, st.Port, st.Input, st.Output, st.Error,
+			st.Attempt, st.StartedAt, st.FinishedAt, st.DurationMs, st.WaitStarted, st.Received})
+	}
+	b.WriteString(" ON CONFLICT (run_id, node_id) DO UPDATE SET " + stepUpdates)
+	_, err = s.exec(tx, b.String(), args...)
+	return false, err
+}
+
+// FenceStatement is FencedWrite on Postgres as a Statement, for a pipelined batch; reading its
+// result sets fenced.
+func FenceStatement(runID string, lease int64, status string, now time.Time, set RunSet, steps []Step, fenced *bool) Statement {
+	q, args := fenceQuery(runID, lease, status, now, set, steps)
+	return Statement{SQL: q, Args: args, Read: func(rows pgx.Rows) error {
+		var matched int
+		for rows.Next() {
+			if err := rows.Scan(&matched); err != nil {
+				return err
+			}
+		}
+		*fenced = matched == 0
+		return rows.Err()
+	}}
+}
+
+// Statement is one hot-path statement on Postgres: its text, its arguments and Read, which reads
+// its result. The committer sends the statements of a batch in one pipeline (see engine/commit.go).
+type Statement struct {
+	SQL  string
+	Args []any
+	Read func(rows pgx.Rows) error
+}
+
+func fenceArgs(runID string, lease int64, status string, now time.Time, set RunSet) []any {
 	bump, started := int64(0), (*time.Time)(nil)
 	if set.Claim != nil {
 		bump, started = 1, &now
 	}
-	args := []any{runID, lease, status, now, set.Status, set.Error, set.Token, set.WakeAt, set.FinishedAt, bump, started, set.Claim}
-	if !isPostgres(tx) || len(steps) == 0 {
-		res, err := s.exec(tx, qFence, args...)
-		if err != nil {
-			return false, err
-		}
-		if n, err := res.RowsAffected(); err != nil || n == 0 {
-			return err == nil, err
-		}
-		if len(steps) == 0 {
-			return false, nil
-		}
-		var b strings.Builder
-		b.WriteString("INSERT INTO steps (" + stepColumns + ") VALUES ")
-		var args []any
-		for i, st := range steps {
-			args = values(&b, i, args, []any{st.RunID, st.NodeID, st.NodeType, st.Status, st.Port, st.Input, st.Output, st.Error,
-				st.Attempt, st.StartedAt, st.FinishedAt, st.DurationMs, st.WaitStarted, st.Received})
-		}
-		b.WriteString(" ON CONFLICT (run_id, node_id) DO UPDATE SET " + stepUpdates)
-		_, err = s.exec(tx, b.String(), args...)
-		return false, err
-	}
-	// Postgres: one statement, the steps inserted only when the fenced update matched.
-	c := stepArrays(steps)
-	args = append(args, c.nodeID, c.nodeType, c.status, c.port, c.input, c.output, c.errs, c.attempt, c.started, c.finished, c.duration, c.waitStarted, c.received)
-	var matched int
-	err = tx.Statement.ConnPool.QueryRowContext(ctxOf(tx), qFenceSteps, args...).Scan(&matched)
-	return err == nil && matched == 0, err
+	return []any{runID, lease, status, now, set.Status, set.Error, set.Token, set.WakeAt, set.FinishedAt, bump, started, set.Claim}
 }
+
+// fenceQuery is the Postgres checkpoint statement and its arguments: it returns 1 if the run
+// matched (and was written), else 0.
+func fenceQuery(runID string, lease int64, status string, now time.Time, set RunSet, steps []Step) (string, []any) {
+	args := fenceArgs(runID, lease, status, now, set)
+	if len(steps) == 0 {
+		return qFenceCount, args
+	}
+	c := stepArrays(steps)
+	return qFenceSteps, append(args, c.nodeID, c.nodeType, c.status, c.port, c.input, c.output, c.errs, c.attempt, c.started, c.finished, c.duration, c.waitStarted, c.received)
+}
+
+const qFenceCount = "WITH r AS (" + qFence + " RETURNING id) SELECT count(*) FROM r"
 
 const qFenceSteps = "WITH r AS (" + qFence + " RETURNING id), s AS (INSERT INTO steps (" + stepColumns + `)
 	SELECT r.id, v.* FROM r, unnest($13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[],
@@ -254,13 +294,8 @@ func stepArrays(steps []Step) stepCols {
 // InsertAccepted writes an accepted event, its runs and their outbox rows (one statement on
 // Postgres) and sets the outbox rows' ids.
 func (s *Store) InsertAccepted(tx *gorm.DB, ev *Event, runs []Run, ds []Dispatch) error {
-	evArgs := []any{ev.ID, ev.Type, ev.Source, ev.FlowID, ev.IdempotencyKey, ev.Data, ev.Headers, ev.RawBody, ev.LegacyRawBody, ev.CreatedAt, ev.Traceparent}
-	runArgs := func(r Run) []any {
-		return []any{r.ID, r.FlowID, r.FlowVersion, r.EventID, r.Status, r.DryRun, r.Token, r.Lease, r.Error, r.CreatedAt, r.UpdatedAt}
-	}
-	dispArgs := func(d Dispatch) []any { return []any{d.RunID, d.Token, d.ProcessAt, d.CreatedAt} }
 	if !isPostgres(tx) {
-		if _, err := s.exec(tx, qInsertEvent, evArgs...); err != nil {
+		if _, err := s.exec(tx, qInsertEvent, eventArgs(ev)...); err != nil {
 			return err
 		}
 		var b strings.Builder
@@ -287,9 +322,35 @@ func (s *Store) InsertAccepted(tx *gorm.DB, ev *Event, runs []Run, ds []Dispatch
 		rows, err := s.query(tx, b.String(), args...)
 		return scanIDs(rows, err, ds)
 	}
-	// Postgres: the three inserts as one statement (multi-row VALUES), placeholders numbered on.
+	q, args := acceptedQuery(ev, runs, ds)
+	rows, err := s.query(tx, q, args...)
+	return scanIDs(rows, err, ds)
+}
+
+// AcceptedStatement is InsertAccepted on Postgres as a Statement, for a pipelined batch; reading
+// its result sets the outbox rows' ids.
+func AcceptedStatement(ev *Event, runs []Run, ds []Dispatch) Statement {
+	q, args := acceptedQuery(ev, runs, ds)
+	return Statement{SQL: q, Args: args, Read: func(rows pgx.Rows) error {
+		for i := range ds {
+			if !rows.Next() {
+				return fmt.Errorf("outbox insert returned %d of %d ids: %v", i, len(ds), rows.Err())
+			}
+			if err := rows.Scan(&ds[i].ID); err != nil {
+				return err
+			}
+		}
+		for rows.Next() {
+		}
+		return rows.Err()
+	}}
+}
+
+// acceptedQuery is the three inserts of an acceptance as one Postgres statement (multi-row
+// VALUES, placeholders numbered on), returning the outbox rows' ids.
+func acceptedQuery(ev *Event, runs []Run, ds []Dispatch) (string, []any) {
 	var b strings.Builder
-	args := evArgs
+	args := eventArgs(ev)
 	b.WriteString("WITH e AS (" + qInsertEvent + ")")
 	if len(runs) > 0 {
 		b.WriteString(", r AS (" + runInsert)
@@ -299,18 +360,26 @@ func (s *Store) InsertAccepted(tx *gorm.DB, ev *Event, runs []Run, ds []Dispatch
 		b.WriteString(")")
 	}
 	if len(ds) == 0 {
-		b.WriteString(" SELECT 1")
-		_, err := s.exec(tx, b.String(), args...)
-		return err
+		b.WriteString(" SELECT 1 WHERE false")
+		return b.String(), args
 	}
 	b.WriteString(" " + dispInsert)
 	for i, d := range ds {
 		args = values(&b, i, args, dispArgs(d))
 	}
 	b.WriteString(" RETURNING id")
-	rows, err := s.query(tx, b.String(), args...)
-	return scanIDs(rows, err, ds)
+	return b.String(), args
 }
+
+func eventArgs(ev *Event) []any {
+	return []any{ev.ID, ev.Type, ev.Source, ev.FlowID, ev.IdempotencyKey, ev.Data, ev.Headers, ev.RawBody, ev.LegacyRawBody, ev.CreatedAt, ev.Traceparent}
+}
+
+func runArgs(r Run) []any {
+	return []any{r.ID, r.FlowID, r.FlowVersion, r.EventID, r.Status, r.DryRun, r.Token, r.Lease, r.Error, r.CreatedAt, r.UpdatedAt}
+}
+
+func dispArgs(d Dispatch) []any { return []any{d.RunID, d.Token, d.ProcessAt, d.CreatedAt} }
 
 // values writes the i-th row "($k, …)" of a multi-row VALUES for row and returns args with row.
 func values(b *strings.Builder, i int, args, row []any) []any {
