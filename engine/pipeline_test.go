@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"gorm.io/gorm"
 
 	"github.com/opsflow/opsflow/engine"
@@ -84,7 +83,7 @@ func TestPipelinedCheckpoints(t *testing.T) {
 	fenced = make([]bool, 3)
 	pgA, fnA := checkpoint(runs[0], 1, "b", &fenced[0])
 	pgC, fnC := checkpoint(runs[3], 1, "b", &fenced[2])
-	read := func(pgx.Rows) error { return nil }
+	read := func(store.Rows) error { return nil }
 	// A write sent only in the pipeline (its fallback does nothing): it must not survive the rollback.
 	mark := &store.Statement{SQL: "UPDATE runs SET error = 'pipelined' WHERE id = $1", Args: []any{runs[1]}, Read: read}
 	bad := &store.Statement{SQL: "SELECT 1 / 0", Read: read}

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"gorm.io/gorm"
 )
 
@@ -185,10 +184,8 @@ type RunSet struct {
 func (s *Store) FencedWrite(tx *gorm.DB, runID string, lease int64, status string, now time.Time, set RunSet, steps []Step) (fenced bool, err error) {
 	if isPostgres(tx) {
 		// One statement, the steps inserted only when the fenced update matched.
-		q, args := fenceQuery(runID, lease, status, now, set, steps)
-		var matched int
-		err = tx.Statement.ConnPool.QueryRowContext(ctxOf(tx), q, args...).Scan(&matched)
-		return err == nil && matched == 0, err
+		err = s.run(tx, FenceStatement(runID, lease, status, now, set, steps, &fenced))
+		return fenced && err == nil, err
 	}
 	res, err := s.exec(tx, qFence, fenceArgs(runID, lease, status, now, set)...)
 	if err != nil {
@@ -216,7 +213,7 @@ func (s *Store) FencedWrite(tx *gorm.DB, runID string, lease int64, status strin
 // result sets fenced.
 func FenceStatement(runID string, lease int64, status string, now time.Time, set RunSet, steps []Step, fenced *bool) Statement {
 	q, args := fenceQuery(runID, lease, status, now, set, steps)
-	return Statement{SQL: q, Args: args, Read: func(rows pgx.Rows) error {
+	return Statement{SQL: q, Args: args, Read: func(rows Rows) error {
 		var matched int
 		for rows.Next() {
 			if err := rows.Scan(&matched); err != nil {
@@ -229,11 +226,29 @@ func FenceStatement(runID string, lease int64, status string, now time.Time, set
 }
 
 // Statement is one hot-path statement on Postgres: its text, its arguments and Read, which reads
-// its result. The committer sends the statements of a batch in one pipeline (see engine/commit.go).
+// its result. The store runs it in a transaction (run); the committer sends the statements of a
+// batch in one pipeline (see engine/commit.go).
 type Statement struct {
 	SQL  string
 	Args []any
-	Read func(rows pgx.Rows) error
+	Read func(rows Rows) error
+}
+
+// Rows is what Read needs of a result: both database/sql's rows and pgx's have it.
+type Rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// run runs st on the transaction's connection and reads its result.
+func (s *Store) run(tx *gorm.DB, st Statement) error {
+	rows, err := s.query(tx, st.SQL, st.Args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	return st.Read(rows)
 }
 
 func fenceArgs(runID string, lease int64, status string, now time.Time, set RunSet) []any {
@@ -319,31 +334,16 @@ func (s *Store) InsertAccepted(tx *gorm.DB, ev *Event, runs []Run, ds []Dispatch
 			args = values(&b, i, args, dispArgs(d))
 		}
 		b.WriteString(" RETURNING id")
-		rows, err := s.query(tx, b.String(), args...)
-		return scanIDs(rows, err, ds)
+		return s.run(tx, Statement{SQL: b.String(), Args: args, Read: func(rows Rows) error { return readIDs(rows, ds) }})
 	}
-	q, args := acceptedQuery(ev, runs, ds)
-	rows, err := s.query(tx, q, args...)
-	return scanIDs(rows, err, ds)
+	return s.run(tx, AcceptedStatement(ev, runs, ds))
 }
 
 // AcceptedStatement is InsertAccepted on Postgres as a Statement, for a pipelined batch; reading
 // its result sets the outbox rows' ids.
 func AcceptedStatement(ev *Event, runs []Run, ds []Dispatch) Statement {
 	q, args := acceptedQuery(ev, runs, ds)
-	return Statement{SQL: q, Args: args, Read: func(rows pgx.Rows) error {
-		for i := range ds {
-			if !rows.Next() {
-				return fmt.Errorf("outbox insert returned %d of %d ids: %v", i, len(ds), rows.Err())
-			}
-			if err := rows.Scan(&ds[i].ID); err != nil {
-				return err
-			}
-		}
-		for rows.Next() {
-		}
-		return rows.Err()
-	}}
+	return Statement{SQL: q, Args: args, Read: func(rows Rows) error { return readIDs(rows, ds) }}
 }
 
 // acceptedQuery is the three inserts of an acceptance as one Postgres statement (multi-row
@@ -397,12 +397,8 @@ func values(b *strings.Builder, i int, args, row []any) []any {
 	return append(args, row...)
 }
 
-// scanIDs reads one id per outbox row, in the order inserted.
-func scanIDs(rows *sql.Rows, err error, ds []Dispatch) error {
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
+// readIDs reads one id per outbox row, in the order inserted.
+func readIDs(rows Rows, ds []Dispatch) error {
 	for i := range ds {
 		if !rows.Next() {
 			return fmt.Errorf("outbox insert returned %d of %d ids: %v", i, len(ds), rows.Err())
