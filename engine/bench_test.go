@@ -104,20 +104,38 @@ func commits(b *testing.B, e *engine.Engine) int64 {
 	return n
 }
 
-// cpuMeter measures the CPU time of this process and of the engine's Postgres backends (read from
-// /proc, so only with Postgres on this machine) over a benchmark.
-type cpuMeter struct {
+// meter measures a benchmark's items: their rate, the CPU time of this process and of the
+// engine's Postgres backends (read from /proc, so only with Postgres on this machine) per item,
+// and on Postgres the commits per item.
+type meter struct {
 	e        *engine.Engine
 	self, pg time.Duration
+	commits  int64
+	start    time.Time
 }
 
-func startCPU(e *engine.Engine) *cpuMeter {
-	m := &cpuMeter{e: e}
+// startMeter reads the counters and restarts the benchmark's timer.
+func startMeter(b *testing.B, e *engine.Engine) *meter {
+	m := &meter{e: e, commits: commits(b, e)}
 	m.self, m.pg = m.read()
+	b.ResetTimer()
+	m.start = time.Now()
 	return m
 }
 
-func (m *cpuMeter) read() (self, pg time.Duration) {
+// stop stops the timer and reports, per unit ("run", "event", …): b.N units per second, CPU per
+// unit and, on Postgres, commits per unit.
+func (m *meter) stop(b *testing.B, unit string) {
+	elapsed := time.Since(m.start)
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), unit+"s/s")
+	m.report(b, unit)
+	if m.commits >= 0 {
+		b.ReportMetric(float64(commits(b, m.e)-m.commits)/float64(b.N), "commits/"+unit)
+	}
+}
+
+func (m *meter) read() (self, pg time.Duration) {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	self = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
@@ -142,7 +160,7 @@ func (m *cpuMeter) read() (self, pg time.Duration) {
 
 // report adds CPU per item: the process (with the benchmark's own clients) and, on Postgres, its
 // backends that are still connected (the pool keeps them).
-func (m *cpuMeter) report(b *testing.B, unit string) {
+func (m *meter) report(b *testing.B, unit string) {
 	self, pg := m.read()
 	b.ReportMetric(float64(self-m.self)/float64(time.Millisecond)/float64(b.N), "cpu-ms/"+unit)
 	if !m.e.Store.Embedded {
@@ -165,10 +183,7 @@ func BenchmarkThreeNodeRuns(b *testing.B) {
 			e := enginetest.New(b, backend)
 			enginetest.Publish(b, e, enginetest.MustFlow(b, canonicalFlow(sink.URL)))
 			ctx := context.Background()
-			before := commits(b, e)
-			cpu := startCPU(e)
-			b.ResetTimer()
-			start := time.Now()
+			m := startMeter(b, e)
 			tenClients(b, func(i int64) error {
 				_, err := e.AcceptEvent(ctx, "payment.failed", map[string]any{"amount": 250.0, "order_id": fmt.Sprint("SO-", i+1)}, "")
 				return err
@@ -189,12 +204,8 @@ func BenchmarkThreeNodeRuns(b *testing.B) {
 				}
 				time.Sleep(50 * time.Millisecond)
 			}
-			elapsed := time.Since(start)
-			b.StopTimer()
-			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "runs/s")
-			cpu.report(b, "run")
-			if before >= 0 {
-				b.ReportMetric(float64(commits(b, e)-before)/float64(b.N), "commits/run")
+			m.stop(b, "run")
+			if !e.Store.Embedded {
 				// Updates of runs and steps done in place (HOT), without index writes.
 				for _, table := range []string{"runs", "steps"} {
 					var upd, hot float64
@@ -213,11 +224,8 @@ func BenchmarkAccept(b *testing.B) {
 		b.Run(string(backend), func(b *testing.B) {
 			e := idleEngine(b, backend)
 			ctx := context.Background()
-			before := commits(b, e)
 			b.SetParallelism(5) // 10 clients on 2 cores
-			cpu := startCPU(e)
-			b.ResetTimer()
-			start := time.Now()
+			m := startMeter(b, e)
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					if _, err := e.AcceptEvent(ctx, "payment.failed", map[string]any{"amount": 250.0, "order_id": "SO-1"}, ""); err != nil {
@@ -226,13 +234,7 @@ func BenchmarkAccept(b *testing.B) {
 					}
 				}
 			})
-			elapsed := time.Since(start)
-			b.StopTimer()
-			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "events/s")
-			cpu.report(b, "event")
-			if before >= 0 {
-				b.ReportMetric(float64(commits(b, e)-before)/float64(b.N), "commits/event")
-			}
+			m.stop(b, "event")
 			// Every run reached the queue, so the outbox empties (its rows are deleted in batches).
 			var left int64
 			for i := 0; i < 100; i++ {
@@ -267,10 +269,7 @@ func BenchmarkCheckpoint(b *testing.B) {
 			if err := e.Store.DB.Exec("UPDATE runs SET status = ?, lease = 1", store.RunRunning).Error; err != nil {
 				b.Fatal(err)
 			}
-			before := commits(b, e)
-			cpu := startCPU(e)
-			b.ResetTimer()
-			start := time.Now()
+			m := startMeter(b, e)
 			tenClients(b, func(i int64) error {
 				now := time.Now().UTC()
 				var steps []store.Step
@@ -280,13 +279,7 @@ func BenchmarkCheckpoint(b *testing.B) {
 				}
 				return e.WriteCheckpoint(ctx, runs[i], steps)
 			})
-			elapsed := time.Since(start)
-			b.StopTimer()
-			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "checkpoints/s")
-			cpu.report(b, "checkpoint")
-			if before >= 0 {
-				b.ReportMetric(float64(commits(b, e)-before)/float64(b.N), "commits/checkpoint")
-			}
+			m.stop(b, "checkpoint")
 			var written int64
 			e.Store.DB.Model(&store.Step{}).Count(&written)
 			if written != int64(3*b.N) {
