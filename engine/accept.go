@@ -367,32 +367,68 @@ func (e *Engine) accepted(ctx context.Context, ev *store.Event, acc *Accepted, d
 	return acc
 }
 
-// acceptAlone is accept on Postgres when no run waits for events of this type: the reads (a
-// duplicate's key, the flows to start, the fields waiting runs match on) go first, on the pool,
-// and the write is one statement, sent without BEGIN and COMMIT when its lane is free. That is two
-// round trips instead of four, and a lane kept busy only by inserts. It reports false, having
-// written nothing, when runs wait for this event type: waking them must commit with the event,
-// in one transaction. A concurrent request with the same idempotency key is caught by the unique
-// index, as in a transaction.
+// acceptAlone is accept on Postgres without a transaction: one statement, sent without BEGIN and
+// COMMIT when its lane is free, that writes the event, its runs and their outbox rows. The runs
+// are made from the flows this process keeps in memory (see flowSnapshot); the statement writes
+// nothing when those changed meanwhile (then they are read again and it is sent again), when runs
+// wait for events of this type (waking them must commit with the event, in a transaction: it
+// reports false, having written nothing), or when the idempotency key is taken (the earlier
+// event is the answer). So an acceptance is one round trip, reading nothing first.
 func (e *Engine) acceptAlone(ctx context.Context, ev *store.Event, fixed []target, acc *Accepted, dispatches *[]store.Dispatch) (bool, error) {
-	db := e.Store.DB.WithContext(ctx)
-	if ev.IdempotencyKey != nil {
-		dup, err := findDuplicate(db, *ev.IdempotencyKey)
-		if err != nil || dup != nil {
-			if dup != nil {
-				*acc = *dup
+	for try := 0; try < 3; try++ {
+		var gen *int64
+		var found []store.FlowTarget
+		if len(fixed) == 0 {
+			snap, err := e.flowSnapshot(ctx, try > 0)
+			if err != nil {
+				return false, err
 			}
-			return err == nil, err
+			gen, found = &snap.Gen, snap.Flows
 		}
+		*acc, *dispatches = Accepted{EventID: ev.ID, RunIDs: []string{}}, nil
+		runs := newRuns(ev, targetsOf(found, fixed, ev.Type), acc, dispatches)
+		var outcome store.AcceptOutcome
+		pg := store.CheckedAcceptStatement(ev, runs, *dispatches, gen, &outcome)
+		if err := e.commit.doStatement(ctx, &pg, func(tx *gorm.DB) error { return e.Store.RunStatement(tx, pg) }); err != nil {
+			return false, err
+		}
+		switch outcome {
+		case store.AcceptWritten:
+			return true, nil
+		case store.AcceptWaitedOn:
+			return false, nil
+		case store.AcceptDuplicate:
+			if ev.IdempotencyKey == nil {
+				return false, fmt.Errorf("event %s was not written: its id exists", ev.ID)
+			}
+			dup, err := findDuplicate(e.Store.DB.WithContext(ctx), *ev.IdempotencyKey)
+			if err == nil && dup == nil {
+				err = fmt.Errorf("event with idempotency key %q neither written nor found", *ev.IdempotencyKey)
+			}
+			if err != nil {
+				return false, err
+			}
+			*acc, *dispatches = *dup, nil
+			return true, nil
+		}
+		// The flows changed since they were read: read them again.
 	}
-	found, waitFields, err := e.Store.EventLookup(db, ev.Type, len(fixed) == 0)
-	if err != nil || len(waitFields) > 0 {
-		return false, err
+	*acc, *dispatches = Accepted{EventID: ev.ID, RunIDs: []string{}}, nil
+	return false, nil // the flows keep changing: the transaction reads them itself
+}
+
+// flowSnapshot is the flows events start, as this process last read them (again when fresh).
+// Acceptances check its generation in their statement, so an old copy is never used, only replaced.
+func (e *Engine) flowSnapshot(ctx context.Context, fresh bool) (*store.FlowSnapshot, error) {
+	if snap := e.flows.Load(); snap != nil && !fresh {
+		return snap, nil
 	}
-	runs := newRuns(ev, targetsOf(found, fixed, ev.Type), acc, dispatches)
-	pg := store.AcceptedStatement(ev, runs, *dispatches)
-	err = e.commit.doStatement(ctx, &pg, func(tx *gorm.DB) error { return e.Store.InsertAccepted(tx, ev, runs, *dispatches) })
-	return err == nil, err
+	snap, err := e.Store.ReadFlowSnapshot(e.Store.DB.WithContext(ctx))
+	if err != nil {
+		return nil, err
+	}
+	e.flows.Store(snap)
+	return snap, nil
 }
 
 // targetsOf is fixed, or when there are none, the flows found whose pattern matches typ.

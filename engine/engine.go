@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -98,7 +99,8 @@ type Engine struct {
 	compiled sync.Map // "flowID@version" → *compile.Flow; versions are immutable
 	running  sync.Map // run id → context.CancelCauseFunc, for runs executing in this process
 	commit   *committer
-	handed   handedOver // outbox rows the queue has, to delete
+	handed   handedOver                         // outbox rows the queue has, to delete
+	flows    atomic.Pointer[store.FlowSnapshot] // flows events start, for accepting in one statement (Postgres)
 
 	stopDispatch context.CancelFunc
 	dispatchDone chan struct{}

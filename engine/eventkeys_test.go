@@ -59,8 +59,8 @@ func TestEventKeysMaskedAndStorable(t *testing.T) {
 }
 
 // Requests racing with the same idempotency key make one event and one run: every answer names
-// them, and all but one are duplicates (on Postgres the reads go before the write, so the race
-// is settled by the unique index).
+// them, and all but one are duplicates (on Postgres nothing is read before the insert, so the race
+// is settled by the unique index: the losers' inserts write nothing).
 func TestSameKeyConcurrently(t *testing.T) {
 	for _, b := range enginetest.Backends() {
 		t.Run(string(b), func(t *testing.T) {

@@ -422,3 +422,113 @@ func (s *Store) DeleteDispatches(tx *gorm.DB, ids []uint) error {
 	}
 	return tx.Where("id IN ?", ids).Delete(&Dispatch{}).Error
 }
+
+// FlowSnapshot is every flow an event can start (enabled, published, triggered by events) as of
+// generation Gen of the flows (see migration flowGeneration; Postgres only).
+type FlowSnapshot struct {
+	Gen   int64
+	Flows []FlowTarget
+}
+
+// One statement, so the generation and the flows are read at the same moment.
+const qFlowSnapshot = `SELECT n, '', '', 0 FROM flow_generation WHERE id = 1
+UNION ALL SELECT -1, id, event_type, published_version FROM flows WHERE enabled AND published_version > 0 AND trigger_type = 'trigger.event'`
+
+// ReadFlowSnapshot reads the flows events start and their generation (Postgres only). Gen is -1
+// when the generation is missing, which no check matches.
+func (s *Store) ReadFlowSnapshot(tx *gorm.DB) (*FlowSnapshot, error) {
+	rows, err := s.query(tx, qFlowSnapshot)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	snap := &FlowSnapshot{Gen: -1}
+	for rows.Next() {
+		var n int64
+		var f FlowTarget
+		if err := rows.Scan(&n, &f.ID, &f.EventType, &f.Version); err != nil {
+			return nil, err
+		}
+		if f.ID == "" {
+			snap.Gen = n
+		} else {
+			snap.Flows = append(snap.Flows, f)
+		}
+	}
+	return snap, rows.Err()
+}
+
+// AcceptOutcome is what CheckedAcceptStatement did.
+type AcceptOutcome int
+
+const (
+	AcceptWritten   AcceptOutcome = iota // event, runs and outbox rows written
+	AcceptStale                          // the flows changed since the snapshot the runs were made from: nothing written
+	AcceptWaitedOn                       // runs wait for events of this type (waking them needs a transaction): nothing written
+	AcceptDuplicate                      // an event with this idempotency key exists: nothing written
+)
+
+// qCheckedAccept inserts an event, its runs and their outbox rows only when the flows are still at
+// generation $12 (not checked when NULL: the runs' flows were given, not looked up) and no run waits
+// for events of this type; an event whose idempotency key exists is not inserted either. The first
+// row says which (run_id ”), the others are the outbox rows' ids. Arrays carry the runs, so one
+// statement text serves any number of them.
+var qCheckedAccept = `WITH g AS (SELECT $12::bigint IS NOT NULL AND (SELECT n FROM flow_generation WHERE id = 1) IS DISTINCT FROM $12::bigint AS stale,
+	EXISTS (SELECT 1 FROM waits WHERE event_type = $2::varchar) AS waited),
+e AS (INSERT INTO events (id, type, source, flow_id, idempotency_key, data, headers, raw_bytes, raw_body, created_at, traceparent)
+	SELECT $1::varchar, $2::varchar, $3::varchar, $4::varchar, $5::varchar, $6::text, $7::text, $8::bytea, $9::text, $10::timestamptz, $11::varchar
+	FROM g WHERE NOT g.stale AND NOT g.waited ON CONFLICT DO NOTHING RETURNING id),
+r AS (INSERT INTO runs (id, flow_id, flow_version, event_id, status, dry_run, token, lease, error, created_at, updated_at)
+	SELECT u.id, u.flow_id, u.version, e.id, $17::varchar, u.dry_run, $18::varchar, 0, '', $10::timestamptz, $10::timestamptz
+	FROM e, unnest($13::varchar[], $14::varchar[], $15::bigint[], $16::boolean[]) AS u(id, flow_id, version, dry_run)),
+d AS (INSERT INTO dispatches (run_id, token, process_at, created_at)
+	SELECT u.id, $18::varchar, $10::timestamptz, $10::timestamptz FROM e, unnest($13::varchar[]) AS u(id) RETURNING id, run_id)
+SELECT CASE WHEN g.stale THEN ` + fmt.Sprint(int(AcceptStale)) + ` WHEN g.waited THEN ` + fmt.Sprint(int(AcceptWaitedOn)) +
+	` WHEN NOT EXISTS (SELECT 1 FROM e) THEN ` + fmt.Sprint(int(AcceptDuplicate)) + ` ELSE ` + fmt.Sprint(int(AcceptWritten)) + ` END::bigint, ''::varchar FROM g
+UNION ALL SELECT d.id, d.run_id FROM d`
+
+// CheckedAcceptStatement is the acceptance of ev in one statement on Postgres, without reading
+// anything first: runs were made from a FlowSnapshot of generation gen (nil: from flows given by
+// the caller). Reading its result sets outcome and, when AcceptWritten, the outbox rows' ids. The runs
+// are new runs (queued, one token) and ds their outbox rows, one each, as newRuns makes them.
+func CheckedAcceptStatement(ev *Event, runs []Run, ds []Dispatch, gen *int64, outcome *AcceptOutcome) Statement {
+	n := len(runs)
+	ids, flows, versions, dry := make([]string, n), make([]string, n), make([]int64, n), make([]bool, n)
+	status, token := RunQueued, "start"
+	for i, r := range runs {
+		ids[i], flows[i], versions[i], dry[i] = r.ID, r.FlowID, int64(r.FlowVersion), r.DryRun
+		status, token = r.Status, r.Token
+	}
+	args := append(eventArgs(ev), gen, ids, flows, versions, dry, status, token)
+	return Statement{SQL: qCheckedAccept, Args: args, Read: func(rows Rows) error {
+		*outcome = -1
+		got := 0
+		for rows.Next() {
+			var id int64
+			var runID string
+			if err := rows.Scan(&id, &runID); err != nil {
+				return err
+			}
+			if runID == "" {
+				*outcome = AcceptOutcome(id)
+				continue
+			}
+			for i := range ds {
+				if ds[i].RunID == runID {
+					ds[i].ID = uint(id)
+					got++
+				}
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if *outcome == AcceptWritten && got != len(ds) {
+			return fmt.Errorf("outbox insert returned %d of %d ids", got, len(ds))
+		}
+		return nil
+	}}
+}
+
+// RunStatement runs st in the transaction tx (the committer's fallback for a pipelined statement).
+func (s *Store) RunStatement(tx *gorm.DB, st Statement) error { return s.run(tx, st) }

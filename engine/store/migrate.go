@@ -38,6 +38,38 @@ var Migrations = []Migration{
 	{Version: 7, Name: "runs: HOT updates (indexes on neither updated_at nor status, fillfactor)", Up: hotRuns},
 	{Version: 8, Name: "replays of recorded events", Up: func(tx *gorm.DB) error { return tx.AutoMigrate(ReplayModels...) }},
 	{Version: 10, Name: "schedule marks (catch-up after downtime)", Up: func(tx *gorm.DB) error { return tx.AutoMigrate(&ScheduleMark{}) }},
+	{Version: 11, Name: "flows: generation bumped by every change of what events start", Up: flowGeneration},
+}
+
+// flowGeneration counts the changes of which flows events start (Postgres only), so an API process
+// can keep those flows in memory and accept an event in one statement that checks the count is
+// still the one its copy was read at (see CheckedAcceptStatement). A trigger bumps it, so no write
+// to flows can be missed; columns that do not decide what an event starts (names, drafts, the
+// rejected-deliveries counter) do not bump it. The row is updated in the transaction that changes
+// the flow, so the new count is seen exactly when the change is.
+func flowGeneration(tx *gorm.DB) error {
+	if tx.Dialector.Name() != "postgres" {
+		return nil
+	}
+	for _, q := range []string{
+		"CREATE TABLE IF NOT EXISTS flow_generation (id integer PRIMARY KEY CHECK (id = 1), n bigint NOT NULL)",
+		"INSERT INTO flow_generation (id, n) VALUES (1, 0) ON CONFLICT (id) DO NOTHING",
+		`CREATE OR REPLACE FUNCTION opsflow_flows_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	UPDATE flow_generation SET n = n + 1 WHERE id = 1;
+	RETURN NULL;
+END $$`,
+		"DROP TRIGGER IF EXISTS flows_changed ON flows",
+		"DROP TRIGGER IF EXISTS flows_truncated ON flows",
+		`CREATE TRIGGER flows_changed AFTER INSERT OR DELETE OR UPDATE OF enabled, published_version, trigger_type, event_type
+	ON flows FOR EACH STATEMENT EXECUTE FUNCTION opsflow_flows_changed()`,
+		"CREATE TRIGGER flows_truncated AFTER TRUNCATE ON flows FOR EACH STATEMENT EXECUTE FUNCTION opsflow_flows_changed()",
+	} {
+		if err := tx.Exec(q).Error; err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // hotRuns lets the claim and the checkpoints of a run update its row in place (heap-only tuples,
