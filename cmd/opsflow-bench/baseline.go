@@ -81,7 +81,9 @@ func baselineMain(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	db, err := openBaselineDB(os.Getenv("DATABASE_URL"), os.Getenv("OPSFLOW_DATA_DIR"))
+	conc, _ := strconv.Atoi(os.Getenv("OPSFLOW_CONCURRENCY"))
+	conc = max(conc, 1)
+	db, err := openBaselineDB(os.Getenv("DATABASE_URL"), os.Getenv("OPSFLOW_DATA_DIR"), conc+20)
 	if err != nil {
 		return err
 	}
@@ -109,13 +111,12 @@ func baselineMain(args []string) error {
 	}
 
 	if *role != "api" {
-		conc, _ := strconv.Atoi(os.Getenv("OPSFLOW_CONCURRENCY"))
 		w, err := newBaselineWorker(db, os.Getenv("OPSFLOW_BENCH_SINK"))
 		if err != nil {
 			return err
 		}
 		srv := asynq.NewServer(redis, asynq.Config{
-			Concurrency:       max(conc, 1),
+			Concurrency:       conc,
 			Queues:            map[string]int{queueName: 1},
 			TaskCheckInterval: 20 * time.Millisecond, // as opsflow's queue: asynq's 1 s default adds latency
 			ShutdownTimeout:   5 * time.Second,
@@ -156,8 +157,10 @@ func baselineMain(args []string) error {
 }
 
 // openBaselineDB opens the database the way opsflow's store does (same drivers, pool and pragmas),
-// without gorm's implicit transaction around single statements.
-func openBaselineDB(databaseURL, dataDir string) (*gorm.DB, error) {
+// without gorm's implicit transaction around single statements. pool is opsflow's default
+// (concurrency + 20), every connection kept when idle, as opsflow's store keeps them: fewer idle
+// than open made the baseline open (and Postgres fork) a connection in every burst.
+func openBaselineDB(databaseURL, dataDir string, pool int) (*gorm.DB, error) {
 	cfg := &gorm.Config{Logger: logger.Discard, SkipDefaultTransaction: true, NowFunc: func() time.Time { return time.Now().UTC() }}
 	if databaseURL == "" {
 		if err := os.MkdirAll(dataDir, 0o700); err != nil {
@@ -177,8 +180,9 @@ func openBaselineDB(databaseURL, dataDir string) (*gorm.DB, error) {
 		return nil, err
 	}
 	sqlDB, _ := db.DB()
-	sqlDB.SetMaxOpenConns(20)
-	sqlDB.SetMaxIdleConns(10)
+	sqlDB.SetMaxOpenConns(pool)
+	sqlDB.SetMaxIdleConns(pool)
+	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 	return db, sqlDB.Ping()
 }
 
