@@ -355,16 +355,11 @@ func (e *Engine) accept(ctx context.Context, ev *store.Event, data any, fixed []
 	if err != nil {
 		return nil, err
 	}
-	return e.accepted(ctx, ev, acc, dispatches), nil
-}
-
-// accepted counts a committed (or duplicate) event and hands its new runs to the queue.
-func (e *Engine) accepted(ctx context.Context, ev *store.Event, acc *Accepted, dispatches []store.Dispatch) *Accepted {
 	telemetry.EventAccepted(ev.Source, acc.Duplicate)
 	if !acc.Duplicate {
 		e.enqueue(ctx, dispatches)
 	}
-	return acc
+	return acc, nil
 }
 
 // acceptAlone is accept on Postgres without a transaction: one statement, sent without BEGIN and
@@ -388,7 +383,7 @@ func (e *Engine) acceptAlone(ctx context.Context, ev *store.Event, fixed []targe
 		*acc, *dispatches = Accepted{EventID: ev.ID, RunIDs: []string{}}, nil
 		runs := newRuns(ev, targetsOf(found, fixed, ev.Type), acc, dispatches)
 		var outcome store.AcceptOutcome
-		pg := store.CheckedAcceptStatement(ev, runs, *dispatches, gen, &outcome)
+		pg := store.CheckedAcceptStatement(ev, runs, *dispatches, gen, true, &outcome)
 		if err := e.commit.doStatement(ctx, &pg, func(tx *gorm.DB) error { return e.Store.RunStatement(tx, pg) }); err != nil {
 			return false, err
 		}
@@ -413,7 +408,6 @@ func (e *Engine) acceptAlone(ctx context.Context, ev *store.Event, fixed []targe
 		}
 		// The flows changed since they were read: read them again.
 	}
-	*acc, *dispatches = Accepted{EventID: ev.ID, RunIDs: []string{}}, nil
 	return false, nil // the flows keep changing: the transaction reads them itself
 }
 

@@ -60,6 +60,12 @@ func TestWaitForEvent(t *testing.T) {
 			if err != nil || len(acc.ResumedRunIDs) != 1 || acc.ResumedRunIDs[0] != a.RunIDs[0] {
 				t.Fatalf("resumed %v, %v; want run %s", acc, err, a.RunIDs[0])
 			}
+			// The waking event is stored like any other (it commits with the wake-up).
+			var stored int64
+			e.Store.DB.Model(&store.Event{}).Where("id = ?", acc.EventID).Count(&stored)
+			if stored != 1 {
+				t.Fatalf("the waking event %s is stored %d times, want once", acc.EventID, stored)
+			}
 			d := enginetest.WaitRun(t, e, a.RunIDs[0], 10*time.Second)
 			if d.Run.Status != store.RunSucceeded || enginetest.Step(d, "w").Port != "received" {
 				t.Fatalf("run %s, port %s: %s", d.Run.Status, enginetest.Step(d, "w").Port, d.Run.Error)

@@ -17,7 +17,7 @@ import (
 // process, runs the same work as a few statements (its driver parses every statement anew, so fewer
 // statements, multi-row where they can be, is what counts). Everything else goes through gorm.
 //
-// Every method takes the *gorm.DB of an open transaction (the committer's). Statements are
+// Every write method takes the *gorm.DB of an open transaction (the committer's). Statements are
 // written with $n placeholders; SQLite gets ?n, its numbered form.
 
 const runColumns = "id, flow_id, flow_version, event_id, status, dry_run, token, lease, wake_at, COALESCE(error, ''), created_at, updated_at, started_at, finished_at"
@@ -307,7 +307,7 @@ func stepArrays(steps []Step) stepCols {
 }
 
 // InsertAccepted writes an accepted event, its runs and their outbox rows (one statement on
-// Postgres) and sets the outbox rows' ids.
+// Postgres) in the transaction tx and sets the outbox rows' ids.
 func (s *Store) InsertAccepted(tx *gorm.DB, ev *Event, runs []Run, ds []Dispatch) error {
 	if !isPostgres(tx) {
 		if _, err := s.exec(tx, qInsertEvent, eventArgs(ev)...); err != nil {
@@ -336,39 +336,17 @@ func (s *Store) InsertAccepted(tx *gorm.DB, ev *Event, runs []Run, ds []Dispatch
 		b.WriteString(" RETURNING id")
 		return s.run(tx, Statement{SQL: b.String(), Args: args, Read: func(rows Rows) error { return readIDs(rows, ds) }})
 	}
-	return s.run(tx, AcceptedStatement(ev, runs, ds))
-}
-
-// AcceptedStatement is InsertAccepted on Postgres as a Statement, for a pipelined batch; reading
-// its result sets the outbox rows' ids.
-func AcceptedStatement(ev *Event, runs []Run, ds []Dispatch) Statement {
-	q, args := acceptedQuery(ev, runs, ds)
-	return Statement{SQL: q, Args: args, Read: func(rows Rows) error { return readIDs(rows, ds) }}
-}
-
-// acceptedQuery is the three inserts of an acceptance as one Postgres statement (multi-row
-// VALUES, placeholders numbered on), returning the outbox rows' ids.
-func acceptedQuery(ev *Event, runs []Run, ds []Dispatch) (string, []any) {
-	var b strings.Builder
-	args := eventArgs(ev)
-	b.WriteString("WITH e AS (" + qInsertEvent + ")")
-	if len(runs) > 0 {
-		b.WriteString(", r AS (" + runInsert)
-		for i, r := range runs {
-			args = values(&b, i, args, runArgs(r))
-		}
-		b.WriteString(")")
+	// Postgres: the statement of an acceptance without a transaction, less its checks (the caller
+	// looked the flows and waiting runs up in this transaction). A taken idempotency key writes
+	// nothing there; here it fails the transaction as the unique index would.
+	var outcome AcceptOutcome
+	if err := s.run(tx, CheckedAcceptStatement(ev, runs, ds, nil, false, &outcome)); err != nil {
+		return err
 	}
-	if len(ds) == 0 {
-		b.WriteString(" SELECT 1 WHERE false")
-		return b.String(), args
+	if outcome == AcceptDuplicate {
+		return fmt.Errorf("event %s: %w", ev.ID, gorm.ErrDuplicatedKey)
 	}
-	b.WriteString(" " + dispInsert)
-	for i, d := range ds {
-		args = values(&b, i, args, dispArgs(d))
-	}
-	b.WriteString(" RETURNING id")
-	return b.String(), args
+	return nil
 }
 
 func eventArgs(ev *Event) []any {
@@ -469,12 +447,13 @@ const (
 )
 
 // qCheckedAccept inserts an event, its runs and their outbox rows only when the flows are still at
-// generation $12 (not checked when NULL: the runs' flows were given, not looked up) and no run waits
-// for events of this type; an event whose idempotency key exists is not inserted either. The first
+// generation $12 (not checked when NULL: the runs' flows were given, or looked up in the same
+// transaction) and, when $19, no run waits for events of this type; an event whose idempotency key
+// exists is not inserted either. The first
 // row says which (run_id ”), the others are the outbox rows' ids. Arrays carry the runs, so one
 // statement text serves any number of them.
 var qCheckedAccept = `WITH g AS (SELECT $12::bigint IS NOT NULL AND (SELECT n FROM flow_generation WHERE id = 1) IS DISTINCT FROM $12::bigint AS stale,
-	EXISTS (SELECT 1 FROM waits WHERE event_type = $2::varchar) AS waited),
+	$19::boolean AND EXISTS (SELECT 1 FROM waits WHERE event_type = $2::varchar) AS waited),
 e AS (INSERT INTO events (id, type, source, flow_id, idempotency_key, data, headers, raw_bytes, raw_body, created_at, traceparent)
 	SELECT $1::varchar, $2::varchar, $3::varchar, $4::varchar, $5::varchar, $6::text, $7::text, $8::bytea, $9::text, $10::timestamptz, $11::varchar
 	FROM g WHERE NOT g.stale AND NOT g.waited ON CONFLICT DO NOTHING RETURNING id),
@@ -488,10 +467,11 @@ SELECT CASE WHEN g.stale THEN ` + fmt.Sprint(int(AcceptStale)) + ` WHEN g.waited
 UNION ALL SELECT d.id, d.run_id FROM d`
 
 // CheckedAcceptStatement is the acceptance of ev in one statement on Postgres, without reading
-// anything first: runs were made from a FlowSnapshot of generation gen (nil: from flows given by
-// the caller). Reading its result sets outcome and, when AcceptWritten, the outbox rows' ids. The runs
-// are new runs (queued, one token) and ds their outbox rows, one each, as newRuns makes them.
-func CheckedAcceptStatement(ev *Event, runs []Run, ds []Dispatch, gen *int64, outcome *AcceptOutcome) Statement {
+// anything first: runs were made from a FlowSnapshot of generation gen (nil: nothing to check), and
+// with checkWaits it writes nothing when runs wait for events of this type. Reading its result sets
+// outcome and, when AcceptWritten, the outbox rows' ids. The runs are new runs (queued, one token)
+// and ds their outbox rows, one each, as the engine's newRuns makes them.
+func CheckedAcceptStatement(ev *Event, runs []Run, ds []Dispatch, gen *int64, checkWaits bool, outcome *AcceptOutcome) Statement {
 	n := len(runs)
 	ids, flows, versions, dry := make([]string, n), make([]string, n), make([]int64, n), make([]bool, n)
 	status, token := RunQueued, "start"
@@ -499,7 +479,7 @@ func CheckedAcceptStatement(ev *Event, runs []Run, ds []Dispatch, gen *int64, ou
 		ids[i], flows[i], versions[i], dry[i] = r.ID, r.FlowID, int64(r.FlowVersion), r.DryRun
 		status, token = r.Status, r.Token
 	}
-	args := append(eventArgs(ev), gen, ids, flows, versions, dry, status, token)
+	args := append(eventArgs(ev), gen, ids, flows, versions, dry, status, token, checkWaits)
 	return Statement{SQL: qCheckedAccept, Args: args, Read: func(rows Rows) error {
 		*outcome = -1
 		got := 0
