@@ -81,12 +81,16 @@ func BenchmarkEventThroughput(b *testing.B) {
 
 // canonicalFlow is the performance issue's workload: trigger.event → logic.condition →
 // action.http → action.http, against a local sink.
-func canonicalFlow(sink string) string {
+func canonicalFlow(sink string) string { return canonicalFlowCalls(sink, false) }
+
+// canonicalFlowCalls is canonicalFlow, with idempotent: its calls have "Target ignores repeats" on.
+func canonicalFlowCalls(sink string, idempotent bool) string {
+	idem := fmt.Sprint(idempotent)
 	return `{"schema":"opsflow/v1","name":"canonical","nodes":[
 	{"id":"t","type":"trigger.event","config":{"event_type":"payment.failed","sample":{"amount":1,"order_id":"x"}}},
 	{"id":"c","type":"logic.condition","config":{"expression":"event.data.amount >= 100"}},
-	{"id":"crm","type":"action.http","config":{"url":"` + sink + `/crm/{{ event.data.order_id }}","body":"{\"status\": \"failed\"}"}},
-	{"id":"notify","type":"action.http","config":{"url":"` + sink + `/notify","body":"{\"order\": event.data.order_id, \"crm\": nodes.crm.status}"}}],
+	{"id":"crm","type":"action.http","config":{"idempotent":` + idem + `,"url":"` + sink + `/crm/{{ event.data.order_id }}","body":"{\"status\": \"failed\"}"}},
+	{"id":"notify","type":"action.http","config":{"idempotent":` + idem + `,"url":"` + sink + `/notify","body":"{\"order\": event.data.order_id, \"crm\": nodes.crm.status}"}}],
 	"edges":[{"from":"t","to":"c"},{"from":"c","to":"crm","port":"true"},{"from":"crm","to":"notify"}]}`
 }
 
@@ -170,7 +174,8 @@ func (m *meter) report(b *testing.B, unit string) {
 
 // BenchmarkThreeNodeRuns accepts b.N events of the canonical flow from 10 clients and waits until
 // every run finished; it reports runs/s and, on Postgres, commits per run (every transaction the
-// database committed while the runs went through, reads included).
+// database committed while the runs went through, reads included). The "-idempotent" variants
+// run the flow with its calls marked "Target ignores repeats" (no record before each call).
 func BenchmarkThreeNodeRuns(b *testing.B) {
 	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
@@ -179,41 +184,49 @@ func BenchmarkThreeNodeRuns(b *testing.B) {
 	}))
 	defer sink.Close()
 	for _, backend := range enginetest.Backends() {
-		b.Run(string(backend), func(b *testing.B) {
-			e := enginetest.New(b, backend)
-			enginetest.Publish(b, e, enginetest.MustFlow(b, canonicalFlow(sink.URL)))
-			ctx := context.Background()
-			m := startMeter(b, e)
-			tenClients(b, func(i int64) error {
-				_, err := e.AcceptEvent(ctx, "payment.failed", map[string]any{"amount": 250.0, "order_id": fmt.Sprint("SO-", i+1)}, "")
-				return err
-			})
-			// One count every 50 ms, so that waiting adds few transactions of its own.
-			deadline := time.Now().Add(5 * time.Minute)
-			for {
-				var finished, ok int64
-				e.Store.DB.Raw("SELECT count(*), count(CASE WHEN status = ? THEN 1 END) FROM runs WHERE finished_at IS NOT NULL", store.RunSucceeded).Row().Scan(&finished, &ok)
-				if finished >= int64(b.N) {
-					if ok != finished {
-						b.Fatalf("%d of %d runs did not succeed", finished-ok, finished)
-					}
-					break
-				}
-				if time.Now().After(deadline) {
-					b.Fatalf("%d of %d runs finished", finished, b.N)
-				}
-				time.Sleep(50 * time.Millisecond)
+		for _, idempotent := range []bool{false, true} {
+			name := string(backend)
+			if idempotent {
+				name += "-idempotent"
 			}
-			m.stop(b, "run")
-			if !e.Store.Embedded {
-				// Updates of runs and steps done in place (HOT), without index writes.
-				for _, table := range []string{"runs", "steps"} {
-					var upd, hot float64
-					e.Store.DB.Raw("SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = ?", table).Row().Scan(&upd, &hot)
-					b.ReportMetric(100*hot/max(upd, 1), table+"-hot-%")
-				}
+			b.Run(name, func(b *testing.B) { threeNodeRuns(b, backend, sink.URL, idempotent) })
+		}
+	}
+}
+
+func threeNodeRuns(b *testing.B, backend enginetest.Backend, sink string, idempotent bool) {
+	e := enginetest.New(b, backend)
+	enginetest.Publish(b, e, enginetest.MustFlow(b, canonicalFlowCalls(sink, idempotent)))
+	ctx := context.Background()
+	m := startMeter(b, e)
+	tenClients(b, func(i int64) error {
+		_, err := e.AcceptEvent(ctx, "payment.failed", map[string]any{"amount": 250.0, "order_id": fmt.Sprint("SO-", i+1)}, "")
+		return err
+	})
+	// One count every 50 ms, so that waiting adds few transactions of its own.
+	deadline := time.Now().Add(5 * time.Minute)
+	for {
+		var finished, ok int64
+		e.Store.DB.Raw("SELECT count(*), count(CASE WHEN status = ? THEN 1 END) FROM runs WHERE finished_at IS NOT NULL", store.RunSucceeded).Row().Scan(&finished, &ok)
+		if finished >= int64(b.N) {
+			if ok != finished {
+				b.Fatalf("%d of %d runs did not succeed", finished-ok, finished)
 			}
-		})
+			break
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("%d of %d runs finished", finished, b.N)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	m.stop(b, "run")
+	if !e.Store.Embedded {
+		// Updates of runs and steps done in place (HOT), without index writes.
+		for _, table := range []string{"runs", "steps"} {
+			var upd, hot float64
+			e.Store.DB.Raw("SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = ?", table).Row().Scan(&upd, &hot)
+			b.ReportMetric(100*hot/max(upd, 1), table+"-hot-%")
+		}
 	}
 }
 

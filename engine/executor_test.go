@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -209,33 +210,144 @@ func TestStepTimeout(t *testing.T) {
 }
 
 // When the write after a side effect fails (the database blips), the write is retried, not the
-// provider call.
+// provider call; also when the call was not recorded before it was sent (idempotent).
 func TestCheckpointWriteRetriedNotSideEffect(t *testing.T) {
 	for _, b := range enginetest.Backends() {
-		t.Run(string(b), func(t *testing.T) {
-			e := enginetest.New(t, b)
-			srv, calls := countingProvider(t)
-			enginetest.Publish(t, e, enginetest.MustFlow(t, httpFlow(srv.URL)))
-			// From the provider's answer on, the next 5 transactions of writes fail like a lost connection.
-			var failing atomic.Int32
-			e.FailWrites(func() error {
-				if calls.Load() > 0 && failing.Add(1) <= 5 {
-					return errors.New("simulated: connection reset by peer")
+		for _, idem := range []bool{false, true} {
+			name := string(b)
+			if idem {
+				name += "/idempotent"
+			}
+			t.Run(name, func(t *testing.T) { checkpointWriteRetried(t, b, idem) })
+		}
+	}
+}
+
+// idempotentFlow is httpFlow with its call marked "Target ignores repeats" when idem is set.
+func idempotentFlow(url string, idem bool) string {
+	return strings.Replace(httpFlow(url), `"method":"POST"`, fmt.Sprintf(`"method":"POST","idempotent":%v`, idem), 1)
+}
+
+func checkpointWriteRetried(t *testing.T, b enginetest.Backend, idem bool) {
+	e := enginetest.New(t, b)
+	srv, calls := countingProvider(t)
+	enginetest.Publish(t, e, enginetest.MustFlow(t, idempotentFlow(srv.URL, idem)))
+	// From the provider's answer on, the next 5 transactions of writes fail like a lost connection.
+	var failing atomic.Int32
+	e.FailWrites(func() error {
+		if calls.Load() > 0 && failing.Add(1) <= 5 {
+			return errors.New("simulated: connection reset by peer")
+		}
+		return nil
+	})
+	acc := accept(t, e, "order.paid", map[string]any{"order_id": "SO-5", "card": "none"}, "")
+	d := enginetest.WaitRun(t, e, acc.RunIDs[0], 30*time.Second)
+	if d.Run.Status != store.RunSucceeded {
+		t.Fatalf("run %s: %s", d.Run.Status, d.Run.Error)
+	}
+	if failing.Load() < 5 {
+		t.Fatalf("only %d writes were made to fail", failing.Load())
+	}
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("the provider was called %d times", n)
+	}
+}
+
+// A call whose target drops repeats ("Target ignores repeats") is not recorded before it is sent
+// on the run's first execution, only with its result. When that execution is lost (its worker
+// died or stalled and the run was given to another), the next one records the attempt before it
+// calls again, with the same key, so repeated losses stay counted and bounded. Without the
+// setting, every attempt is recorded before its call.
+func TestIdempotentCallRecordedWithItsResult(t *testing.T) {
+	for _, b := range enginetest.Backends() {
+		for _, idem := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/idempotent=%v", b, idem), func(t *testing.T) {
+				e := enginetest.New(t, b)
+				type call struct {
+					key, status string // status: of the step when the call arrived ("" if none stored)
+					attempt     int
 				}
-				return nil
+				var (
+					mu      sync.Mutex
+					calls   []call
+					n       atomic.Int32
+					release = make(chan struct{})
+				)
+				srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					io.Copy(io.Discard, r.Body)
+					c := call{key: r.Header.Get("Idempotency-Key")}
+					runID, nodeID, _ := strings.Cut(c.key, ":")
+					var st store.Step
+					if e.Store.DB.Where("run_id = ? AND node_id = ?", runID, nodeID).Limit(1).Find(&st).RowsAffected > 0 {
+						c.status, c.attempt = st.Status, st.Attempt
+					}
+					mu.Lock()
+					calls = append(calls, c)
+					mu.Unlock()
+					if n.Add(1) == 1 { // the first execution stays in its call until the end
+						select {
+						case <-release:
+						case <-r.Context().Done():
+						}
+						w.WriteHeader(http.StatusInternalServerError)
+						return
+					}
+					w.Header().Set("Content-Type", "application/json")
+					w.Write([]byte(`{"ok":true}`))
+				}))
+				defer srv.Close()
+				defer close(release)
+				enginetest.Publish(t, e, enginetest.MustFlow(t, idempotentFlow(srv.URL, idem)))
+				runID := accept(t, e, "order.paid", map[string]any{"order_id": "SO-7", "card": "none"}, "").RunIDs[0]
+				seen := func(k int) call {
+					t.Helper()
+					for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+						mu.Lock()
+						if len(calls) >= k {
+							c := calls[k-1]
+							mu.Unlock()
+							return c
+						}
+						mu.Unlock()
+					}
+					t.Fatalf("call %d never arrived", k)
+					return call{}
+				}
+				first := seen(1)
+				if idem && (first.status != "" || runOf(t, e, runID).Lease != 0) {
+					t.Fatalf("idempotent: the first call was recorded before it was sent: %+v, lease %d", first, runOf(t, e, runID).Lease)
+				}
+				if !idem && (first.status != store.StepRunning || first.attempt != 1) {
+					t.Fatalf("the first call was not recorded as attempt 1 before it was sent: %+v", first)
+				}
+
+				// The watcher finds the task orphaned and gives the run a new one.
+				if err := e.Reassign(context.Background(), runID, runOf(t, e, runID).Token); err != nil {
+					t.Fatal(err)
+				}
+				second := seen(2)
+				wantAttempt := 2 // the lost attempt was counted
+				if idem {
+					wantAttempt = 1 // nothing knew of the lost one; this one is counted before its call
+				}
+				if second.status != store.StepRunning || second.attempt != wantAttempt || second.key != first.key {
+					t.Fatalf("second call: %+v, want step running, attempt %d, key %q", second, wantAttempt, first.key)
+				}
+				d := enginetest.WaitRun(t, e, runID, 20*time.Second)
+				if s := enginetest.Step(d, "call"); d.Run.Status != store.RunSucceeded || s == nil || s.Attempt != wantAttempt {
+					t.Fatalf("run %s (%s), step %+v", d.Run.Status, d.Run.Error, s)
+				}
+				before := stepsJSON(t, e, runID)
+				release <- struct{}{} // the lost execution's call fails now; its write must be refused
+				time.Sleep(time.Second)
+				if after := stepsJSON(t, e, runID); after != before || runOf(t, e, runID).Status != store.RunSucceeded {
+					t.Fatalf("the lost execution rewrote the history:\nbefore %s\nafter  %s", before, after)
+				}
+				if got := n.Load(); got != 2 {
+					t.Fatalf("%d calls, want 2", got)
+				}
 			})
-			acc := accept(t, e, "order.paid", map[string]any{"order_id": "SO-5", "card": "none"}, "")
-			d := enginetest.WaitRun(t, e, acc.RunIDs[0], 30*time.Second)
-			if d.Run.Status != store.RunSucceeded {
-				t.Fatalf("run %s: %s", d.Run.Status, d.Run.Error)
-			}
-			if failing.Load() < 5 {
-				t.Fatalf("only %d writes were made to fail", failing.Load())
-			}
-			if n := calls.Load(); n != 1 {
-				t.Fatalf("the provider was called %d times", n)
-			}
-		})
+		}
 	}
 }
 

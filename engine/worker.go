@@ -28,7 +28,10 @@ import (
 //     together with the next checkpoint.
 //   - A checkpoint is written before a side-effecting action (its "started" record, with every
 //     step before it) and when the run ends or parks. So a provider is never called twice because
-//     a result was not recorded: the write is retried (see committer), not the call.
+//     a result was not recorded: the write is retried (see committer), not the call. An action
+//     whose provider drops repeats of its idempotency key (node.IdempotentField set) skips that
+//     record on the run's first execution: nothing can have called it before, and if this
+//     execution dies mid-run the next one records attempts again, so crashes stay bounded.
 //   - All writes go through the engine's committer, which commits many runs' writes at once.
 
 func (e *Engine) handleTask(ctx context.Context, t *asynq.Task) error {
@@ -66,7 +69,10 @@ type execution struct {
 	e   *Engine
 	run store.Run // as claimed; run.Lease fences every write
 	// fresh: the run is not claimed yet; its first write claims it (see write).
-	fresh   bool
+	fresh bool
+	// first: this is the run's first execution (started from its task's start hint on the task's
+	// first delivery), so no earlier one can have called a provider for it.
+	first   bool
 	pending []store.Step // steps not written yet, one per node
 	// dropWait lists waits that ended (their rows go with the next checkpoint).
 	dropWait []string
@@ -137,7 +143,7 @@ func (e *Engine) run(ctx context.Context, run *store.Run, ev *store.Event, steps
 		telemetry.RunStarted(run.FlowID)
 	}
 
-	x := &execution{e: e, run: *run, fresh: fresh, log: telemetry.WithTrace(ctx, e.log).With("run_id", run.ID, "flow_id", run.FlowID)}
+	x := &execution{e: e, run: *run, fresh: fresh, first: fresh && firstDelivery(ctx), log: telemetry.WithTrace(ctx, e.log).With("run_id", run.ID, "flow_id", run.FlowID)}
 	if ev == nil {
 		return x.finish(ctx, store.RunFailed, "cannot load the event: it no longer exists", nil)
 	}
@@ -252,6 +258,20 @@ func triggerStep(run *store.Run, n *compile.Node, ev *store.Event, event map[str
 		Input: "{}", Output: toJSON(event), Attempt: 1, StartedAt: ev.CreatedAt, FinishedAt: &now}
 }
 
+// idempotent reports whether n's provider drops repeated calls with the same idempotency key,
+// as its node.IdempotentField setting says.
+func idempotent(n *compile.Node) bool {
+	on, _ := n.LiteralConfig()[node.IdempotentField].(bool)
+	return on && n.Spec.Field(node.IdempotentField) != nil
+}
+
+// firstDelivery reports whether the task being handled is delivered for the first time (asynq
+// redelivers a task after its handler failed or its worker died).
+func firstDelivery(ctx context.Context) bool {
+	n, ok := asynq.GetRetryCount(ctx)
+	return ok && n == 0
+}
+
 // retries is how often a failing step of n is retried: the node's own "retries" setting when it
 // has one, else the engine's MaxRetry.
 func (e *Engine) retries(n *compile.Node) int {
@@ -309,7 +329,7 @@ func (x *execution) step(ctx context.Context, n *compile.Node, env map[string]an
 		return "", goOn, x.failStep(st, node.Permanent(cfgErr))
 	}
 	effect := n.Spec.SideEffect && !run.DryRun
-	if effect {
+	if effect && !(x.first && idempotent(n)) {
 		// At most one call per recorded attempt: the attempt is durable before the provider is called.
 		x.pending = append(x.pending, st)
 		if err := x.checkpoint(ctx, store.RunSet{}, nil); err != nil {

@@ -35,12 +35,13 @@ func init() {
 			{Name: "timeout", Kind: node.KindDuration, Default: "30s", Max: ptr(300), Title: node.Text{En: "Timeout", Zh: "超时"}},
 			{Name: "retries", Kind: node.KindInteger, Default: 3.0, Min: ptr(0), Max: ptr(10), Title: node.Text{En: "Retries", Zh: "重试次数"},
 				Help: node.Text{En: "How often to retry after a network error, 5xx or 429 (with growing pauses); 4xx are never retried.", Zh: "遇到网络错误、5xx 或 429 时的重试次数（间隔逐渐增加）；4xx 不重试。"}},
+			node.Idempotent,
 		},
 		Output: node.Object(map[string]*node.Schema{"status": node.Num(), "headers": {Type: "object", Open: true}, "body": node.Any()}),
 		Run:    runHTTP,
 		Docs: node.Text{
-			En: "Sends `Idempotency-Key: <run>:<node>`, stable across retries. Network errors, 5xx and 429 are retried; other 4xx fail the run. Internal addresses are refused unless allowed by OPSFLOW_HTTP_ALLOW.",
-			Zh: "发送 `Idempotency-Key: <run>:<node>`，重试时保持不变。网络错误、5xx 和 429 会重试；其他 4xx 让运行失败。除非 OPSFLOW_HTTP_ALLOW 允许，否则拒绝访问内网地址。",
+			En: "Sends `Idempotency-Key: <run>:<node>`, stable across retries. Before the request is sent its attempt is recorded, so a worker that dies mid-call does not lead to more calls than recorded attempts; with *Target ignores repeats* on, that record is skipped (faster, but a repeat with the same key is possible). Network errors, 5xx and 429 are retried; other 4xx fail the run. Internal addresses are refused unless allowed by OPSFLOW_HTTP_ALLOW.",
+			Zh: "发送 `Idempotency-Key: <run>:<node>`，重试时保持不变。发送请求前先记录本次尝试，因此工作进程在调用中途退出也不会导致调用次数多于记录的尝试次数；开启“目标会忽略重复请求”后省去这次记录（更快，但可能以相同的键重复发送）。网络错误、5xx 和 429 会重试；其他 4xx 让运行失败。除非 OPSFLOW_HTTP_ALLOW 允许，否则拒绝访问内网地址。",
 		},
 	})
 }

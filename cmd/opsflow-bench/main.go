@@ -49,6 +49,7 @@ func main() {
 type options struct {
 	opsflowBin, src, self  string
 	embedded, split        bool
+	idempotent             bool
 	databaseURL, redisAddr string
 	concurrency            int
 	pipelines              string
@@ -77,6 +78,7 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.src, "src", "", "opsflow source tree to build (default: the module containing the working directory)")
 	fs.StringVar(&o.self, "self", "", "binary that runs the baseline as its 'baseline' subcommand (default: this program)")
 	fs.BoolVar(&o.embedded, "embedded", false, "use the embedded default (SQLite in a temp dir, in-process queue) instead of Postgres + Redis")
+	fs.BoolVar(&o.idempotent, "idempotent", false, "turn on \"Target ignores repeats\" on both calls of opsflow's flow: no record before each call on a run's first execution (at-least-once calls, as the baseline's)")
 	fs.BoolVar(&o.split, "split", false, "run an API-only process plus one worker process instead of serve with its in-process worker")
 	fs.StringVar(&o.databaseURL, "database-url", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", "Postgres to create the fresh databases in (they are dropped at the end)")
 	fs.StringVar(&o.redisAddr, "redis-addr", "127.0.0.1:6379", "Redis for the queues (each run uses queues of its own and deletes them; never flushed)")
@@ -162,6 +164,7 @@ type Report struct {
 	Backend     string    `json:"backend"`
 	Processes   string    `json:"processes"`
 	Arrivals    string    `json:"arrivals"`
+	Workload    string    `json:"workload"`
 	Concurrency int       `json:"concurrency"`
 	Rate        float64   `json:"rate"`
 	Started     time.Time `json:"started"`
@@ -242,6 +245,7 @@ func run(ctx context.Context, args []string, out, errOut io.Writer) (*Report, er
 		Backend:     "postgres+redis",
 		Processes:   "serve with in-process worker",
 		Arrivals:    o.arrivals,
+		Workload:    workload(o.idempotent),
 		Concurrency: o.concurrency,
 		Rate:        o.rate,
 		Started:     time.Now().UTC(),

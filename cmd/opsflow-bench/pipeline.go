@@ -145,15 +145,16 @@ func (s *session) startWorker() error {
 }
 
 // flowDoc is the workload as an opsflow flow: trigger.event → logic.condition → action.http → action.http.
-func flowDoc(sinkURL string) []byte {
+// With idempotent, both calls have "Target ignores repeats" on (see node.IdempotentField).
+func flowDoc(sinkURL string, idempotent bool) []byte {
 	doc := map[string]any{
 		"name": "bench",
 		"nodes": []map[string]any{
 			{"id": "t", "type": "trigger.event", "config": map[string]any{"event_type": eventType,
 				"sample": map[string]any{"amount": 1, "p": 1, "n": 1, "sent": 1}}},
 			{"id": "c", "type": "logic.condition", "config": map[string]any{"expression": condExpr}},
-			{"id": "call1", "type": "action.http", "config": map[string]any{"method": "POST", "url": sinkURL + "/step1", "body": body1Expr}},
-			{"id": "call2", "type": "action.http", "config": map[string]any{"method": "POST", "url": sinkURL + "/done", "body": body2Expr}},
+			{"id": "call1", "type": "action.http", "config": map[string]any{"method": "POST", "url": sinkURL + "/step1", "body": body1Expr, "idempotent": idempotent}},
+			{"id": "call2", "type": "action.http", "config": map[string]any{"method": "POST", "url": sinkURL + "/done", "body": body2Expr, "idempotent": idempotent}},
 		},
 		"edges": []map[string]any{{"from": "t", "to": "c"}, {"from": "c", "to": "call1", "port": "true"}, {"from": "call1", "to": "call2"}},
 	}
@@ -162,7 +163,7 @@ func flowDoc(sinkURL string) []byte {
 }
 
 func (s *session) publishFlow(ctx context.Context) error {
-	status, body, err := s.client.do(ctx, http.MethodPost, "/api/v1/flows", flowDoc(s.p.sink.url))
+	status, body, err := s.client.do(ctx, http.MethodPost, "/api/v1/flows", flowDoc(s.p.sink.url, s.p.opt.idempotent))
 	if err != nil {
 		return err
 	}

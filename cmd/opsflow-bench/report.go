@@ -17,7 +17,7 @@ type row struct {
 func printReport(out io.Writer, rep *Report, o *options) {
 	fmt.Fprintf(out, "opsflow-bench: %s, %s, concurrency %d, %s arrivals\n", rep.Backend, rep.Processes, rep.Concurrency, rep.Arrivals)
 	fmt.Fprintf(out, "machine: %s\n", rep.Machine)
-	fmt.Fprintf(out, "workload: trigger.event → logic.condition → action.http → action.http (local sink)\n\n")
+	fmt.Fprintf(out, "workload: %s\n\n", rep.Workload)
 	lat := func(f func(*Phase) float64) func(*Result) (float64, bool) {
 		return func(r *Result) (float64, bool) {
 			if r.Latency == nil || r.Latency.Finished == 0 {
@@ -223,4 +223,13 @@ func num(v float64) string {
 	default:
 		return fmt.Sprintf("%.2f", v)
 	}
+}
+
+// workload names what both pipelines run.
+func workload(idempotent bool) string {
+	w := "trigger.event → logic.condition → action.http → action.http (local sink)"
+	if idempotent {
+		w += "; opsflow's calls marked \"Target ignores repeats\" (-idempotent)"
+	}
+	return w
 }

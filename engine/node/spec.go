@@ -348,6 +348,9 @@ func Register(s *Spec) {
 			panic(fmt.Sprintf("node: %s field %s needs en/zh-CN titles", s.Type, f.Name))
 		}
 	}
+	if s.Field(IdempotentField) != nil && !s.SideEffect {
+		panic(fmt.Sprintf("node: %s offers %q but has no side effect", s.Type, IdempotentField))
+	}
 	if s.Category != Trigger && s.Field(StepTimeoutField) == nil {
 		s.Fields = append(s.Fields, stepTimeout)
 	}
@@ -370,6 +373,21 @@ var stepTimeout = Field{
 		Zh: "此步骤单次执行的最长时间（如 30s、2m）；留空则使用服务器默认值（OPSFLOW_STEP_TIMEOUT，5m）。"},
 	Min: ptr(1.0),
 	Max: ptr(24 * 3600.0),
+}
+
+// IdempotentField is the setting of side-effecting nodes whose provider drops repeated requests
+// carrying the same Input.IdempotencyKey (a node offers it by listing Idempotent in its Fields).
+// When it is on, the executor records the call with its result only, not also before it, on a
+// run's first execution: one write less per call, at the price of a repeated call if the worker
+// dies or stalls mid-run (the key makes the repeat harmless). See engine/worker.go.
+const IdempotentField = "idempotent"
+
+// Idempotent is the IdempotentField setting as a field, off by default.
+var Idempotent = Field{
+	Name: IdempotentField, Kind: KindBool, Default: false,
+	Title: Text{En: "Target ignores repeats", Zh: "目标会忽略重复请求"},
+	Help: Text{En: "Turn on when the target treats requests with the same Idempotency-Key as one (as Stripe does), or the call is idempotent anyway (PUT, DELETE). The call is then recorded with its result instead of also before it: one database write less and lower latency per call, but if a worker dies or stalls during the run, the call may be sent again (with the same key) when the run resumes.",
+		Zh: "当目标把相同 Idempotency-Key 的请求视为同一个（如 Stripe），或调用本身是幂等的（PUT、DELETE）时开启。开启后，调用只在得到结果时记录，而不再在调用前先记录一次：每次调用少一次数据库写入、延迟更低；但如果工作进程在运行中途退出或卡住，恢复运行时可能再次发送该调用（使用相同的键）。"},
 }
 
 func ptr(f float64) *float64 { return &f }
