@@ -40,9 +40,11 @@ type cluster struct {
 
 	load     *load         // the scenario's events and their runs
 	frozeFor time.Duration // how long a worker was frozen (SIGSTOP scenario)
+	// idempotent: the flow's calls have "Target ignores repeats" on.
+	idempotent bool
 }
 
-func newCluster(t *testing.T, bin string, pg *pgCluster, name string, counterURL string) *cluster {
+func newCluster(t *testing.T, bin string, pg *pgCluster, name string, counterURL string, idempotent bool) *cluster {
 	t.Helper()
 	dir := t.TempDir()
 	if keep := os.Getenv("OPSFLOW_FAULTS_LOGS"); keep != "" {
@@ -91,7 +93,8 @@ func newCluster(t *testing.T, bin string, pg *pgCluster, name string, counterURL
 	for _, w := range c.workers {
 		c.startWorker(w)
 	}
-	c.flowID = c.publishFlow(counterURL)
+	c.idempotent = idempotent
+	c.flowID = c.publishFlow(counterURL, idempotent)
 	return c
 }
 
@@ -158,15 +161,16 @@ func (c *cluster) call(method, path string, body any, out any) (int, error) {
 var chain = []string{"start", "call_a", "call_b", "call_c"}
 
 // publishFlow creates and publishes: event fault.test → POST call_a → POST call_b → POST call_c,
-// each calling the counting server with the node's id in the body.
-func (c *cluster) publishFlow(counterURL string) string {
+// each calling the counting server with the node's id in the body (and "Target ignores repeats"
+// on with idempotent).
+func (c *cluster) publishFlow(counterURL string, idempotent bool) string {
 	c.t.Helper()
 	nodes := []map[string]any{{"id": chain[0], "type": "trigger.event", "position": map[string]int{"x": 0, "y": 0},
 		"config": map[string]any{"event_type": eventType, "sample": map[string]any{"seq": 1}}}}
 	var edges []map[string]string
 	for i, id := range chain[1:] {
 		nodes = append(nodes, map[string]any{"id": id, "type": "action.http", "position": map[string]int{"x": 200 * (i + 1), "y": 0},
-			"config": map[string]any{"method": "POST", "url": counterURL + "/" + id, "timeout": "10s",
+			"config": map[string]any{"method": "POST", "url": counterURL + "/" + id, "timeout": "10s", "idempotent": idempotent,
 				"body": fmt.Sprintf(`{"seq": event.data.seq, "node": %q}`, id)}})
 		edges = append(edges, map[string]string{"from": chain[i], "to": id})
 	}
