@@ -75,24 +75,28 @@ var scenarios = []scenario{
 		c.redis.restart(c.t)
 		return time.Now()
 	}},
-	{name: "SIGSTOP worker past lease", target: resumeTarget, dupAllowed: concurrency, inject: func(c *cluster, s scale) time.Time {
-		w := c.workers[0]
-		w.signal(syscall.SIGSTOP)
-		stopped := time.Now()
-		// Resume only once every run accepted before the freeze has ended (another worker took
-		// the frozen one's over), or at the freeze limit: then the frozen worker wakes up stale.
-		c.waitEnded(c.load.acceptedBefore(stopped), stopped.Add(s.freeze))
-		c.frozeFor = time.Since(stopped)
-		w.signal(syscall.SIGCONT)
-		time.Sleep(5 * time.Second) // let the stale worker write whatever it still holds
-		return stopped
-	}},
+	{name: "SIGSTOP worker past lease", target: resumeTarget, dupAllowed: concurrency, inject: freezeWorker},
+	{name: "SIGSTOP worker past lease, idempotent calls", target: resumeTarget, idempotent: true, dupAllowed: concurrency * (len(chain) - 1), inject: freezeWorker},
 	{name: "Postgres outage", short: true, inject: func(c *cluster, s scale) time.Time {
 		c.pg.stop(c.t)
 		time.Sleep(s.outage)
 		c.pg.start(c.t)
 		return time.Now()
 	}},
+}
+
+// freezeWorker stops worker 1 (SIGSTOP) and resumes it only once every run accepted before the
+// freeze has ended (another worker took the frozen one's over), or at the freeze limit: then the
+// frozen worker wakes up stale.
+func freezeWorker(c *cluster, s scale) time.Time {
+	w := c.workers[0]
+	w.signal(syscall.SIGSTOP)
+	stopped := time.Now()
+	c.waitEnded(c.load.acceptedBefore(stopped), stopped.Add(s.freeze))
+	c.frozeFor = time.Since(stopped)
+	w.signal(syscall.SIGCONT)
+	time.Sleep(5 * time.Second) // let the stale worker write whatever it still holds
+	return stopped
 }
 
 // TestFaults drives runs through 1 API and 2 worker processes while injecting each fault, then
@@ -520,16 +524,16 @@ func table(rs []*result, sc scale) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "load: %.0f events/s for %s per scenario and a burst of %d events right before the fault at %s; bound %s; 3 action.http calls per run\n",
 		sc.rate, sc.duration, sc.burst, sc.duration/3, sc.bound)
-	fmt.Fprintf(&b, "| %-32s | %8s | %8s | %6s | %4s | %5s | %9s | %9s | %9s | %7s |\n",
+	fmt.Fprintf(&b, "| %-44s | %8s | %8s | %6s | %4s | %5s | %9s | %9s | %9s | %7s |\n",
 		"scenario", "accepted", "finished", "failed", "lost", "stuck", "dup calls", "rewritten", "recovery", "elapsed")
-	fmt.Fprintf(&b, "|%s|%s:|%s:|%s:|%s:|%s:|%s:|%s:|%s:|%s:|\n", strings.Repeat("-", 34), strings.Repeat("-", 9), strings.Repeat("-", 9),
+	fmt.Fprintf(&b, "|%s|%s:|%s:|%s:|%s:|%s:|%s:|%s:|%s:|%s:|\n", strings.Repeat("-", 46), strings.Repeat("-", 9), strings.Repeat("-", 9),
 		strings.Repeat("-", 7), strings.Repeat("-", 5), strings.Repeat("-", 6), strings.Repeat("-", 10), strings.Repeat("-", 10), strings.Repeat("-", 10), strings.Repeat("-", 8))
 	for _, r := range rs {
 		rec := "never"
 		if r.recovered {
 			rec = fmt.Sprintf("%.1f s", r.recovery.Seconds())
 		}
-		fmt.Fprintf(&b, "| %-32s | %8d | %8d | %6d | %4d | %5d | %9d | %9d | %9s | %5.0f s |\n",
+		fmt.Fprintf(&b, "| %-44s | %8d | %8d | %6d | %4d | %5d | %9d | %9d | %9s | %5.0f s |\n",
 			r.name, r.accepted, r.succeeded+r.failed, r.failed, r.lost, r.stuck, r.dupCalls, r.rewritten, rec, r.elapsed.Seconds())
 	}
 	for _, r := range rs {
