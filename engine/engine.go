@@ -101,6 +101,9 @@ type Engine struct {
 	commit   *committer
 	handed   handedOver                         // outbox rows the queue has, to delete
 	flows    atomic.Pointer[store.FlowSnapshot] // flows events start, for accepting in one statement (Postgres)
+	// parking, when set (tests only), is called while a run parks for an event, after it looked
+	// for the event and before the wait is committed.
+	parking atomic.Pointer[func()]
 
 	stopDispatch context.CancelFunc
 	dispatchDone chan struct{}

@@ -462,3 +462,36 @@ func countingProvider(t *testing.T) (*httptest.Server, *atomic.Int32) {
 	t.Cleanup(srv.Close)
 	return srv, &calls
 }
+
+// An event accepted while a run parks for it — after the park looked for an earlier match, before
+// the wait is committed — still wakes the run. At read committed each of the two transactions
+// can miss the other's write; the park looks once more after its commit. Postgres only: SQLite
+// writes one transaction at a time (and the acceptance would wait for the park's).
+func TestEventDuringParkWakesRun(t *testing.T) {
+	e := enginetest.New(t, enginetest.Postgres)
+	ctx := context.Background()
+	enginetest.Publish(t, e, enginetest.MustFlow(t, `{"name":"wait","nodes":[
+		{"id":"t","type":"trigger.event","config":{"event_type":"order.created","sample":{"order_id":"SO-1"}}},
+		{"id":"w","type":"logic.wait_for_event","config":{"event_type":"payment.succeeded","match_field":"order_id","match_value":"{{ event.data.order_id }}","timeout":"1h"}},
+		{"id":"l","type":"action.log","config":{"message":"paid"}}],
+		"edges":[{"from":"t","to":"w"},{"from":"w","to":"l","port":"received"}]}`))
+	var (
+		once    sync.Once
+		payment *engine.Accepted
+		err     error
+	)
+	e.WhileParking(func() {
+		once.Do(func() { payment, err = e.AcceptEvent(ctx, "payment.succeeded", map[string]any{"order_id": "SO-1"}, "") })
+	})
+	runID := accept(t, e, "order.created", map[string]any{"order_id": "SO-1"}, "").RunIDs[0]
+	d := enginetest.WaitRun(t, e, runID, 15*time.Second)
+	if err != nil || payment == nil {
+		t.Fatalf("accepting the payment while the run parked: %v", err)
+	}
+	if len(payment.ResumedRunIDs) != 0 {
+		t.Fatalf("the payment saw the uncommitted wait: %v", payment.ResumedRunIDs)
+	}
+	if d.Run.Status != store.RunSucceeded || enginetest.Step(d, "l") == nil {
+		t.Fatalf("run %s (%s): the payment accepted while it parked did not wake it", d.Run.Status, d.Run.Error)
+	}
+}

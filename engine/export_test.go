@@ -22,6 +22,10 @@ func (e *Engine) RecoverRuns(ctx context.Context, age time.Duration, parked bool
 	return e.recoverRuns(ctx, age, parked)
 }
 
+// WhileParking calls f while a run parks for an event: after it looked for an earlier match and
+// before its wait is committed.
+func (e *Engine) WhileParking(f func()) { e.parking.Store(&f) }
+
 // FailWrites makes f decide, before each transaction of the engine's writes, whether it fails
 // (a non-nil error, as if the database had failed).
 func (e *Engine) FailWrites(f func() error) { e.commit.fault.Store(&f) }

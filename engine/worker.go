@@ -595,6 +595,7 @@ func (x *execution) park(ctx context.Context, st store.Step, at time.Time, wf *n
 	x.put(st)
 	token := fmt.Sprintf("wait-%s-%d", st.NodeID, now.UnixNano())
 	var d store.Dispatch
+	matched := false // the awaited event was there already: the run resumes at once
 	wake := at.UTC()
 	upd := store.RunSet{Status: ptr(store.RunWaiting), Token: &token, WakeAt: &wake}
 	err := x.checkpoint(ctx, upd, func(tx *gorm.DB) error {
@@ -604,6 +605,10 @@ func (x *execution) park(ctx context.Context, st store.Step, at time.Time, wf *n
 			got, err := earlierMatch(tx, wf, st.StartedAt)
 			if err != nil {
 				return err
+			}
+			matched = got != nil
+			if f := x.e.parking.Load(); f != nil && !matched {
+				(*f)()
 			}
 			if got != nil {
 				received := toJSON(map[string]any{"id": got.ID, "type": got.Type, "data": fromJSON(got.Data)})
@@ -627,7 +632,42 @@ func (x *execution) park(ctx context.Context, st store.Step, at time.Time, wf *n
 		return err
 	}
 	x.e.enqueue(ctx, []store.Dispatch{d})
+	if wf != nil && !matched {
+		// An event accepted while this wait was being written may have checked for waits before
+		// the wait was committed, and been committed after the check above: look once more, now
+		// that the wait is visible to every later acceptance (see wakeAgain).
+		if got, err := earlierMatch(x.e.Store.DB.WithContext(ctx), wf, st.StartedAt); err == nil && got != nil {
+			x.e.wakeAgain(ctx, got, fromJSON(got.Data), []string{wf.Field})
+		}
+	}
 	return nil
+}
+
+// wakeAgain wakes the runs still waiting for ev (on the given data fields), after the transaction
+// that recorded ev (or the one that parked a run) committed. Two transactions at read committed,
+// one parking a run and one recording the event it waits for, can each miss the other's write;
+// each side looking again after its own commit closes that gap: whichever commits second sees
+// the other's. Waking is fenced on the wait's token, so a run woken twice is woken once. nil
+// fields means every field runs wait on for events of ev's type.
+func (e *Engine) wakeAgain(ctx context.Context, ev *store.Event, data any, fields []string) {
+	var woken []store.Dispatch
+	err := e.commit.do(ctx, func(tx *gorm.DB) error {
+		var err error
+		if fields == nil {
+			if _, fields, err = e.Store.EventLookup(tx, ev.Type, false); err != nil {
+				return err
+			}
+		}
+		if woken, err = wakeWaits(tx, ev, data, fields); err != nil || len(woken) == 0 {
+			return err
+		}
+		return tx.Create(&woken).Error
+	})
+	if err != nil {
+		e.log.Warn("waking runs that wait for an event", "event_id", ev.ID, "error", err)
+		return
+	}
+	e.enqueue(ctx, woken)
 }
 
 // handBack writes the pending steps and returns the run to the queue with a new token, fenced
@@ -679,12 +719,17 @@ func earlierMatch(tx *gorm.DB, wf *node.WaitFor, since time.Time) (*store.Event,
 func (x *execution) finish(ctx context.Context, status, msg string, res *runResult) error {
 	run := &x.run
 	now := time.Now().UTC()
-	var woken []store.Dispatch
+	var (
+		woken    []store.Dispatch
+		finished *store.Event // the run.finished event of a subflow's run
+	)
 	upd := store.RunSet{Status: &status, Error: ptr(mask.String(msg)), FinishedAt: &now}
 	var more func(tx *gorm.DB) error
 	if res != nil && res.event.Source == "subflow" {
 		more = func(tx *gorm.DB) error {
-			return x.wakeParent(tx, status, msg, res, now, &woken)
+			var err error
+			finished, err = x.wakeParent(tx, status, msg, res, now, &woken)
+			return err
 		}
 	}
 	err := x.checkpoint(ctx, upd, more)
@@ -696,31 +741,36 @@ func (x *execution) finish(ctx context.Context, status, msg string, res *runResu
 		x.log.Info("run finished", "status", status)
 		telemetry.RunEnded(ctx, run.FlowID, status, msg, run.CreatedAt)
 		x.e.enqueue(ctx, woken)
+		if finished != nil && len(woken) == 0 {
+			// The parent may have been parking meanwhile: look again now (see wakeAgain).
+			x.e.wakeAgain(ctx, finished, fromJSON(finished.Data), nil)
+		}
 	}
 	return err
 }
 
 // wakeParent records the run.finished event of a subflow's run and wakes the parent waiting for it
-// (the dispatches to enqueue go to woken), in the transaction that finishes the run.
-func (x *execution) wakeParent(tx *gorm.DB, status, msg string, res *runResult, now time.Time, woken *[]store.Dispatch) error {
+// (the dispatches to enqueue go to woken), in the transaction that finishes the run. It returns
+// the event.
+func (x *execution) wakeParent(tx *gorm.DB, status, msg string, res *runResult, now time.Time, woken *[]store.Dispatch) (*store.Event, error) {
 	run := &x.run
 	*woken = nil
 	data := map[string]any{"run_id": run.ID, "status": status, "error": msg, "result": res.last, "nodes": res.outputs}
 	data = mask.Value(fromJSON(toJSON(data))).(map[string]any)
 	ev := &store.Event{ID: store.NewID(), Type: runFinishedEvent, Source: "engine", FlowID: run.FlowID, Data: toJSON(data), CreatedAt: now}
 	if err := tx.Create(ev).Error; err != nil {
-		return err
+		return nil, err
 	}
 	_, fields, err := x.e.Store.EventLookup(tx, ev.Type, false)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	w, err := wakeWaits(tx, ev, data, fields)
 	if err != nil || len(w) == 0 {
-		return err
+		return ev, err
 	}
 	*woken = w
-	return tx.Create(woken).Error
+	return ev, tx.Create(woken).Error
 }
 
 // runFinishedEvent is the event type a subflow's run records when it ends.
