@@ -55,6 +55,15 @@ describe('FieldEditor', () => {
     expect(onValue).toHaveBeenLastCalledWith(true);
   });
 
+  it('bool toggles when its drawn track is clicked (the track covers the input)', () => {
+    const onValue = vi.fn();
+    const { container } = render(<Field onValue={onValue} field={{ name: 'on', kind: 'bool', title: lt('Enabled') }} />);
+    const track = container.querySelector('.switch > span[aria-hidden]:not(.switch-text)');
+    expect(track).toBeTruthy();
+    fireEvent.click(track!);
+    expect(onValue).toHaveBeenLastCalledWith(true);
+  });
+
   it('number and integer parse and check bounds', () => {
     const onValue = vi.fn();
     render(<Field onValue={onValue} field={{ name: 'n', kind: 'integer', title: lt('Retries'), min: 0, max: 5 }} />);

@@ -91,11 +91,12 @@ function Control(p: ControlProps) {
     case 'bool': {
       const on = value === true;
       return (
-        <span className="switch inline">
+        // A label, so that clicking the drawn track (which lies over the input) toggles it.
+        <label className="switch inline">
           <input {...common} type="checkbox" role="switch" checked={on} onChange={(e) => onChange(e.target.checked)} />
           <span aria-hidden="true" />
           <span className="switch-text" aria-hidden="true">{on ? t('panel.on') : t('panel.off')}</span>
-        </span>
+        </label>
       );
     }
     case 'select': {
