@@ -606,6 +606,33 @@ async function main() {
     await apiCall('DELETE', `/flows/${sw.id}`);
   });
 
+  await check('a bool field toggles where its track is drawn, and its On/Off text is plain text (HTTP "Target ignores repeats")', async () => {
+    const f = await apiCall('POST', '/flows', {
+      schema: 'opsflow/v1', name: 'Mark paid in CRM', nodes: [
+        { id: 'start', type: 'trigger.event', config: { event_type: 'payment.succeeded' }, position: { x: 0, y: 0 } },
+        { id: 'crm', type: 'action.http', config: { method: 'PUT', url: 'https://crm.example.com/orders/{{ event.data.order_id }}' }, position: { x: 0, y: 140 } },
+      ], edges: [{ from: 'start', to: 'crm' }],
+    });
+    await page.goto(`${ui}/flows/${f.id}`);
+    await node('crm').click();
+    const sw = page.getByRole('switch', { name: 'Target ignores repeats' });
+    await sw.scrollIntoViewIfNeeded();
+    assert(!(await sw.isChecked()), 'off by default');
+    const label = page.locator('label.switch', { has: sw });
+    await label.locator('span[aria-hidden]').first().click(); // the drawn track, where a user clicks
+    assert(await sw.isChecked(), 'clicking the track turns it on');
+    const text = label.locator('.switch-text');
+    assert((await text.textContent()) === 'On', 'the text says On');
+    const bg = await text.evaluate((el) => getComputedStyle(el).backgroundColor);
+    assert(bg === 'rgba(0, 0, 0, 0)', 'the On/Off text is not drawn as a second track: ' + bg);
+    await page.screenshot({ path: path.join(shots, 'http-idempotent.png') });
+    await page.getByRole('button', { name: 'Save draft' }).click();
+    await page.getByText('Draft saved', { exact: false }).first().waitFor();
+    const saved = await apiCall('GET', `/flows/${f.id}`);
+    assert(saved.definition.nodes.find((n) => n.id === 'crm').config.idempotent === true, 'saved: ' + JSON.stringify(saved.definition.nodes));
+    await apiCall('DELETE', `/flows/${f.id}`);
+  });
+
   await check('#7 node cards show their logic, edges their port, logic nodes their own icon', async () => {
     await page.goto(`${ui}/flows/${flowId}`);
     await node('condition').waitFor();
