@@ -336,12 +336,7 @@ func (e *Engine) accept(ctx context.Context, ev *store.Event, data any, fixed []
 			for _, d := range woken {
 				acc.ResumedRunIDs = append(acc.ResumedRunIDs, d.RunID)
 			}
-			if len(woken) > 0 {
-				if err := tx.Create(&woken).Error; err != nil {
-					return err
-				}
-				dispatches = append(dispatches, woken...)
-			}
+			dispatches = append(dispatches, woken...)
 			return nil
 		})
 	}
@@ -448,9 +443,9 @@ func newRuns(ev *store.Event, targets []target, acc *Accepted, dispatches *[]sto
 }
 
 // wakeWaits resumes the runs waiting for this event, in the accepting transaction: the received
-// event is recorded on the waiting step and the run gets a new token and a dispatch. A run whose
-// timeout already woke it (its token moved on) is left alone.
-// fields are the data fields those runs match on (see store.EventLookup).
+// event is recorded on the waiting step and the run gets a new token and an outbox row (written
+// here; returned for the queue). A run whose timeout already woke it (its token moved on) is left
+// alone. fields are the data fields those runs match on (see store.EventLookup).
 func wakeWaits(tx *gorm.DB, ev *store.Event, data any, fields []string) ([]store.Dispatch, error) {
 	var out []store.Dispatch
 	for _, field := range fields {
@@ -482,7 +477,10 @@ func wakeWaits(tx *gorm.DB, ev *store.Event, data any, fields []string) ([]store
 			out = append(out, store.Dispatch{RunID: w.RunID, Token: token, ProcessAt: ev.CreatedAt, CreatedAt: ev.CreatedAt})
 		}
 	}
-	return out, nil
+	if len(out) == 0 {
+		return nil, nil
+	}
+	return out, tx.Create(&out).Error
 }
 
 func findDuplicate(tx *gorm.DB, key string) (*Accepted, error) {

@@ -658,10 +658,8 @@ func (e *Engine) wakeAgain(ctx context.Context, ev *store.Event, data any, field
 				return err
 			}
 		}
-		if woken, err = wakeWaits(tx, ev, data, fields); err != nil || len(woken) == 0 {
-			return err
-		}
-		return tx.Create(&woken).Error
+		woken, err = wakeWaits(tx, ev, data, fields)
+		return err
 	})
 	if err != nil {
 		e.log.Warn("waking runs that wait for an event", "event_id", ev.ID, "error", err)
@@ -765,12 +763,8 @@ func (x *execution) wakeParent(tx *gorm.DB, status, msg string, res *runResult, 
 	if err != nil {
 		return nil, err
 	}
-	w, err := wakeWaits(tx, ev, data, fields)
-	if err != nil || len(w) == 0 {
-		return ev, err
-	}
-	*woken = w
-	return ev, tx.Create(woken).Error
+	*woken, err = wakeWaits(tx, ev, data, fields)
+	return ev, err
 }
 
 // runFinishedEvent is the event type a subflow's run records when it ends.
