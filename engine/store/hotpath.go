@@ -267,15 +267,27 @@ func fenceQuery(runID string, lease int64, status string, now time.Time, set Run
 		return qFenceCount, args
 	}
 	c := stepArrays(steps)
-	return qFenceSteps, append(args, c.nodeID, c.nodeType, c.status, c.port, c.input, c.output, c.errs, c.attempt, c.started, c.finished, c.duration, c.waitStarted, c.received)
+	q := qFenceSteps
+	if lease == 0 && set.Claim != nil {
+		// The claim of a run never claimed: no execution can have written a step of it (every
+		// step write is fenced on a claimed lease), so its steps are inserted without looking for
+		// earlier ones (ON CONFLICT costs a speculative insertion and a confirmation record a row).
+		q = qClaimSteps
+	}
+	return q, append(args, c.nodeID, c.nodeType, c.status, c.port, c.input, c.output, c.errs, c.attempt, c.started, c.finished, c.duration, c.waitStarted, c.received)
 }
 
 const qFenceCount = "WITH r AS (" + qFence + " RETURNING id) SELECT count(*) FROM r"
 
-const qFenceSteps = "WITH r AS (" + qFence + " RETURNING id), s AS (INSERT INTO steps (" + stepColumns + `)
+const qStepRows = "WITH r AS (" + qFence + " RETURNING id), s AS (INSERT INTO steps (" + stepColumns + `)
 	SELECT r.id, v.* FROM r, unnest($13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[],
-		$20::bigint[], $21::timestamptz[], $22::timestamptz[], $23::bigint[], $24::timestamptz[], $25::text[]) AS v
+		$20::bigint[], $21::timestamptz[], $22::timestamptz[], $23::bigint[], $24::timestamptz[], $25::text[]) AS v`
+
+const qFenceSteps = qStepRows + `
 	ON CONFLICT (run_id, node_id) DO UPDATE SET ` + stepUpdates + `)
+SELECT count(*) FROM r`
+
+const qClaimSteps = qStepRows + `)
 SELECT count(*) FROM r`
 
 // stepCols is steps column by column, for unnest.
@@ -287,7 +299,13 @@ type stepCols struct {
 }
 
 func stepArrays(steps []Step) stepCols {
-	var c stepCols
+	n := len(steps)
+	c := stepCols{
+		nodeID: make([]string, 0, n), nodeType: make([]string, 0, n), status: make([]string, 0, n), port: make([]string, 0, n),
+		input: make([]string, 0, n), output: make([]string, 0, n), errs: make([]string, 0, n), received: make([]string, 0, n),
+		attempt: make([]int64, 0, n), duration: make([]int64, 0, n), started: make([]time.Time, 0, n),
+		finished: make([]*time.Time, 0, n), waitStarted: make([]*time.Time, 0, n),
+	}
 	for _, s := range steps {
 		c.nodeID = append(c.nodeID, s.NodeID)
 		c.nodeType = append(c.nodeType, s.NodeType)
@@ -466,6 +484,11 @@ SELECT CASE WHEN g.stale THEN ` + fmt.Sprint(int(AcceptStale)) + ` WHEN g.waited
 	` WHEN NOT EXISTS (SELECT 1 FROM e) THEN ` + fmt.Sprint(int(AcceptDuplicate)) + ` ELSE ` + fmt.Sprint(int(AcceptWritten)) + ` END::bigint, ''::varchar FROM g
 UNION ALL SELECT d.id, d.run_id FROM d`
 
+// qCheckedAcceptKeyless is qCheckedAccept for an event without an idempotency key: nothing can
+// conflict with its new id, so it is inserted without ON CONFLICT (which costs a speculative
+// insertion and a confirmation record).
+var qCheckedAcceptKeyless = strings.Replace(qCheckedAccept, " ON CONFLICT DO NOTHING", "", 1)
+
 // CheckedAcceptStatement is the acceptance of ev in one statement on Postgres, without reading
 // anything first: runs were made from a FlowSnapshot of generation gen (nil: nothing to check), and
 // with checkWaits it writes nothing when runs wait for events of this type. Reading its result sets
@@ -480,7 +503,11 @@ func CheckedAcceptStatement(ev *Event, runs []Run, ds []Dispatch, gen *int64, ch
 		status, token = r.Status, r.Token
 	}
 	args := append(eventArgs(ev), gen, ids, flows, versions, dry, status, token, checkWaits)
-	return Statement{SQL: qCheckedAccept, Args: args, Read: func(rows Rows) error {
+	q := qCheckedAccept
+	if ev.IdempotencyKey == nil {
+		q = qCheckedAcceptKeyless
+	}
+	return Statement{SQL: q, Args: args, Read: func(rows Rows) error {
 		*outcome = -1
 		got := 0
 		for rows.Next() {
