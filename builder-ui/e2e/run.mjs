@@ -766,6 +766,51 @@ async function main() {
     assert(yes.x + yes.width <= no.x, 'true branch left of false, not overlapping');
   });
 
+  await check('a flow made through the API opens with nothing unsaved, laid out when it has no positions; leaving asks nothing', async () => {
+    const nodes = [
+      { id: 'start', type: 'trigger.event', config: { event_type: 'payment.failed' } },
+      { id: 'check', type: 'logic.condition', config: { expression: 'event.data.amount > 100' } },
+      { id: 'notify', type: 'action.log', config: { message: 'big failure' } },
+    ];
+    const edges = [{ from: 'start', to: 'check' }, { from: 'check', to: 'notify', port: 'true' }];
+    const placed = await apiCall('POST', '/flows', {
+      schema: 'opsflow/v1', name: 'Placed by the API', edges,
+      nodes: nodes.map((n, i) => ({ ...n, position: { x: 0, y: i * 140 } })),
+    });
+    const unplaced = await apiCall('POST', '/flows', { schema: 'opsflow/v1', name: 'No positions', nodes, edges });
+    let asked = 0;
+    const onDialog = () => { asked++; };
+    await page.goto(`${ui}/flows`); // (leaving the previous check's unsaved import may ask: not counted)
+    await page.getByText(placed.name).first().waitFor();
+    page.on('dialog', onDialog);
+    try {
+      for (const f of [placed, unplaced]) {
+        await page.goto(`${ui}/flows/${f.id}`);
+        await node('notify').waitFor();
+        await page.waitForTimeout(500);
+        const state = await page.locator('.save-state').textContent();
+        assert(state === 'All changes saved', `${f.name}: opened as "${state}"`);
+        assert(await edgeGoesDown('start', 'check') && await edgeGoesDown('check', 'notify'), `${f.name}: laid out top to bottom`);
+        await page.getByRole('link', { name: 'Flows' }).first().click();
+        await page.getByText(f.name).first().waitFor();
+        assert(asked === 0, `${f.name}: leaving asked about unsaved changes`);
+      }
+      // Moving a node is a change: it is unsaved until saved.
+      await page.goto(`${ui}/flows/${unplaced.id}`);
+      await node('notify').waitFor();
+      const box = await node('notify').boundingBox();
+      await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+      await page.mouse.down();
+      await page.mouse.move(box.x + box.width / 2 + 120, box.y + box.height / 2 + 60, { steps: 8 });
+      await page.mouse.up();
+      await page.locator('.save-state.dirty').waitFor();
+    } finally {
+      page.off('dialog', onDialog);
+    }
+    await apiCall('DELETE', `/flows/${placed.id}`);
+    await apiCall('DELETE', `/flows/${unplaced.id}`);
+  });
+
   await check('#9 the webhook trigger shows its URL to copy, a curl and a Stripe CLI line; defaults and HMAC fields', async () => {
     await page.getByRole('link', { name: 'Flows' }).first().click();
     await page.getByRole('button', { name: 'New flow' }).click();

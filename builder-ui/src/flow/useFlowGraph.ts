@@ -170,6 +170,7 @@ export function useFlowGraph(byType: Map<string, NodeSpec>, nodeName: (spec: Nod
     const laid = ns.map((n) => ({ ...n, position: pos[n.id] ?? n.position }));
     graph.current = { nodes: laid, edges: es };
     setNodes(laid);
+    return laid;
   }, [byType, record]);
 
   return {

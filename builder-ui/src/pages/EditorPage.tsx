@@ -108,11 +108,13 @@ function Editor({ routeId }: { routeId: string | null }) {
   const loadDoc = useCallback((d: FlowDoc, saved: boolean, draftKey?: string | null, savedAt?: string) => {
     if (draftKey !== undefined) setRestorable(restorableDraft(loadLocalDraft(draftKey), d, savedAt));
     g.load(d, false);
-    // Flows drawn left to right (older exports, other tools) would open as a tangle: lay them out.
-    if (needsLayout(d)) g.autoLayout(false);
+    const loaded = docToGraph(d);
+    // Flows drawn left to right (older exports, other tools) or without positions (made through the
+    // API) would open as a tangle: lay them out. That is layout, not a change: a flow opened and
+    // left alone has nothing unsaved (the same layout is made again at the next opening).
+    if (needsLayout(d)) loaded.nodes = g.autoLayout(false);
     const m = { name: d.name ?? '', description: d.description ?? '' };
     setMeta(m);
-    const loaded = docToGraph(d);
     setSavedJson(saved ? JSON.stringify(graphToDoc(m, loaded.nodes, loaded.edges)) : '');
     // (fitView before any node exists would be queued and fire on the first node dropped.)
     if (d.nodes?.length) requestAnimationFrame(() => rf.fitView(FIT));
@@ -133,7 +135,7 @@ function Editor({ routeId }: { routeId: string | null }) {
       if (cancelled) return;
       setFlowId(f.id);
       setSummary(f);
-      loadDoc(f.definition, !needsLayout(f.definition), f.id, f.version?.created_at);
+      loadDoc(f.definition, true, f.id, f.version?.created_at);
       setLoading(false);
     }, (e: ApiError) => {
       if (cancelled) return;
