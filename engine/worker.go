@@ -261,7 +261,7 @@ func triggerStep(run *store.Run, n *compile.Node, ev *store.Event, event map[str
 // idempotent reports whether n's provider drops repeated calls with the same idempotency key,
 // as its node.IdempotentField setting says.
 func idempotent(n *compile.Node) bool {
-	on, _ := n.LiteralConfig()[node.IdempotentField].(bool)
+	on, _ := n.Literal(node.IdempotentField).(bool)
 	return on && n.Spec.Field(node.IdempotentField) != nil
 }
 
@@ -275,7 +275,7 @@ func firstDelivery(ctx context.Context) bool {
 // retries is how often a failing step of n is retried: the node's own "retries" setting when it
 // has one, else the engine's MaxRetry.
 func (e *Engine) retries(n *compile.Node) int {
-	if r, ok := n.LiteralConfig()["retries"].(float64); ok && n.Spec.Field("retries") != nil {
+	if r, ok := n.Literal("retries").(float64); ok && n.Spec.Field("retries") != nil {
 		return int(r)
 	}
 	return e.cfg.MaxRetry
@@ -405,7 +405,7 @@ var errStepTimeout = errors.New("step timed out")
 
 // stepTimeout is how long one step of n may run: the node's step_timeout setting, else the engine's.
 func (e *Engine) stepTimeout(n *compile.Node) time.Duration {
-	if s, ok := n.LiteralConfig()[node.StepTimeoutField].(string); ok {
+	if s, ok := n.Literal(node.StepTimeoutField).(string); ok {
 		if d, err := compile.ParseDuration(s); err == nil && d > 0 {
 			return d
 		}

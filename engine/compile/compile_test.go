@@ -259,3 +259,35 @@ func FuzzCompile(f *testing.F) {
 		}
 	})
 }
+
+// Literal reads one field of LiteralConfig without copying it: the value written, else the
+// field's default, else nil, for every field of the node type and for unknown names.
+func TestLiteralIsOneFieldOfLiteralConfig(t *testing.T) {
+	cf, problems := compile.Compile(parse(t, `{"name":"lit","nodes":[
+		{"id":"t","type":"trigger.event","config":{"event_type":"x"}},
+		{"id":"h","type":"action.http","config":{"url":"https://crm.example.com/o","idempotent":true,"step_timeout":"5s"}},
+		{"id":"d","type":"action.http","config":{"url":"https://crm.example.com/o"}}],
+		"edges":[{"from":"t","to":"h"},{"from":"h","to":"d"}]}`), nil)
+	if len(problems) > 0 {
+		t.Fatal(problems)
+	}
+	for _, id := range []string{"h", "d"} {
+		n := cf.Node(id)
+		lit := n.LiteralConfig()
+		names := []string{"no_such_field"}
+		for _, f := range n.Spec.Fields {
+			names = append(names, f.Name)
+		}
+		for _, name := range names {
+			if got, want := fmt.Sprint(n.Literal(name)), fmt.Sprint(lit[name]); got != want {
+				t.Errorf("%s.%s: Literal %s, LiteralConfig %s", id, name, got, want)
+			}
+		}
+	}
+	if cf.Node("h").Literal("idempotent") != true || cf.Node("d").Literal("idempotent") != false {
+		t.Errorf("idempotent: written true %v, default %v", cf.Node("h").Literal("idempotent"), cf.Node("d").Literal("idempotent"))
+	}
+	if cf.Node("h").Literal("method") != "POST" {
+		t.Errorf("method default: %v", cf.Node("h").Literal("method"))
+	}
+}

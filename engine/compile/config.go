@@ -180,13 +180,35 @@ func (n *Node) EvalFieldCtx(ctx context.Context, field string, env map[string]an
 	return evalValue(ctx, v, env)
 }
 
-// evalValue evaluates one field under a meter of its own.
+// evalValue evaluates one field under a meter of its own (a constant needs none).
 func evalValue(ctx context.Context, v value, env map[string]any) (any, error) {
+	switch c := v.(type) {
+	case literal:
+		return c.v, nil
+	case template:
+		if len(c.parts) == 1 {
+			if l, ok := c.parts[0].(literal); ok {
+				return l.v, nil
+			}
+		}
+	}
 	return v.eval(newMeter(ctx), env)
 }
 
 // LiteralConfig is the config as written, with defaults applied.
 func (n *Node) LiteralConfig() map[string]any { return withDefaults(n.Spec, n.Def.Config) }
+
+// Literal is one field of LiteralConfig, without copying the config (the executor reads a few
+// settings of every step).
+func (n *Node) Literal(field string) any {
+	if v, ok := n.Def.Config[field]; ok {
+		return v
+	}
+	if f := n.Spec.Field(field); f != nil {
+		return f.Default
+	}
+	return nil
+}
 
 func (c *compiler) node(n *Node) {
 	id := n.Def.ID
