@@ -49,6 +49,7 @@ func init() {
 			{Name: "url", Kind: node.KindTemplate, Placeholder: "https://crm.example.com/api/orders/{{ event.data.order_id }}",
 				Title: node.Text{En: "URL (generic)", Zh: "地址（通用）"},
 				Help:  node.Text{En: "Required with an http_bearer credential: the fields are sent as the JSON body.", Zh: "使用 http_bearer 凭据时必填：字段作为 JSON 请求体发送。"}},
+			node.Idempotent,
 		},
 		Output: node.Object(map[string]*node.Schema{
 			"provider":    node.Str(),
@@ -65,8 +66,9 @@ func init() {
 				"- `hubspot`: `PATCH /crm/v3/objects/{object_type}/{record_id}` with `{\"properties\": {...}}` (values sent as strings, as HubSpot stores them); output has the record's `properties` and `updated_at`.\n" +
 				"- `salesforce`: `PATCH /services/data/{api_version}/sobjects/{object_type}/{record_id}` with the fields as JSON; Salesforce answers 204. Access tokens are not refreshed: an expired token fails the run.\n" +
 				"- `http_bearer`: `method` to `url` with the fields as the JSON body; output has the response `body`.\n\n" +
-				"4xx answers fail the run at once (except Salesforce's UNABLE_TO_LOCK_ROW, which is retried); 429, 5xx and network errors are retried.",
-			Zh: "调用的 API 取决于凭据类型：\n\n- `hubspot`：`PATCH /crm/v3/objects/{object_type}/{record_id}`，请求体为 `{\"properties\": {...}}`（值按 HubSpot 的存储方式以字符串发送）；输出包含记录的 `properties` 和 `updated_at`。\n- `salesforce`：`PATCH /services/data/{api_version}/sobjects/{object_type}/{record_id}`，字段以 JSON 发送；Salesforce 返回 204。访问令牌不会自动刷新：令牌过期会让运行失败。\n- `http_bearer`：以 `method` 请求 `url`，字段作为 JSON 请求体；输出包含响应的 `body`。\n\n4xx 响应立即让运行失败（Salesforce 的 UNABLE_TO_LOCK_ROW 除外，会重试）；429、5xx 和网络错误会重试。",
+				"4xx answers fail the run at once (except Salesforce's UNABLE_TO_LOCK_ROW, which is retried); 429, 5xx and network errors are retried.\n\n" +
+				"Setting fields (PATCH, PUT) gives the same record however often it is sent, so *Target ignores repeats* can be turned on for them: the call is then recorded with its result only, one database write less. Leave it off for a generic POST that creates records.",
+			Zh: "调用的 API 取决于凭据类型：\n\n- `hubspot`：`PATCH /crm/v3/objects/{object_type}/{record_id}`，请求体为 `{\"properties\": {...}}`（值按 HubSpot 的存储方式以字符串发送）；输出包含记录的 `properties` 和 `updated_at`。\n- `salesforce`：`PATCH /services/data/{api_version}/sobjects/{object_type}/{record_id}`，字段以 JSON 发送；Salesforce 返回 204。访问令牌不会自动刷新：令牌过期会让运行失败。\n- `http_bearer`：以 `method` 请求 `url`，字段作为 JSON 请求体；输出包含响应的 `body`。\n\n4xx 响应立即让运行失败（Salesforce 的 UNABLE_TO_LOCK_ROW 除外，会重试）；429、5xx 和网络错误会重试。\n\n设置字段（PATCH、PUT）无论发送几次结果都相同，因此可以开启“目标会忽略重复请求”：调用只在得到结果时记录，少一次数据库写入。对会新建记录的通用 POST 请保持关闭。",
 		},
 	})
 }

@@ -52,6 +52,7 @@ func init() {
 			{Name: "metadata", Kind: node.KindKeyValue,
 				Title: node.Text{En: "Metadata", Zh: "元数据"},
 				Help:  node.Text{En: "Extra metadata[key] values stored on the session.", Zh: "额外写入会话的 metadata[key]。"}},
+			node.Idempotent,
 		},
 		Output: node.Object(map[string]*node.Schema{
 			"id":             node.Str(),
@@ -66,8 +67,9 @@ func init() {
 		Docs: node.Text{
 			En: "POSTs /v1/checkout/sessions (mode=payment, one line item with inline price_data). The amount is in minor units (cents). " +
 				"`Idempotency-Key` is `<run>:<node>`, so a retried step returns the same session instead of creating a second one. " +
+				"Stripe keeps keys for 24 hours, so *Target ignores repeats* can be turned on: the call is then recorded with its result only, one database write less. " +
 				"Stripe's 4xx answers (bad amount, invalid key) fail the run at once; 429 and 5xx are retried. The secret key never appears in the output.",
-			Zh: "调用 POST /v1/checkout/sessions（mode=payment，一个使用内联 price_data 的商品行）。金额以最小货币单位（分）计。`Idempotency-Key` 为 `<run>:<node>`，所以重试的步骤返回同一个会话，而不会再创建一个。Stripe 的 4xx 响应（金额错误、密钥无效）立即让运行失败；429 和 5xx 会重试。密钥从不出现在输出中。",
+			Zh: "调用 POST /v1/checkout/sessions（mode=payment，一个使用内联 price_data 的商品行）。金额以最小货币单位（分）计。`Idempotency-Key` 为 `<run>:<node>`，所以重试的步骤返回同一个会话，而不会再创建一个。Stripe 会保留幂等键 24 小时，因此可以开启“目标会忽略重复请求”：调用只在得到结果时记录，少一次数据库写入。Stripe 的 4xx 响应（金额错误、密钥无效）立即让运行失败；429 和 5xx 会重试。密钥从不出现在输出中。",
 		},
 	})
 }
