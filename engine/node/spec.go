@@ -386,8 +386,8 @@ const IdempotentField = "idempotent"
 var Idempotent = Field{
 	Name: IdempotentField, Kind: KindBool, Default: false,
 	Title: Text{En: "Target ignores repeats", Zh: "目标会忽略重复请求"},
-	Help: Text{En: "Turn on when the target treats requests with the same Idempotency-Key as one (as Stripe does), or the call is idempotent anyway (PUT, DELETE). The call is then recorded with its result instead of also before it: one database write less and lower latency per call, but if a worker dies or stalls during the run, the call may be sent again (with the same key) when the run resumes.",
-		Zh: "当目标把相同 Idempotency-Key 的请求视为同一个（如 Stripe），或调用本身是幂等的（PUT、DELETE）时开启。开启后，调用只在得到结果时记录，而不再在调用前先记录一次：每次调用少一次数据库写入、延迟更低；但如果工作进程在运行中途退出或卡住，恢复运行时可能再次发送该调用（使用相同的键）。"},
+	Help: Text{En: "Turn on when the target treats requests with the same Idempotency-Key as one (as Stripe does), or the call is idempotent anyway (PUT, DELETE, a PATCH that sets fields). The call is then recorded with its result instead of also before it: one database write less and lower latency per call, but if a worker dies or stalls during the run, the call may be sent again (with the same key) when the run resumes.",
+		Zh: "当目标把相同 Idempotency-Key 的请求视为同一个（如 Stripe），或调用本身是幂等的（PUT、DELETE、设置字段的 PATCH）时开启。开启后，调用只在得到结果时记录，而不再在调用前先记录一次：每次调用少一次数据库写入、延迟更低；但如果工作进程在运行中途退出或卡住，恢复运行时可能再次发送该调用（使用相同的键）。"},
 }
 
 func ptr(f float64) *float64 { return &f }
