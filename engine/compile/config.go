@@ -69,10 +69,8 @@ func asList(v any) any {
 type template struct{ parts []value }
 
 func (t template) eval(m *meter, env map[string]any) (any, error) {
-	if len(t.parts) == 1 {
-		if l, ok := t.parts[0].(literal); ok {
-			return l.v, nil
-		}
+	if c, ok := constant(t); ok {
+		return c, nil
 	}
 	// Each part's result was charged to m, so the text built here is within the budget.
 	var b strings.Builder
@@ -182,17 +180,25 @@ func (n *Node) EvalFieldCtx(ctx context.Context, field string, env map[string]an
 
 // evalValue evaluates one field under a meter of its own (a constant needs none).
 func evalValue(ctx context.Context, v value, env map[string]any) (any, error) {
+	if c, ok := constant(v); ok {
+		return c, nil
+	}
+	return v.eval(newMeter(ctx), env)
+}
+
+// constant is v's value when it needs no evaluation: a literal, or a template of one literal part.
+func constant(v value) (any, bool) {
 	switch c := v.(type) {
 	case literal:
-		return c.v, nil
+		return c.v, true
 	case template:
 		if len(c.parts) == 1 {
 			if l, ok := c.parts[0].(literal); ok {
-				return l.v, nil
+				return l.v, true
 			}
 		}
 	}
-	return v.eval(newMeter(ctx), env)
+	return nil, false
 }
 
 // LiteralConfig is the config as written, with defaults applied.
