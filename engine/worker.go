@@ -726,7 +726,7 @@ func (x *execution) finish(ctx context.Context, status, msg string, res *runResu
 	if res != nil && res.event.Source == "subflow" {
 		more = func(tx *gorm.DB) error {
 			var err error
-			finished, err = x.wakeParent(tx, status, msg, res, now, &woken)
+			finished, woken, err = x.wakeParent(tx, status, msg, res, now)
 			return err
 		}
 	}
@@ -747,24 +747,22 @@ func (x *execution) finish(ctx context.Context, status, msg string, res *runResu
 	return err
 }
 
-// wakeParent records the run.finished event of a subflow's run and wakes the parent waiting for it
-// (the dispatches to enqueue go to woken), in the transaction that finishes the run. It returns
-// the event.
-func (x *execution) wakeParent(tx *gorm.DB, status, msg string, res *runResult, now time.Time, woken *[]store.Dispatch) (*store.Event, error) {
+// wakeParent records the run.finished event of a subflow's run and wakes the parent waiting for it,
+// in the transaction that finishes the run. It returns the event and the dispatches to enqueue.
+func (x *execution) wakeParent(tx *gorm.DB, status, msg string, res *runResult, now time.Time) (*store.Event, []store.Dispatch, error) {
 	run := &x.run
-	*woken = nil
 	data := map[string]any{"run_id": run.ID, "status": status, "error": msg, "result": res.last, "nodes": res.outputs}
 	data = mask.Value(fromJSON(toJSON(data))).(map[string]any)
 	ev := &store.Event{ID: store.NewID(), Type: runFinishedEvent, Source: "engine", FlowID: run.FlowID, Data: toJSON(data), CreatedAt: now}
 	if err := tx.Create(ev).Error; err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	_, fields, err := x.e.Store.EventLookup(tx, ev.Type, false)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	*woken, err = wakeWaits(tx, ev, data, fields)
-	return ev, err
+	woken, err := wakeWaits(tx, ev, data, fields)
+	return ev, woken, err
 }
 
 // runFinishedEvent is the event type a subflow's run records when it ends.

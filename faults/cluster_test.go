@@ -94,7 +94,7 @@ func newCluster(t *testing.T, bin string, pg *pgCluster, name string, counterURL
 		c.startWorker(w)
 	}
 	c.idempotent = idempotent
-	c.flowID = c.publishFlow(counterURL, idempotent)
+	c.flowID = c.publishFlow(counterURL)
 	return c
 }
 
@@ -162,15 +162,15 @@ var chain = []string{"start", "call_a", "call_b", "call_c"}
 
 // publishFlow creates and publishes: event fault.test → POST call_a → POST call_b → POST call_c,
 // each calling the counting server with the node's id in the body (and "Target ignores repeats"
-// on with idempotent).
-func (c *cluster) publishFlow(counterURL string, idempotent bool) string {
+// on when c.idempotent).
+func (c *cluster) publishFlow(counterURL string) string {
 	c.t.Helper()
 	nodes := []map[string]any{{"id": chain[0], "type": "trigger.event", "position": map[string]int{"x": 0, "y": 0},
 		"config": map[string]any{"event_type": eventType, "sample": map[string]any{"seq": 1}}}}
 	var edges []map[string]string
 	for i, id := range chain[1:] {
 		nodes = append(nodes, map[string]any{"id": id, "type": "action.http", "position": map[string]int{"x": 200 * (i + 1), "y": 0},
-			"config": map[string]any{"method": "POST", "url": counterURL + "/" + id, "timeout": "10s", "idempotent": idempotent,
+			"config": map[string]any{"method": "POST", "url": counterURL + "/" + id, "timeout": "10s", "idempotent": c.idempotent,
 				"body": fmt.Sprintf(`{"seq": event.data.seq, "node": %q}`, id)}})
 		edges = append(edges, map[string]string{"from": chain[i], "to": id})
 	}
