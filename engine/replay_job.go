@@ -342,7 +342,7 @@ func (e *Engine) replayBatch(ctx context.Context, cf *compile.Flow, job *store.R
 	realSteps := map[string][]store.Step{}
 	if len(runIDs) > 0 {
 		var steps []store.Step
-		if err := db.Where("run_id IN ?", runIDs).Order("started_at, id").Find(&steps).Error; err != nil {
+		if err := db.Where("run_id IN ?", runIDs).Order("started_at, node_id").Find(&steps).Error; err != nil {
 			return nil, err
 		}
 		for _, s := range steps {

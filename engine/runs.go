@@ -74,7 +74,7 @@ func (e *Engine) GetRun(ctx context.Context, id string) (*RunDetail, error) {
 	if err := db.Where("id = ?", id).Take(&d.Run).Error; err != nil {
 		return nil, store.NotFound(err)
 	}
-	if err := db.Where("run_id = ?", id).Order("started_at, id").Find(&d.Steps).Error; err != nil {
+	if err := db.Where("run_id = ?", id).Order("started_at, node_id").Find(&d.Steps).Error; err != nil {
 		return nil, err
 	}
 	if err := db.Where("id = ?", d.Run.EventID).Take(&d.Event).Error; err != nil {

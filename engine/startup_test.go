@@ -379,3 +379,154 @@ func proxy(t *testing.T, addr, target string) {
 		}
 	}()
 }
+
+// legacyStep and legacyEvent are steps and events as migrations 1–11 made them: a step with a
+// surrogate id beside its unique (run, node) index, and events' flow and idempotency-key indexes
+// over every row.
+type legacyStep struct {
+	ID          uint   `gorm:"primaryKey"`
+	RunID       string `gorm:"size:36;not null;uniqueIndex:run_node"`
+	NodeID      string `gorm:"size:64;not null;uniqueIndex:run_node"`
+	NodeType    string `gorm:"size:64;not null"`
+	Status      string `gorm:"size:16;not null"`
+	Port        string `gorm:"size:64"`
+	Input       string `gorm:"type:text"`
+	Output      string `gorm:"type:text"`
+	Error       string `gorm:"type:text"`
+	Attempt     int    `gorm:"not null"`
+	StartedAt   time.Time
+	FinishedAt  *time.Time
+	DurationMs  int64
+	WaitStarted *time.Time
+	Received    string `gorm:"type:text"`
+}
+
+func (legacyStep) TableName() string { return "steps" }
+
+type legacyEvent struct {
+	ID             string  `gorm:"primaryKey;size:36"`
+	Type           string  `gorm:"size:200;index"`
+	Source         string  `gorm:"size:16;not null"`
+	FlowID         string  `gorm:"size:36;index"`
+	IdempotencyKey *string `gorm:"size:300;uniqueIndex"`
+	Data           string  `gorm:"type:text;not null"`
+	Headers        string  `gorm:"type:text"`
+	RawBody        []byte  `gorm:"column:raw_bytes"`
+	LegacyRawBody  string  `gorm:"column:raw_body;type:text"`
+	Traceparent    string  `gorm:"size:55"`
+	CreatedAt      time.Time
+}
+
+func (legacyEvent) TableName() string { return "events" }
+
+// Migration 12 on a database of migrations 1–11 with runs in it: the runs' steps stay and read as
+// before, the steps are keyed by run and node (Postgres), the events' flow and idempotency-key
+// indexes leave out rows without one, and runs after it write and order their steps as before.
+func TestMigrationKeysStepsByRunAndNode(t *testing.T) {
+	for _, b := range enginetest.Backends() {
+		t.Run(string(b), func(t *testing.T) {
+			cfg := enginetest.Config(t, b)
+			st, err := store.Connect(cfg.DatabaseURL, cfg.DataDir, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The tables as they were: the legacy steps and events first, so migration 1's AutoMigrate
+			// finds them and leaves them.
+			if err := st.DB.AutoMigrate(&legacyStep{}, &legacyEvent{}); err != nil {
+				t.Fatal(err)
+			}
+			st.DB.Exec("CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name varchar(200) NOT NULL, applied_at timestamp NOT NULL)")
+			for _, m := range store.Migrations {
+				if m.Version == 12 {
+					break
+				}
+				if err := m.Up(st.DB); err != nil {
+					t.Fatalf("migration %d: %v", m.Version, err)
+				}
+				st.DB.Exec("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)", m.Version, m.Name, time.Now().UTC())
+			}
+			if !st.DB.Migrator().HasColumn("steps", "id") {
+				t.Fatal("the legacy steps table has no id: the test is not starting from the old schema")
+			}
+			// A finished run of before, with two steps.
+			t0 := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
+			st.DB.Create(&legacyEvent{ID: "ev-old", Type: "payment.failed", Source: "api", Data: `{}`, CreatedAt: t0})
+			st.DB.Create(&store.Run{ID: "run-old", FlowID: "f-old", FlowVersion: 1, EventID: "ev-old", Status: store.RunSucceeded, Token: "x",
+				CreatedAt: t0, UpdatedAt: t0, StartedAt: &t0, FinishedAt: &t0})
+			for i, node := range []string{"t", "c"} {
+				at := t0.Add(time.Duration(i) * time.Millisecond)
+				st.DB.Create(&legacyStep{RunID: "run-old", NodeID: node, NodeType: "x", Status: store.StepSucceeded, Input: "{}", Output: `{"i":1}`,
+					Attempt: 1, StartedAt: at, FinishedAt: &at})
+			}
+			st.Close()
+
+			e := enginetest.Start(t, cfg) // applies migration 12
+			if pending, err := e.Store.PendingMigrations(context.Background()); err != nil || len(pending) != 0 {
+				t.Fatalf("pending after open: %v, %v", pending, err)
+			}
+			old, err := e.GetRun(context.Background(), "run-old")
+			if err != nil || len(old.Steps) != 2 || old.Steps[0].NodeID != "t" || old.Steps[1].NodeID != "c" {
+				t.Fatalf("the run of before: %+v, %v", old, err)
+			}
+			indexSQL := func(name string) string {
+				var def string
+				q := "SELECT sql FROM sqlite_master WHERE name = ?"
+				if e.Store.Postgres() {
+					q = "SELECT indexdef FROM pg_indexes WHERE indexname = ?"
+				}
+				if err := e.Store.DB.Raw(q, name).Scan(&def).Error; err != nil {
+					t.Fatal(err)
+				}
+				return def
+			}
+			for _, idx := range []string{"idx_events_flow_id", "idx_events_idempotency_key"} {
+				if def := indexSQL(idx); !strings.Contains(def, "WHERE") || !strings.Contains(def, "IS NOT NULL") {
+					t.Errorf("%s is not partial: %q", idx, def)
+				}
+			}
+			if e.Store.Postgres() {
+				if e.Store.DB.Migrator().HasColumn("steps", "id") {
+					t.Error("steps still have their surrogate id")
+				}
+				if def := indexSQL("steps_pkey"); !strings.Contains(def, "(run_id, node_id)") {
+					t.Errorf("steps_pkey: %q", def)
+				}
+			}
+
+			// A run after the migration: a chain of pure nodes (written together, started within
+			// microseconds of each other) comes back in the order it ran, and API events store no flow id.
+			enginetest.Publish(t, e, enginetest.MustFlow(t, `{"name":"chain","nodes":[
+				{"id":"t","type":"trigger.event","config":{"event_type":"chain"}},
+				{"id":"z","type":"logic.set","config":{"value":"{\"a\": 1}"}},
+				{"id":"y","type":"logic.set","config":{"value":"{\"b\": nodes.z.a + 1}"}},
+				{"id":"x","type":"logic.set","config":{"value":"{\"c\": nodes.y.b + 1}"}},
+				{"id":"w","type":"logic.set","config":{"value":"{\"d\": nodes.x.c + 1}"}}],
+				"edges":[{"from":"t","to":"z"},{"from":"z","to":"y"},{"from":"y","to":"x"},{"from":"x","to":"w"}]}`))
+			for range 5 {
+				acc, err := e.AcceptEvent(context.Background(), "chain", map[string]any{}, "")
+				if err != nil || len(acc.RunIDs) != 1 {
+					t.Fatalf("accept: %+v, %v", acc, err)
+				}
+				d := enginetest.WaitRun(t, e, acc.RunIDs[0], 10*time.Second)
+				var order []string
+				for i, s := range d.Steps {
+					order = append(order, s.NodeID)
+					if i > 0 && !s.StartedAt.After(d.Steps[i-1].StartedAt) {
+						t.Errorf("step %s starts at %s, not after %s's %s", s.NodeID, s.StartedAt, d.Steps[i-1].NodeID, d.Steps[i-1].StartedAt)
+					}
+				}
+				if got := strings.Join(order, ","); d.Run.Status != store.RunSucceeded || got != "t,z,y,x,w" {
+					t.Fatalf("run %s: steps %s, want t,z,y,x,w", d.Run.Status, got)
+				}
+				if out := enginetest.Output(t, enginetest.Step(d, "w")); out["d"] != float64(4) {
+					t.Fatalf("w's output: %v", out)
+				}
+				var nulls int64
+				e.Store.DB.Model(&store.Event{}).Where("id = ? AND flow_id IS NULL", acc.EventID).Count(&nulls)
+				if nulls != 1 {
+					t.Errorf("the API event %s has a flow id stored", acc.EventID)
+				}
+			}
+		})
+	}
+}

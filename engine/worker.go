@@ -74,6 +74,8 @@ type execution struct {
 	// first delivery), so no earlier one can have called a provider for it.
 	first   bool
 	pending []store.Step // steps not written yet, one per node
+	// lastStart is the latest start of the run's steps (see startTime).
+	lastStart time.Time
 	// dropWait lists waits that ended (their rows go with the next checkpoint).
 	dropWait []string
 	log      *slog.Logger
@@ -152,8 +154,12 @@ func (e *Engine) run(ctx context.Context, run *store.Run, ev *store.Event, steps
 		return x.finish(ctx, store.RunFailed, "cannot load the flow: "+err.Error(), nil)
 	}
 	done := map[string]*store.Step{}
+	x.lastStart = ev.CreatedAt.Truncate(time.Microsecond) // the trigger's step starts then
 	for i := range steps {
 		done[steps[i].NodeID] = &steps[i]
+		if t := steps[i].StartedAt.Truncate(time.Microsecond); t.After(x.lastStart) {
+			x.lastStart = t
+		}
 	}
 
 	event := eventEnv(ev)
@@ -258,6 +264,18 @@ func triggerStep(run *store.Run, n *compile.Node, ev *store.Event, event map[str
 		Input: "{}", Output: toJSON(event), Attempt: 1, StartedAt: ev.CreatedAt, FinishedAt: &now}
 }
 
+// startTime is when a step starts: now, at the microsecond Postgres keeps, and after every step
+// of the run before it (even one another worker's clock started), because a run's steps are
+// shown, compared and replayed in the order of their starts and have no other.
+func (x *execution) startTime() time.Time {
+	t := time.Now().UTC().Truncate(time.Microsecond)
+	if !t.After(x.lastStart) {
+		t = x.lastStart.Add(time.Microsecond)
+	}
+	x.lastStart = t
+	return t
+}
+
 // idempotent reports whether n's provider drops repeated calls with the same idempotency key,
 // as its node.IdempotentField setting says.
 func idempotent(n *compile.Node) bool {
@@ -321,7 +339,7 @@ func (x *execution) step(ctx context.Context, n *compile.Node, env map[string]an
 	resumed := st.Status == store.StepWaiting
 	st.Attempt++
 	st.Status, st.Error, st.Port, st.Output = store.StepRunning, "", "", ""
-	st.StartedAt, st.FinishedAt = time.Now().UTC(), nil
+	st.StartedAt, st.FinishedAt = x.startTime(), nil
 
 	cfg, cfgErr := n.ConfigCtx(ctx, env)
 	st.Input = capJSON(toJSON(mask.Value(cfg)), e.cfg.StepOutputLimit)

@@ -367,8 +367,14 @@ func (s *Store) InsertAccepted(tx *gorm.DB, ev *Event, runs []Run, ds []Dispatch
 	return nil
 }
 
+// eventArgs stores an empty flow id as NULL, which the partial index on flow_id leaves out (API
+// events have none; see migration 12).
 func eventArgs(ev *Event) []any {
-	return []any{ev.ID, ev.Type, ev.Source, ev.FlowID, ev.IdempotencyKey, ev.Data, ev.Headers, ev.RawBody, ev.LegacyRawBody, ev.CreatedAt, ev.Traceparent}
+	var flowID any
+	if ev.FlowID != "" {
+		flowID = ev.FlowID
+	}
+	return []any{ev.ID, ev.Type, ev.Source, flowID, ev.IdempotencyKey, ev.Data, ev.Headers, ev.RawBody, ev.LegacyRawBody, ev.CreatedAt, ev.Traceparent}
 }
 
 func runArgs(r Run) []any {

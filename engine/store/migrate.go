@@ -39,6 +39,32 @@ var Migrations = []Migration{
 	{Version: 8, Name: "replays of recorded events", Up: func(tx *gorm.DB) error { return tx.AutoMigrate(ReplayModels...) }},
 	{Version: 10, Name: "schedule marks (catch-up after downtime)", Up: func(tx *gorm.DB) error { return tx.AutoMigrate(&ScheduleMark{}) }},
 	{Version: 11, Name: "flows: generation bumped by every change of what events start", Up: flowGeneration},
+	{Version: 12, Name: "steps keyed by run and node; events' flow and idempotency-key indexes only where set", Up: fewerIndexEntries},
+}
+
+// fewerIndexEntries drops index entries every run wrote and nothing reads. A step's surrogate id
+// (Postgres: its own index, one entry per step) goes: steps are found by run and node, which
+// becomes the key, and ordered by when they started (see the executor's startTime). On SQLite an
+// integer id is the table's rowid and costs no index, so existing tables keep it. The events'
+// flow_id and idempotency_key indexes leave out the rows without one (API events, and events
+// without a key), which are most events: their lookups are always for a value.
+func fewerIndexEntries(tx *gorm.DB) error {
+	qs := []string{
+		"DROP INDEX IF EXISTS idx_events_flow_id",
+		"CREATE INDEX idx_events_flow_id ON events (flow_id) WHERE flow_id IS NOT NULL",
+		"DROP INDEX IF EXISTS idx_events_idempotency_key",
+		"CREATE UNIQUE INDEX idx_events_idempotency_key ON events (idempotency_key) WHERE idempotency_key IS NOT NULL",
+	}
+	if tx.Dialector.Name() == "postgres" && tx.Migrator().HasColumn("steps", "id") {
+		qs = append(qs, "ALTER TABLE steps DROP CONSTRAINT steps_pkey", "ALTER TABLE steps DROP COLUMN id",
+			"ALTER TABLE steps ADD CONSTRAINT steps_pkey PRIMARY KEY USING INDEX run_node")
+	}
+	for _, q := range qs {
+		if err := tx.Exec(q).Error; err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // flowGeneration counts the changes of which flows events start (Postgres only), so an API process

@@ -59,11 +59,12 @@ type FlowVersion struct {
 // Event is an accepted trigger: an API event, a webhook delivery or a manual run's payload.
 // Data and RawBody are stored after card numbers are masked.
 type Event struct {
-	ID             string  `gorm:"primaryKey;size:36"`
-	Type           string  `gorm:"size:200;index"`
-	Source         string  `gorm:"size:16;not null"` // api, webhook, manual
-	FlowID         string  `gorm:"size:36;index"`    // for webhook and manual events
-	IdempotencyKey *string `gorm:"size:300;uniqueIndex"`
+	ID     string `gorm:"primaryKey;size:36"`
+	Type   string `gorm:"size:200;index"`
+	Source string `gorm:"size:16;not null"` // api, webhook, manual
+	// FlowID is set for webhook and manual events; API events store NULL (see migration 12).
+	FlowID         string  `gorm:"size:36;index:,where:flow_id IS NOT NULL"`
+	IdempotencyKey *string `gorm:"size:300;uniqueIndex:,where:idempotency_key IS NOT NULL"`
 	Data           string  `gorm:"type:text;not null"`
 	Headers        string  `gorm:"type:text"`
 	// RawBody is a webhook delivery byte for byte (providers send Latin-1 forms, NULs, anything).
@@ -107,11 +108,12 @@ type Run struct {
 	FinishedAt *time.Time `gorm:"index"`
 }
 
-// Step is the checkpoint of one node in one run.
+// Step is the checkpoint of one node in one run, keyed by both (a node has one step in a run; see
+// migration 12). A run's steps are ordered by StartedAt, which an execution hands out strictly
+// increasing.
 type Step struct {
-	ID          uint   `gorm:"primaryKey"`
-	RunID       string `gorm:"size:36;not null;uniqueIndex:run_node"`
-	NodeID      string `gorm:"size:64;not null;uniqueIndex:run_node"`
+	RunID       string `gorm:"primaryKey;size:36"`
+	NodeID      string `gorm:"primaryKey;size:64"`
 	NodeType    string `gorm:"size:64;not null"`
 	Status      string `gorm:"size:16;not null"`
 	Port        string `gorm:"size:64"`
