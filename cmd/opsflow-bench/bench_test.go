@@ -96,13 +96,17 @@ func checkReport(t *testing.T, rep *Report, postgres bool) {
 			t.Errorf("%s: ingest phase accepted nothing: %+v", r.Pipeline, r.Ingest)
 		}
 		if !postgres {
-			if lat.Commits != -1 || r.Backlog != nil {
-				t.Errorf("%s embedded: want no commit count (%d) and no backlog test (%+v)", r.Pipeline, lat.Commits, r.Backlog)
+			if lat.Commits != -1 || lat.WALRecords != -1 || lat.WALBytes != -1 || r.Backlog != nil {
+				t.Errorf("%s embedded: want no commit count (%d), no WAL count (%d records, %d bytes) and no backlog test (%+v)",
+					r.Pipeline, lat.Commits, lat.WALRecords, lat.WALBytes, r.Backlog)
 			}
 			continue
 		}
 		if lat.Commits <= 0 || lat.CPUBackendMs < 0 {
 			t.Errorf("%s: want Postgres commits counted, got %d (backend CPU %.1f ms)", r.Pipeline, lat.Commits, lat.CPUBackendMs)
+		}
+		if lat.WALRecords <= 0 || lat.WALBytes <= 0 {
+			t.Errorf("%s: want Postgres WAL counted, got %d records, %d bytes", r.Pipeline, lat.WALRecords, lat.WALBytes)
 		}
 		b := r.Backlog
 		if b == nil || b.Accepted != b.Events || b.Finished != b.Accepted || b.ServerRSSMB <= 0 || b.DrainRunsPerS <= 0 {

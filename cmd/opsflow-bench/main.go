@@ -2,7 +2,7 @@
 // (gin handler → asynq task → expr + two HTTP calls → one result row), black-box: it starts both as
 // child processes on a fresh database and queue, drives events at them open-loop and reads what
 // finished at a local HTTP sink. It prints runs/s at the knee, event→finished latency, ingest
-// throughput, Postgres commits, CPU and RSS per run for both side by side, with ratios.
+// throughput, Postgres commits and WAL, CPU and RSS per run for both side by side, with ratios.
 //
 //	opsflow-bench [flags]             Postgres + Redis on 127.0.0.1 (see -h)
 //	opsflow-bench -embedded [flags]   the embedded default (SQLite + in-process queue)
@@ -86,7 +86,7 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.pipelines, "pipelines", "opsflow,baseline", "pipelines to measure, in order")
 	fs.StringVar(&o.arrivals, "arrivals", "poisson", "open-loop arrivals: poisson or fixed (evenly spaced)")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of the Poisson arrivals")
-	fs.Float64Var(&o.rate, "rate", 150, "events/s of the latency phase (event→finished percentiles, commits and CPU per run)")
+	fs.Float64Var(&o.rate, "rate", 150, "events/s of the latency phase (event→finished percentiles, commits, WAL and CPU per run)")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "length of the latency phase")
 	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "warm-up at min(rate, 50)/s before measuring")
 	fs.Float64Var(&o.kneeStart, "knee-start", 100, "first rate of the knee search (events/s)")
@@ -100,7 +100,7 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.DurationVar(&o.ingestDuration, "ingest-duration", 5*time.Second, "length of the closed-loop ingest phase")
 	fs.IntVar(&o.backlog, "backlog", 10000, "events of the backlog test (Postgres + Redis only; 0 skips it)")
 	fs.DurationVar(&o.drainTimeout, "drain-timeout", 60*time.Second, "longest wait for a phase's runs to finish")
-	fs.DurationVar(&o.settle, "settle", 11*time.Second, "pause before reading a phase's commit count (idle Postgres backends report statistics up to 10 s late)")
+	fs.DurationVar(&o.settle, "settle", 11*time.Second, "pause before reading a phase's commit and WAL counts (idle Postgres backends report statistics up to 10 s late)")
 	fs.StringVar(&o.skip, "skip", "", "comma-separated phases to skip: latency, knee, ingest, backlog")
 	fs.BoolVar(&o.quick, "quick", false, "a few seconds per pipeline (CI): small rates and counts for every flag not given")
 	fs.BoolVar(&o.verbose, "v", false, "print every phase as it ends (on stderr)")

@@ -30,6 +30,10 @@ type Phase struct {
 	PostEvents    latencies `json:"post_events"`
 	// Commits is the Postgres commit count of the pipeline's database over the phase, -1 without Postgres.
 	Commits int64 `json:"pg_commits"`
+	// WALRecords and WALBytes are the WAL the whole Postgres cluster wrote over the phase (pg_stat_wal),
+	// -1 without Postgres.
+	WALRecords int64 `json:"pg_wal_records"`
+	WALBytes   int64 `json:"pg_wal_bytes"`
 	// CPU time over the phase until drained: the pipeline's processes and its Postgres backends.
 	CPUProcessMs float64 `json:"cpu_process_ms"`
 	CPUBackendMs float64 `json:"cpu_backend_ms"`
@@ -50,7 +54,7 @@ type phaseSpec struct {
 	conns  int     // closed loop otherwise
 	dur    time.Duration
 	max    int           // closed loop: stop after this many events (0: no limit)
-	settle time.Duration // pause before reading the commit count
+	settle time.Duration // pause before reading the commit and WAL counts
 	drain  bool          // wait until every accepted event finished
 }
 
@@ -59,6 +63,7 @@ func (s *session) runPhase(ctx context.Context, sp phaseSpec) (*Phase, error) {
 	o := s.p.opt
 	id := s.nextPhase()
 	commits0 := s.commits(ctx)
+	wal0 := s.wal(ctx)
 	proc0, back0 := s.cpu()
 	ph := &Phase{Name: sp.name, OfferedRate: sp.rate}
 	var res sendResult
@@ -111,17 +116,20 @@ func (s *session) runPhase(ctx context.Context, sp phaseSpec) (*Phase, error) {
 	// Kept up: (nearly) every event offered was accepted and finished within the window after sending ended.
 	need := o.keepUp * float64(ph.Sent+ph.Dropped)
 	ph.KeptUp = float64(ph.Accepted) >= need && float64(ph.InWindow) >= need
-	ph.Commits = -1
-	if commits0 >= 0 {
+	ph.Commits, ph.WALRecords, ph.WALBytes = -1, -1, -1
+	if commits0 >= 0 || wal0.records >= 0 {
 		sleep(ctx, sp.settle)
-		if c := s.commits(ctx); c >= 0 {
+		if c := s.commits(ctx); c >= 0 && commits0 >= 0 {
 			ph.Commits = c - commits0
+		}
+		if w := s.wal(ctx); w.records >= 0 && wal0.records >= 0 {
+			ph.WALRecords, ph.WALBytes = w.records-wal0.records, w.bytes-wal0.bytes
 		}
 	}
 	if o.verbose {
-		fmt.Fprintf(o.log, "  %-8s %-9s offered %7.1f/s sent %6d accepted %6d (%.0f/s) finished %6d in-window %6d kept-up %-5v p50 %6.1f p99 %7.1f ms commits %d\n",
+		fmt.Fprintf(o.log, "  %-8s %-9s offered %7.1f/s sent %6d accepted %6d (%.0f/s) finished %6d in-window %6d kept-up %-5v p50 %6.1f p99 %7.1f ms commits %d WAL %d records %d bytes\n",
 			s.p.name, sp.name, sp.rate, ph.Sent, ph.Accepted, ph.AcceptedPerS, ph.Finished, ph.InWindow, ph.KeptUp,
-			ph.EventToFinish.P50, ph.EventToFinish.P99, ph.Commits)
+			ph.EventToFinish.P50, ph.EventToFinish.P99, ph.Commits, ph.WALRecords, ph.WALBytes)
 	}
 	return ph, nil
 }

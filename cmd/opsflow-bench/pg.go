@@ -41,7 +41,17 @@ func (p *pgAdmin) close() {
 // createDB creates a fresh database and returns its name and URL.
 func (p *pgAdmin) createDB(prefix string) (string, string, error) {
 	name := fmt.Sprintf("%s_%d", prefix, time.Now().UnixNano())
-	if err := p.db.Exec("CREATE DATABASE " + name).Error; err != nil {
+	// CREATE DATABASE copies the template through the WAL (megabytes, with PG15's default WAL_LOG
+	// strategy). Flush this backend's WAL statistics now, on the same connection, so that they
+	// cannot land up to 10 s late in the first phase's pg_stat_wal window (best effort: PG15+).
+	err := p.db.Connection(func(tx *gorm.DB) error {
+		if err := tx.Exec("CREATE DATABASE " + name).Error; err != nil {
+			return err
+		}
+		tx.Exec("SELECT pg_stat_force_next_flush()")
+		return nil
+	})
+	if err != nil {
 		return "", "", fmt.Errorf("create database %s: %w", name, err)
 	}
 	return name, withDatabase(p.base, name), nil
@@ -77,9 +87,22 @@ func (p *pgAdmin) commits(ctx context.Context, name string) (int64, error) {
 	return n, err
 }
 
+// walUsage is the WAL written so far by the whole cluster: records and bytes.
+type walUsage struct{ records, bytes int64 }
+
+// wal reads pg_stat_wal (PG14+). It is cluster-wide: it counts whatever else writes on the server
+// meanwhile (autovacuum, checkpoints, other clients); the bench measures one pipeline at a time and
+// its own queries during a phase only read. Backends flush their WAL counters with their other
+// statistics, not at commit, so callers read it after the same pause as commits.
+func (p *pgAdmin) wal(ctx context.Context) (walUsage, error) {
+	var w walUsage
+	err := p.db.WithContext(ctx).Raw("SELECT wal_records, wal_bytes::bigint FROM pg_stat_wal").Row().Scan(&w.records, &w.bytes)
+	return w, err
+}
+
 // settleStats is the -quick pause before reading statistics. Busy backends flush theirs at most once
 // a second; an idle one that flushed less than a second ago waits 10 s (PGSTAT_IDLE_INTERVAL), so
-// -quick undercounts commits: enough to see that they are counted, not to compare.
+// -quick undercounts commits and WAL: enough to see that they are counted, not to compare.
 const settleStats = 1500 * time.Millisecond
 
 // backendCPU follows the CPU time of one database's backend processes. Backends come and go

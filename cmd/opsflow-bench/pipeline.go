@@ -227,6 +227,18 @@ func (s *session) commits(ctx context.Context) int64 {
 	return n
 }
 
+// wal is the cluster's WAL counters, or -1s on the embedded default.
+func (s *session) wal(ctx context.Context) walUsage {
+	if s.p.pg == nil {
+		return walUsage{-1, -1}
+	}
+	w, err := s.p.pg.wal(ctx)
+	if err != nil {
+		return walUsage{-1, -1}
+	}
+	return w
+}
+
 // close stops the processes (workers first), then drops the database and the queue.
 func (s *session) close() {
 	if s.client != nil {

@@ -95,6 +95,30 @@ func printReport(out io.Writer, rep *Report, o *options) {
 			}
 			return perRun(k.Best, float64(k.Best.Commits))
 		}), true, ""},
+		{"Postgres WAL records per run " + rate, func(r *Result) (float64, bool) {
+			if r.Latency == nil {
+				return 0, false
+			}
+			return perRun(r.Latency, float64(r.Latency.WALRecords))
+		}, true, ""},
+		{"Postgres WAL records per run at the knee", knee(func(k *Knee) (float64, bool) {
+			if k.Best == nil {
+				return 0, false
+			}
+			return perRun(k.Best, float64(k.Best.WALRecords))
+		}), true, ""},
+		{"Postgres WAL KB per run " + rate, func(r *Result) (float64, bool) {
+			if r.Latency == nil {
+				return 0, false
+			}
+			return perRun(r.Latency, float64(r.Latency.WALBytes)/1024)
+		}, true, ""},
+		{"Postgres WAL KB per run at the knee", knee(func(k *Knee) (float64, bool) {
+			if k.Best == nil {
+				return 0, false
+			}
+			return perRun(k.Best, float64(k.Best.WALBytes)/1024)
+		}), true, ""},
 		{"CPU per run, processes " + rate, func(r *Result) (float64, bool) {
 			if r.Latency == nil {
 				return 0, false
