@@ -358,7 +358,7 @@ func (e *Engine) accept(ctx context.Context, ev *store.Event, data any, fixed []
 }
 
 // acceptAlone is accept on Postgres without a transaction: one statement, sent without BEGIN and
-// COMMIT when its lane is free, that writes the event, its runs and their outbox rows. The runs
+// COMMIT when the committer's lane is free, that writes the event, its runs and their outbox rows. The runs
 // are made from the flows this process keeps in memory (see flowSnapshot); the statement writes
 // nothing when those changed meanwhile (then they are read again and it is sent again), when runs
 // wait for events of this type (waking them must commit with the event, in a transaction: it

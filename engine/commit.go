@@ -16,11 +16,18 @@ import (
 
 // The committer groups the writes of many runs into few transactions, as riverqueue's job
 // completer does: every write the hot path makes (claims, checkpoints, finishes, accepted events)
-// is a write function handed to a lane; a lane that is free commits at once, and one that is busy
-// collects what arrives meanwhile and commits it together next. There is no fixed delay, so an
-// idle system pays no latency, and a loaded one pays one commit for many runs.
+// is a write function handed to its one lane; the lane commits at once when it is free, and
+// while it is busy it collects what arrives and commits that together next. There is no fixed
+// delay, so an idle system pays no latency, and a loaded one pays one commit for many runs.
 //
-// A write that is one statement (a checkpoint without extra writes, on Postgres) and finds its
+// One lane, not several: with several, a write nearly always found one free and committed alone,
+// so under load Postgres spent its time on commits (docs/performance.md, round 8: at 1,200 runs/s
+// one lane made 0.5 commits a run where four made 1.3, and runs took 49 ms (p50) instead of a
+// second; at 150/s the latency was the same). Processes (an API, workers) each have their own.
+// The price: a write waiting for a row lock another transaction holds holds up the writes behind
+// it, where several lanes would have let others pass (the engine's own transactions are short).
+//
+// A write that is one statement (a checkpoint without extra writes, on Postgres) and finds the
 // lane free is sent without BEGIN and COMMIT: one round trip instead of three, which is most of a
 // checkpoint's latency at low rates. A statement on its own is a transaction of its own, so this
 // changes nothing of what is committed together. A batch made only of such writes goes to Postgres
@@ -29,7 +36,7 @@ import (
 // A write function must not fail for reasons of its own run only (a fenced run is not an error:
 // it reports that through its own result). A database error rolls the whole batch back; the lane
 // then runs each write once in a transaction of its own, so one bad write cannot fail the others.
-// Retrying a write through an outage is the caller's business (see execution.checkpoint), so a
+// Retrying a write through an outage is the caller's business (see execution.checkpoint), so the
 // lane is never held up and the API fails fast while the database is away.
 
 type write struct {
@@ -46,25 +53,18 @@ type committer struct {
 	in       chan write
 	maxBatch int
 	stop     chan struct{}
-	stopped  chan struct{}
-	lanes    int
-	mu       sync.RWMutex // guards closed against sends racing Close
+	stopped  chan struct{} // closed when the lane has stopped
+	mu       sync.RWMutex  // guards closed against sends racing Close
 	closed   bool
 	// fault, when set (tests only), is called before each transaction's writes; its error fails
 	// the transaction like a database error.
 	fault atomic.Pointer[func() error]
 }
 
-// newCommitter starts lanes goroutines. SQLite has one writer, so it gets one lane.
-func newCommitter(db *gorm.DB, lanes int) *committer {
-	if lanes < 1 {
-		lanes = 1
-	}
-	c := &committer{db: db, in: make(chan write, 4096), maxBatch: 128,
-		stop: make(chan struct{}), stopped: make(chan struct{}, lanes), lanes: lanes}
-	for i := 0; i < lanes; i++ {
-		go c.lane()
-	}
+// newCommitter starts the lane.
+func newCommitter(db *gorm.DB) *committer {
+	c := &committer{db: db, in: make(chan write, 4096), maxBatch: 128, stop: make(chan struct{}), stopped: make(chan struct{})}
+	go c.lane()
 	return c
 }
 
@@ -123,7 +123,7 @@ func (c *committer) send(ctx context.Context, w write, wait bool) error {
 	}
 }
 
-// Close stops the lanes after the batches they hold; writes still queued are answered with an error.
+// Close stops the lane after the batch it holds; writes still queued are answered with an error.
 func (c *committer) Close() {
 	c.mu.Lock()
 	already := c.closed
@@ -133,9 +133,7 @@ func (c *committer) Close() {
 		return
 	}
 	close(c.stop)
-	for i := 0; i < c.lanes; i++ {
-		<-c.stopped
-	}
+	<-c.stopped
 	for {
 		select {
 		case w := <-c.in:
@@ -149,7 +147,7 @@ func (c *committer) Close() {
 }
 
 func (c *committer) lane() {
-	defer func() { c.stopped <- struct{}{} }()
+	defer close(c.stopped)
 	batch := make([]write, 0, c.maxBatch)
 	for {
 		select {

@@ -22,7 +22,7 @@ func testCommitter(t *testing.T) (*store.Store, *committer) {
 	if _, err := st.Migrate(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	c := newCommitter(st.DB, 1)
+	c := newCommitter(st.DB)
 	t.Cleanup(func() {
 		c.Close()
 		st.Close()

@@ -187,11 +187,7 @@ func Open(cfg Config) (*Engine, error) {
 		}
 		return nil, err
 	}
-	lanes := 4 // Postgres commits in parallel; SQLite has one writer
-	if st.Embedded {
-		lanes = 1
-	}
-	e := &Engine{Store: st, box: box, http: guard.Client(cfg.HTTPTimeout), log: cfg.Logger, cfg: cfg, commit: newCommitter(st.DB, lanes)}
+	e := &Engine{Store: st, box: box, http: guard.Client(cfg.HTTPTimeout), log: cfg.Logger, cfg: cfg, commit: newCommitter(st.DB)}
 	if cfg.Offline {
 		return e, nil
 	}

@@ -468,7 +468,15 @@ func countingProvider(t *testing.T) (*httptest.Server, *atomic.Int32) {
 // can miss the other's write; the park looks once more after its commit. Postgres only: SQLite
 // writes one transaction at a time (and the acceptance would wait for the park's).
 func TestEventDuringParkWakesRun(t *testing.T) {
-	e := enginetest.New(t, enginetest.Postgres)
+	cfg := enginetest.Config(t, enginetest.Postgres)
+	e := enginetest.Start(t, cfg)
+	// The payment arrives at another API process: the hook runs inside the parking write, which
+	// holds this process's committer until it returns.
+	api, err := engine.Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer api.Close()
 	ctx := context.Background()
 	enginetest.Publish(t, e, enginetest.MustFlow(t, `{"name":"wait","nodes":[
 		{"id":"t","type":"trigger.event","config":{"event_type":"order.created","sample":{"order_id":"SO-1"}}},
@@ -478,10 +486,11 @@ func TestEventDuringParkWakesRun(t *testing.T) {
 	var (
 		once    sync.Once
 		payment *engine.Accepted
-		err     error
 	)
 	e.WhileParking(func() {
-		once.Do(func() { payment, err = e.AcceptEvent(ctx, "payment.succeeded", map[string]any{"order_id": "SO-1"}, "") })
+		once.Do(func() {
+			payment, err = api.AcceptEvent(ctx, "payment.succeeded", map[string]any{"order_id": "SO-1"}, "")
+		})
 	})
 	runID := accept(t, e, "order.created", map[string]any{"order_id": "SO-1"}, "").RunIDs[0]
 	d := enginetest.WaitRun(t, e, runID, 15*time.Second)
