@@ -105,8 +105,25 @@ func checkReport(t *testing.T, rep *Report, postgres bool) {
 		if lat.Commits <= 0 || lat.CPUBackendMs < 0 {
 			t.Errorf("%s: want Postgres commits counted, got %d (backend CPU %.1f ms)", r.Pipeline, lat.Commits, lat.CPUBackendMs)
 		}
-		if lat.WALRecords <= 0 || lat.WALBytes <= 0 {
-			t.Errorf("%s: want Postgres WAL counted, got %d records, %d bytes", r.Pipeline, lat.WALRecords, lat.WALBytes)
+		// Backends flush their statistics up to 10 s late when idle, so -quick's short pauses can
+		// miss a phase's WAL (at 20/s the baseline's backends are mostly idle): what is checked is
+		// that WAL is counted, over all phases, and never negative.
+		phases := []*Phase{lat, r.HalfKnee, r.Ingest}
+		if r.Knee != nil {
+			phases = append(phases, r.Knee.Steps...)
+		}
+		var records, walBytes int64
+		for _, ph := range phases {
+			if ph == nil {
+				continue
+			}
+			if ph.WALRecords < 0 || ph.WALBytes < 0 {
+				t.Errorf("%s %s: WAL not counted: %d records, %d bytes", r.Pipeline, ph.Name, ph.WALRecords, ph.WALBytes)
+			}
+			records, walBytes = records+ph.WALRecords, walBytes+ph.WALBytes
+		}
+		if records <= 0 || walBytes <= 0 {
+			t.Errorf("%s: want Postgres WAL counted, got %d records, %d bytes over all phases", r.Pipeline, records, walBytes)
 		}
 		b := r.Backlog
 		if b == nil || b.Accepted != b.Events || b.Finished != b.Accepted || b.ServerRSSMB <= 0 || b.DrainRunsPerS <= 0 {
