@@ -64,6 +64,33 @@ func printReport(out io.Writer, rep *Report, o *options) {
 		}
 		return ph.perRun(total), true
 	}
+	// atRate and atKnee are a phase's total (commits, WAL, CPU) per run finished: of the latency
+	// phase, and of the knee's best step.
+	atRate := func(total func(*Phase) float64) func(*Result) (float64, bool) {
+		return func(r *Result) (float64, bool) {
+			if r.Latency == nil {
+				return 0, false
+			}
+			return perRun(r.Latency, total(r.Latency))
+		}
+	}
+	atKnee := func(total func(*Phase) float64) func(*Result) (float64, bool) {
+		return knee(func(k *Knee) (float64, bool) {
+			if k.Best == nil {
+				return 0, false
+			}
+			return perRun(k.Best, total(k.Best))
+		})
+	}
+	// postgres leaves out what only Postgres has (its backends' CPU) on the embedded default.
+	postgres := func(f func(*Result) (float64, bool)) func(*Result) (float64, bool) {
+		return func(r *Result) (float64, bool) {
+			if o.embedded {
+				return 0, false
+			}
+			return f(r)
+		}
+	}
 	rate := fmt.Sprintf("at %g/s", o.rate)
 	rows := []row{
 		{"highest rate kept up (knee), runs/s", knee(func(k *Knee) (float64, bool) { return k.Rate, true }), true, "runs/s"},
@@ -83,61 +110,16 @@ func printReport(out io.Writer, rep *Report, o *options) {
 		{"POST /events p99 at half the knee", half(func(p *Phase) float64 { return p.PostEvents.P99 }), true, "ms"},
 		{fmt.Sprintf("ingest, closed loop, %d conns, req/s", o.ingestConns), ingest(func(p *Phase) float64 { return p.AcceptedPerS }), true, "req/s"},
 		{"  POST /events p99", ingest(func(p *Phase) float64 { return p.PostEvents.P99 }), true, "ms"},
-		{"Postgres commits per run " + rate, func(r *Result) (float64, bool) {
-			if r.Latency == nil {
-				return 0, false
-			}
-			return perRun(r.Latency, float64(r.Latency.Commits))
-		}, true, ""},
-		{"Postgres commits per run at the knee", knee(func(k *Knee) (float64, bool) {
-			if k.Best == nil {
-				return 0, false
-			}
-			return perRun(k.Best, float64(k.Best.Commits))
-		}), true, ""},
-		{"Postgres WAL records per run " + rate, func(r *Result) (float64, bool) {
-			if r.Latency == nil {
-				return 0, false
-			}
-			return perRun(r.Latency, float64(r.Latency.WALRecords))
-		}, true, ""},
-		{"Postgres WAL records per run at the knee", knee(func(k *Knee) (float64, bool) {
-			if k.Best == nil {
-				return 0, false
-			}
-			return perRun(k.Best, float64(k.Best.WALRecords))
-		}), true, ""},
-		{"Postgres WAL KB per run " + rate, func(r *Result) (float64, bool) {
-			if r.Latency == nil {
-				return 0, false
-			}
-			return perRun(r.Latency, float64(r.Latency.WALBytes)/1024)
-		}, true, ""},
-		{"Postgres WAL KB per run at the knee", knee(func(k *Knee) (float64, bool) {
-			if k.Best == nil {
-				return 0, false
-			}
-			return perRun(k.Best, float64(k.Best.WALBytes)/1024)
-		}), true, ""},
-		{"CPU per run, processes " + rate, func(r *Result) (float64, bool) {
-			if r.Latency == nil {
-				return 0, false
-			}
-			return perRun(r.Latency, r.Latency.CPUProcessMs)
-		}, true, "ms"},
-		{"CPU per run, Postgres backends " + rate, func(r *Result) (float64, bool) {
-			if r.Latency == nil || o.embedded {
-				return 0, false
-			}
-			return perRun(r.Latency, r.Latency.CPUBackendMs)
-		}, true, "ms"},
-		{"CPU per run, processes at the knee", knee(func(k *Knee) (float64, bool) { return perRun(k.Best, cpuOf(k.Best, false)) }), true, "ms"},
-		{"CPU per run, Postgres backends at the knee", knee(func(k *Knee) (float64, bool) {
-			if o.embedded {
-				return 0, false
-			}
-			return perRun(k.Best, cpuOf(k.Best, true))
-		}), true, "ms"},
+		{"Postgres commits per run " + rate, atRate(func(p *Phase) float64 { return float64(p.Commits) }), true, ""},
+		{"Postgres commits per run at the knee", atKnee(func(p *Phase) float64 { return float64(p.Commits) }), true, ""},
+		{"Postgres WAL records per run " + rate, atRate(func(p *Phase) float64 { return float64(p.WALRecords) }), true, ""},
+		{"Postgres WAL records per run at the knee", atKnee(func(p *Phase) float64 { return float64(p.WALRecords) }), true, ""},
+		{"Postgres WAL KB per run " + rate, atRate(func(p *Phase) float64 { return float64(p.WALBytes) / 1024 }), true, ""},
+		{"Postgres WAL KB per run at the knee", atKnee(func(p *Phase) float64 { return float64(p.WALBytes) / 1024 }), true, ""},
+		{"CPU per run, processes " + rate, atRate(func(p *Phase) float64 { return p.CPUProcessMs }), true, "ms"},
+		{"CPU per run, Postgres backends " + rate, postgres(atRate(func(p *Phase) float64 { return p.CPUBackendMs })), true, "ms"},
+		{"CPU per run, processes at the knee", atKnee(func(p *Phase) float64 { return p.CPUProcessMs }), true, "ms"},
+		{"CPU per run, Postgres backends at the knee", postgres(atKnee(func(p *Phase) float64 { return p.CPUBackendMs })), true, "ms"},
 		{"peak RSS, all processes", func(r *Result) (float64, bool) { return r.PeakRSSMB, r.PeakRSSMB > 0 }, true, "MB"},
 		{fmt.Sprintf("backlog: %d events into API-only, req/s", o.backlog), backlog(func(b *Backlog) float64 { return float64(b.Accepted) / max(b.AcceptSeconds, 1e-9) }), true, "req/s"},
 		{"  RSS of the API process then", backlog(func(b *Backlog) float64 { return b.ServerRSSMB }), true, "MB"},
@@ -218,16 +200,6 @@ func (r *Result) phases() []*Phase {
 		out = append(out, r.Ingest)
 	}
 	return out
-}
-
-func cpuOf(ph *Phase, backends bool) float64 {
-	if ph == nil {
-		return 0
-	}
-	if backends {
-		return ph.CPUBackendMs
-	}
-	return ph.CPUProcessMs
 }
 
 func unitSuffix(u string) string {
