@@ -358,12 +358,12 @@ func (e *Engine) accept(ctx context.Context, ev *store.Event, data any, fixed []
 }
 
 // acceptAlone is accept on Postgres without a transaction: one statement, sent without BEGIN and
-// COMMIT when the committer's lane is free, that writes the event, its runs and their outbox rows. The runs
-// are made from the flows this process keeps in memory (see flowSnapshot); the statement writes
-// nothing when those changed meanwhile (then they are read again and it is sent again), when runs
-// wait for events of this type (waking them must commit with the event, in a transaction: it
-// reports false, having written nothing), or when the idempotency key is taken (the earlier
-// event is the answer). So an acceptance is one round trip, reading nothing first.
+// COMMIT when the committer's lane is free, that writes the event, its runs and their outbox rows.
+// The runs are made from the flows this process keeps in memory (see flowSnapshot); the statement
+// writes nothing when those changed meanwhile (then they are read again and it is sent again),
+// when runs wait for events of this type (waking them must commit with the event, in a
+// transaction: it reports false, having written nothing), or when the idempotency key is taken
+// (the earlier event is the answer). So an acceptance is one round trip, reading nothing first.
 func (e *Engine) acceptAlone(ctx context.Context, ev *store.Event, fixed []target, acc *Accepted, dispatches *[]store.Dispatch) (bool, error) {
 	for try := 0; try < 3; try++ {
 		var gen *int64
