@@ -99,6 +99,7 @@ type Engine struct {
 	compiled sync.Map // "flowID@version" → *compile.Flow; versions are immutable
 	running  sync.Map // run id → context.CancelCauseFunc, for runs executing in this process
 	commit   *committer
+	warm     *warmStacks                        // the goroutines runs execute on (see warmStacks)
 	handed   handedOver                         // outbox rows the queue has, to delete
 	flows    atomic.Pointer[store.FlowSnapshot] // flows events start, for accepting in one statement (Postgres)
 	// parking, when set (tests only), is called while a run parks for an event, after it looked
@@ -231,9 +232,11 @@ func (e *Engine) StartWorker() error {
 		Logger:       e.log,
 	})
 	mux := asynq.NewServeMux()
+	e.warm = newWarmStacks(2 * e.cfg.Concurrency)
 	mux.HandleFunc(queue.TaskRun, e.handleTask)
 	mux.HandleFunc(TaskReplay, e.handleReplayTask)
 	if err := srv.Start(mux); err != nil {
+		e.warm.Close()
 		return fmt.Errorf("starting worker: %w", err)
 	}
 	e.server = srv
@@ -253,6 +256,7 @@ func (e *Engine) Close() {
 	if e.server != nil {
 		e.server.Shutdown()
 		e.stopCancels()
+		e.warm.Close()
 	}
 	if e.stopDispatch != nil {
 		e.stopDispatch()

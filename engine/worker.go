@@ -35,6 +35,13 @@ import (
 //   - All writes go through the engine's committer, which commits many runs' writes at once.
 
 func (e *Engine) handleTask(ctx context.Context, t *asynq.Task) error {
+	var err error
+	e.warm.run(func() { err = e.runTask(ctx, t) })
+	return err
+}
+
+// runTask executes the run a task names (on a warm goroutine: see warmStacks).
+func (e *Engine) runTask(ctx context.Context, t *asynq.Task) error {
 	var p queue.Payload
 	if err := json.Unmarshal(t.Payload(), &p); err != nil || p.RunID == "" {
 		return fmt.Errorf("malformed task payload: %w", asynq.SkipRetry)
