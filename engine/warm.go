@@ -9,9 +9,9 @@ import (
 // warmStacks runs tasks on a few long-lived goroutines instead of the one asynq starts for each
 // task. A run goes deep (pgx, gorm, net/http, expr, encoding/json) and a new goroutine starts with
 // a small stack, so each task's goroutine grew its stack several times, copying it at each
-// doubling: 3 % of a worker's CPU at 1,000 runs/s (docs/performance.md, round 9). A warm goroutine
-// keeps the stack its last run grew (the garbage collector halves an idle one's now and then, so
-// it regrows once, not at every run).
+// doubling: 4.8 % of the process's CPU at 1,000 runs/s (docs/performance.md, round 9). A warm
+// goroutine keeps the stack its last run grew (the garbage collector halves an idle one's now and
+// then, so it regrows once, not at every run).
 type warmStacks struct {
 	free   chan *warmG // goroutines waiting for work
 	mu     sync.RWMutex
@@ -26,8 +26,8 @@ type warmTask struct {
 	done chan error // the panic, if fn panicked
 }
 
-// newWarmStacks starts n goroutines. handleTask uses twice the worker's concurrency, so a task
-// finds one free even while a task asynq gave up on (past its deadline) still runs.
+// newWarmStacks starts n goroutines. StartWorker asks for twice the worker's concurrency, so a
+// task finds one free even while a task asynq gave up on (past its deadline) still runs.
 func newWarmStacks(n int) *warmStacks {
 	w := &warmStacks{free: make(chan *warmG, n), stop: make(chan struct{})}
 	for range n {
