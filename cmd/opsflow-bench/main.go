@@ -52,6 +52,7 @@ type options struct {
 	idempotent             bool
 	databaseURL, redisAddr string
 	concurrency            int
+	providerLatency        time.Duration
 	pipelines              string
 	arrivals               string
 	seed                   uint64
@@ -83,6 +84,7 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.databaseURL, "database-url", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", "Postgres to create the fresh databases in (they are dropped at the end)")
 	fs.StringVar(&o.redisAddr, "redis-addr", "127.0.0.1:6379", "Redis for the queues (each run uses queues of its own and deletes them; never flushed)")
 	fs.IntVar(&o.concurrency, "concurrency", 10, "runs a worker executes at once (OPSFLOW_CONCURRENCY of both pipelines)")
+	fs.DurationVar(&o.providerLatency, "provider-latency", 0, "how long the local sink takes to answer each call, as a remote provider would (0: at once, as the issue measures)")
 	fs.StringVar(&o.pipelines, "pipelines", "opsflow,baseline", "pipelines to measure, in order")
 	fs.StringVar(&o.arrivals, "arrivals", "poisson", "open-loop arrivals: poisson or fixed (evenly spaced)")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of the Poisson arrivals")
@@ -143,8 +145,8 @@ func (o *options) check() error {
 		return errors.New("-split needs Postgres + Redis: with the embedded queue only one process can execute runs")
 	case o.rate <= 0 || o.kneeStart <= 0 || o.kneeMax < o.kneeStart || o.kneeFactor <= 1:
 		return errors.New("rates must be positive, -knee-max ≥ -knee-start and -knee-factor > 1")
-	case o.duration <= 0 || o.step <= 0 || o.window < 0 || o.drainTimeout <= 0 || o.ingestDuration <= 0:
-		return errors.New("durations must be positive")
+	case o.duration <= 0 || o.step <= 0 || o.window < 0 || o.drainTimeout <= 0 || o.ingestDuration <= 0 || o.providerLatency < 0:
+		return errors.New("durations must be positive (-window and -provider-latency may be 0)")
 	case o.keepUp <= 0 || o.keepUp > 1:
 		return errors.New("-keep-up must be in (0, 1]")
 	case o.concurrency < 1 || o.ingestConns < 1 || o.backlog < 0 || o.bisect < 0:
@@ -225,7 +227,7 @@ func run(ctx context.Context, args []string, out, errOut io.Writer) (*Report, er
 			return nil, err
 		}
 	}
-	sk, err := startSink()
+	sk, err := startSink(o.providerLatency)
 	if err != nil {
 		return nil, err
 	}
@@ -245,7 +247,7 @@ func run(ctx context.Context, args []string, out, errOut io.Writer) (*Report, er
 		Backend:     "postgres+redis",
 		Processes:   "serve with in-process worker",
 		Arrivals:    o.arrivals,
-		Workload:    workload(o.idempotent),
+		Workload:    workload(o.idempotent, o.providerLatency),
 		Concurrency: o.concurrency,
 		Rate:        o.rate,
 		Started:     time.Now().UTC(),

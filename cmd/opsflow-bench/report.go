@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 )
 
 // row is one line of the side-by-side table: a value per result, and whether a ratio makes sense.
@@ -222,8 +223,12 @@ func num(v float64) string {
 }
 
 // workload names what both pipelines run.
-func workload(idempotent bool) string {
-	w := "trigger.event → logic.condition → action.http → action.http (local sink)"
+func workload(idempotent bool, providerLatency time.Duration) string {
+	sink := "local sink"
+	if providerLatency > 0 {
+		sink = fmt.Sprintf("local sink answering after %v, -provider-latency", providerLatency)
+	}
+	w := "trigger.event → logic.condition → action.http → action.http (" + sink + ")"
 	if idempotent {
 		w += "; opsflow's calls marked \"Target ignores repeats\" (-idempotent)"
 	}

@@ -13,6 +13,9 @@ import (
 type sink struct {
 	url string
 	srv *http.Server
+	// latency is how long each call waits before its answer, as a remote provider would take.
+	// The second call is counted when it arrives, before the wait.
+	latency time.Duration
 
 	mu     sync.Mutex
 	phases map[int]*phaseRec
@@ -27,12 +30,12 @@ type phaseRec struct {
 	duplicates int // last calls received again for an event already seen
 }
 
-func startSink() (*sink, error) {
+func startSink(latency time.Duration) (*sink, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
-	s := &sink{url: "http://" + ln.Addr().String(), phases: map[int]*phaseRec{}}
+	s := &sink{url: "http://" + ln.Addr().String(), latency: latency, phases: map[int]*phaseRec{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /step1", s.step1)
 	mux.HandleFunc("POST /done", s.done)
@@ -52,7 +55,10 @@ func sinceEpoch(t time.Time) int64 { return t.Sub(epoch).Microseconds() }
 
 var okBody = []byte(`{"ok":true}`)
 
-func reply(w http.ResponseWriter) {
+func (s *sink) reply(w http.ResponseWriter) {
+	if s.latency > 0 {
+		time.Sleep(s.latency)
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Write(okBody)
 }
@@ -65,7 +71,7 @@ func (s *sink) step1(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.phase(body.P).firstCalls++
 	s.mu.Unlock()
-	reply(w)
+	s.reply(w)
 }
 
 func (s *sink) done(w http.ResponseWriter, r *http.Request) {
@@ -89,7 +95,7 @@ func (s *sink) done(w http.ResponseWriter, r *http.Request) {
 		rec.finished = append(rec.finished, now)
 	}
 	s.mu.Unlock()
-	reply(w)
+	s.reply(w)
 }
 
 // phase returns the record of phase p; s.mu must be held.

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -67,6 +69,7 @@ func TestBadFlags(t *testing.T) {
 		{"-knee-factor", "1"},
 		{"-pipelines", "opsflow,n8n"},
 		{"-keep-up", "0"},
+		{"-provider-latency", "-1ms"},
 		{"-database-url", "postgres://db.example.com/x", "-opsflow", "/bin/true"},
 		{"extra"},
 	} {
@@ -106,5 +109,38 @@ func TestDeleteQueueKeys(t *testing.T) {
 	}
 	if got := mini.Keys(); !slices.Equal(got, []string{"asynq:queues", "asynq:{q10}:processed"}) {
 		t.Errorf("keys left: %d, first %q", len(got), got[:min(len(got), 3)])
+	}
+}
+
+// The sink answers each call after -provider-latency, and counts a run finished when its second
+// call arrives, not when the answer leaves.
+func TestSinkProviderLatency(t *testing.T) {
+	const latency = 60 * time.Millisecond
+	sk, err := startSink(latency)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sk.close()
+	for _, path := range []string{"/step1", "/done"} {
+		start := time.Now()
+		body := fmt.Sprintf(`{"p":7,"n":1,"sent":%d}`, sinceEpoch(start))
+		resp, err := http.Post(sk.url+path, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if took := time.Since(start); resp.StatusCode != http.StatusOK || took < latency {
+			t.Errorf("POST %s: %d after %v, want 200 after at least %v", path, resp.StatusCode, took, latency)
+		}
+	}
+	rec := sk.snapshot(7)
+	if rec.firstCalls != 1 || len(rec.latencies) != 1 {
+		t.Fatalf("sink saw %d first calls and %d finished runs, want 1 and 1", rec.firstCalls, len(rec.latencies))
+	}
+	if rec.latencies[0] >= latency {
+		t.Errorf("the run counted finished %v after it was sent: the answer's wait was counted, want the arrival", rec.latencies[0])
+	}
+	if w := workload(false, latency); !strings.Contains(w, "60ms") {
+		t.Errorf("the report's workload does not give the provider latency: %q", w)
 	}
 }
